@@ -1,0 +1,172 @@
+"""``Workflow`` and ``NodeSpec``: what a decorator records about an operator."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, TypeVar, overload
+
+from helixvcs.errors import CompileError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+KINDS = ("source", "op", "metric", "output")
+OUTPUT_KINDS = frozenset({"metric", "output"})
+_KNOWN_OPTIONS = frozenset({"explore"})
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One decorated function, as declared; edges are resolved later by the graph layer."""
+
+    name: str
+    kind: str
+    func: Callable[..., Any] = field(compare=False, repr=False)
+    params: tuple[str, ...]
+    defaults: Mapping[str, Any] = field(compare=False)
+    options: Mapping[str, Any] = field(compare=False)
+    file: str
+    line: int
+    path: str | None = None  # sources only: the declared path or glob, relative to the repo
+
+    @property
+    def is_output(self) -> bool:
+        return self.kind in OUTPUT_KINDS
+
+
+class Workflow:
+    """A named collection of operators. Decorators register; they never call the function."""
+
+    def __init__(self, name: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise CompileError("Workflow(name) needs a non-empty string name")
+        self.name = name
+        self._nodes: dict[str, NodeSpec] = {}
+
+    @property
+    def nodes(self) -> Mapping[str, NodeSpec]:
+        return MappingProxyType(self._nodes)
+
+    def __repr__(self) -> str:
+        return f"Workflow({self.name!r}, {len(self._nodes)} operators)"
+
+    # -- decorators ---------------------------------------------------------------
+
+    def source(self, path: str, **options: Any) -> Callable[[F], F]:
+        """A node whose value is read from a file, folder or glob inside the repository."""
+        if not isinstance(path, str) or not path.strip():
+            raise CompileError("@wf.source(path) needs a path or glob string")
+
+        def register(func: F) -> F:
+            self._register(func, "source", options, path=path)
+            return func
+
+        return register
+
+    @overload
+    def op(self, func: F) -> F: ...
+    @overload
+    def op(self, func: None = None, **options: Any) -> Callable[[F], F]: ...
+    def op(self, func: F | None = None, **options: Any) -> Any:
+        """An intermediate operator."""
+        return self._decorator("op", func, options)
+
+    @overload
+    def metric(self, func: F) -> F: ...
+    @overload
+    def metric(self, func: None = None, **options: Any) -> Callable[[F], F]: ...
+    def metric(self, func: F | None = None, **options: Any) -> Any:
+        """An output whose value is a float or a dict of floats, recorded in the index."""
+        return self._decorator("metric", func, options)
+
+    @overload
+    def output(self, func: F) -> F: ...
+    @overload
+    def output(self, func: None = None, **options: Any) -> Callable[[F], F]: ...
+    def output(self, func: F | None = None, **options: Any) -> Any:
+        """An output that is not a metric (predictions, a report, a model to ship)."""
+        return self._decorator("output", func, options)
+
+    # -- internals ----------------------------------------------------------------
+
+    def _decorator(self, kind: str, func: F | None, options: dict[str, Any]) -> Any:
+        if func is not None:
+            if not callable(func):
+                raise CompileError(f"@wf.{kind} must decorate a function, got {func!r}")
+            self._register(func, kind, options)
+            return func
+
+        def register(f: F) -> F:
+            self._register(f, kind, options)
+            return f
+
+        return register
+
+    def _register(
+        self, func: Callable[..., Any], kind: str, options: dict[str, Any], path: str | None = None
+    ) -> None:
+        file, line = _location(func)
+        name = getattr(func, "__name__", None)
+        if not inspect.isfunction(func) or not name or name == "<lambda>":
+            raise CompileError(
+                f"@wf.{kind} must decorate a named function defined with def",
+                file=file,
+                line=line,
+            )
+        unknown = sorted(set(options) - _KNOWN_OPTIONS)
+        if unknown:
+            raise CompileError(
+                f"unknown option(s) {', '.join(unknown)} for @wf.{kind}; "
+                f"known: {', '.join(sorted(_KNOWN_OPTIONS))}",
+                file=file,
+                line=line,
+                operator=name,
+            )
+        if name in self._nodes:
+            first = self._nodes[name]
+            raise CompileError(
+                f"duplicate operator name (first defined at line {first.line}); rename one",
+                file=file,
+                line=line,
+                operator=name,
+            )
+        params, defaults = _signature(func, file, line, name)
+        self._nodes[name] = NodeSpec(
+            name=name,
+            kind=kind,
+            func=func,
+            params=params,
+            defaults=MappingProxyType(defaults),
+            options=MappingProxyType(dict(options)),
+            file=file,
+            line=line,
+            path=path,
+        )
+
+
+def _location(func: Callable[..., Any]) -> tuple[str, int]:
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return "<unknown>", 0
+    return code.co_filename, code.co_firstlineno
+
+
+def _signature(
+    func: Callable[..., Any], file: str, line: int, name: str
+) -> tuple[tuple[str, ...], dict[str, Any]]:
+    params: list[str] = []
+    defaults: dict[str, Any] = {}
+    for p in inspect.signature(func).parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            raise CompileError(
+                f"*{p.name} / **{p.name} parameters are not supported; name each parent",
+                file=file,
+                line=line,
+                operator=name,
+            )
+        params.append(p.name)
+        if p.default is not p.empty:
+            defaults[p.name] = p.default
+    return tuple(params), defaults
