@@ -45,7 +45,9 @@ class CompileError(UserInputError):
         if self.file:
             where = self.file + (f":{self.line}" if self.line else "")
         if self.operator:
-            where = f"{where} (operator '{self.operator}')" if where else f"operator '{self.operator}'"
+            where = (
+                f"{where} (operator '{self.operator}')" if where else f"operator '{self.operator}'"
+            )
         return f"{where}: {self.message}" if where else self.message
 
 

@@ -1,1 +1,104 @@
-"""TODO"""
+"""The ``Repo`` facade: one method per verb, each implemented in its own module.
+
+``Repo`` wires the leaves together (the store, the index, git) for the verbs; the CLI
+only parses arguments, calls a method and prints the report it gets back.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from helixvcs.errors import NotInitialized
+from helixvcs.exec import Progress
+from helixvcs.index import Index
+from helixvcs.repo.layout import Layout, parse_size
+from helixvcs.repo.log import LogEntry
+from helixvcs.repo.plan import PlanReport
+from helixvcs.repo.run import RunOptions, RunReport
+from helixvcs.repo.show import ShowReport
+from helixvcs.repo.status import StatusReport
+from helixvcs.store import DiskObjectStore, ObjectStore
+from helixvcs.vcs import ensure_gitignore, find_root
+
+__all__ = [
+    "LogEntry",
+    "PlanReport",
+    "Repo",
+    "RunOptions",
+    "RunReport",
+    "ShowReport",
+    "StatusReport",
+    "parse_size",
+]
+
+
+class Repo:
+    """A git repository with helixvcs state in ``.helix/``."""
+
+    def __init__(self, path: str | Path = ".") -> None:
+        self.root = find_root(Path(path).absolute())
+        self.layout = Layout(self.root)
+
+    def __repr__(self) -> str:
+        return f"Repo({str(self.root)!r})"
+
+    @classmethod
+    def init(cls, path: str | Path = ".") -> Repo:
+        """Create ``.helix/`` (store, index, config) and ignore it in git. Idempotent."""
+        repo = cls(path)
+        repo.layout.create()
+        repo.index.ensure()
+        ensure_gitignore(repo.root, ".helix/")
+        return repo
+
+    @property
+    def initialized(self) -> bool:
+        return self.layout.exists()
+
+    def _require(self) -> None:
+        if not self.initialized:
+            raise NotInitialized(f"{self.root} has no .helix/ yet; run `helix init` first")
+
+    @cached_property
+    def index(self) -> Index:
+        return Index(self.layout.index)
+
+    @cached_property
+    def store(self) -> ObjectStore:
+        self._require()
+        return DiskObjectStore(self.layout.objects)
+
+    # -- verbs ------------------------------------------------------------------------
+
+    def run(self, options: RunOptions | None = None, progress: Progress | None = None) -> RunReport:
+        from helixvcs.repo.run import run
+
+        self._require()
+        return run(self, options or RunOptions(), progress or Progress())
+
+    def plan(self) -> PlanReport:
+        from helixvcs.repo.plan import plan
+
+        self._require()
+        return plan(self)
+
+    def status(self) -> StatusReport:
+        from helixvcs.repo.status import status
+
+        self._require()
+        return status(self)
+
+    def log(self, *, limit: int | None = None, metric: str | None = None) -> list[LogEntry]:
+        from helixvcs.repo.log import log
+
+        self._require()
+        return log(self, limit=limit, metric=metric)
+
+    def show(
+        self, name: str, output: Path | None = None, progress: Progress | None = None
+    ) -> ShowReport:
+        from helixvcs.repo.show import show
+
+        self._require()
+        return show(self, name, progress or Progress(), output)

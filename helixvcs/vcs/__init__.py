@@ -1,1 +1,28 @@
-"""TODO"""
+"""Git, seen from helix: where the repository is, which version is checked out, commits.
+
+This layer is the only one that imports dulwich (always lazily, inside functions, so that
+compiling a workflow never pays for it). It is a leaf: ``repo`` wires it together with the
+store and the index; it knows nothing about workflows.
+
+Reading is strictly read-only. ``working_version`` never writes the index, refs or
+objects (unlike ``git status``, which refreshes the index's stat cache), so helix can
+inspect a repository while the user's own git commands run. Writing (``init_repo``,
+``commit_all``, ``ensure_gitignore``) exists for ``helix init``, ``commit-and-run`` and
+the demo, and behaves like the git commands it names.
+"""
+
+from __future__ import annotations
+
+from helixvcs.vcs.root import NotAGitRepo, find_root
+from helixvcs.vcs.version import Version, working_version
+from helixvcs.vcs.write import commit_all, ensure_gitignore, init_repo
+
+__all__ = [
+    "NotAGitRepo",
+    "Version",
+    "commit_all",
+    "ensure_gitignore",
+    "find_root",
+    "init_repo",
+    "working_version",
+]

@@ -1,0 +1,5 @@
+"""``python -m helixvcs`` is ``helix``."""
+
+from helixvcs.cli import main
+
+main()

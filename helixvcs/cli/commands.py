@@ -1,0 +1,225 @@
+"""The commands. Each parses its options, calls one ``Repo`` method, prints the report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from helixvcs.cli.main import HelixGroup
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Ctx:
+    def __init__(self, repo_path: str, as_json: bool, quiet: bool, debug: bool) -> None:
+        self.repo_path, self.as_json, self.quiet, self.debug = repo_path, as_json, quiet, debug
+
+    def repo(self) -> Any:
+        from helixvcs.repo import Repo
+
+        return Repo(self.repo_path)
+
+    def progress(self) -> Any:
+        from helixvcs.exec import make_progress
+
+        return make_progress(quiet=self.quiet or self.as_json)
+
+
+def json_option(func: F) -> F:
+    """``--json`` on a command as well as on the group: either one turns it on."""
+
+    def set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.ensure_object(Ctx).as_json = True
+
+    return click.option(
+        "--json", "as_json", is_flag=True, expose_value=False, callback=set_json,
+        help="Print one JSON document on stdout (schema in docs/json.md).",
+    )(func)  # fmt: skip
+
+
+def emit_json(doc: Any) -> None:
+    click.echo(json.dumps(doc, indent=2, default=str))
+
+
+@click.group(cls=HelixGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--repo",
+    "repo_path",
+    default=".",
+    metavar="PATH",
+    help="Repository (default: the current directory).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable output on every read command."
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress display.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@click.version_option(package_name="helixvcs", prog_name="helix")
+@click.pass_context
+def cli(ctx: click.Context, repo_path: str, as_json: bool, quiet: bool, debug: bool) -> None:
+    """helixvcs: iterate on ML workflows; reuse what did not change; see why metrics move.
+
+    \b
+    Quick start, in a git repository with a workflow.py:
+      helix init      # create .helix/ (store, index, config)
+      helix run       # compute, keep useful intermediates, record metrics
+      helix status    # which operators changed since the last run
+      helix log       # runs with metrics and time saved
+    """
+    ctx.obj = Ctx(repo_path, as_json, quiet, debug)
+
+
+@cli.command()
+@click.pass_obj
+def init(obj: Ctx) -> None:
+    """Create .helix/ in the repository and add it to .gitignore.
+
+    Example: cd my-model && helix init
+    """
+    from helixvcs.repo import Repo
+
+    repo = Repo.init(obj.repo_path)
+    click.echo(f"initialized helixvcs in {repo.layout.helix}")
+
+
+@cli.command()
+@click.argument("rev", required=False)
+@click.option(
+    "--materialize",
+    type=click.Choice(["helix", "all", "none"]),
+    help="Which intermediates to keep.",
+)
+@click.option("--budget", metavar="SIZE", help="Store budget for this run, e.g. 500MB, 2GiB.")
+@click.option("--executor", metavar="NAME", help="How operators run: local.")
+@json_option
+@click.pass_obj
+def run(
+    obj: Ctx, rev: str | None, materialize: str | None, budget: str | None, executor: str | None
+) -> None:
+    """Run the workflow: compute what changed, load or prune the rest, record the run.
+
+    Example: helix run --json
+    """
+    from helixvcs.cli import render
+    from helixvcs.errors import WorkflowFailed
+    from helixvcs.repo import RunOptions, parse_size
+
+    _no_rev_yet(rev)
+    options = RunOptions(
+        materialize=materialize,
+        budget=parse_size(budget) if budget else None,
+        executor=executor,
+    )
+    with obj.progress() as progress:
+        report = obj.repo().run(options, progress)
+    if obj.as_json:
+        emit_json(report.to_json())
+    else:
+        render.run_report(report)
+    if report.failure is not None:
+        raise WorkflowFailed(report.failure.message, report.failure.traceback)
+
+
+@cli.command()
+@click.argument("rev", required=False)
+@json_option
+@click.pass_obj
+def plan(obj: Ctx, rev: str | None) -> None:
+    """Show what a run would do per operator (compute / load / prune), why, and at what cost.
+
+    Example: helix plan
+    """
+    from helixvcs.cli import render
+
+    _no_rev_yet(rev)
+    report = obj.repo().plan()
+    emit_json(report.to_json()) if obj.as_json else render.plan_report(report)
+
+
+@cli.command()
+@json_option
+@click.pass_obj
+def status(obj: Ctx) -> None:
+    """Which operators changed since the last run, and what a run would recompute.
+
+    Example: helix status
+    """
+    from helixvcs.cli import render
+
+    report = obj.repo().status()
+    emit_json(report.to_json()) if obj.as_json else render.status_report(report)
+
+
+@cli.command()
+@click.option("--metric", "-m", metavar="NAME", help="Show only this metric.")
+@click.option("--limit", "-n", type=click.IntRange(min=1), help="At most this many runs.")
+@json_option
+@click.pass_obj
+def log(obj: Ctx, metric: str | None, limit: int | None) -> None:
+    """Runs, newest first: revision, metrics, wall time, computed / loaded / pruned, time saved.
+
+    Example: helix log --metric accuracy
+    """
+    from helixvcs.cli import render
+
+    entries = obj.repo().log(limit=limit, metric=metric)
+    if obj.as_json:
+        emit_json([e.to_json() for e in entries])
+    else:
+        render.log_entries(entries)
+
+
+@cli.command()
+@click.argument("node")
+@click.argument("rev", required=False)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Export to a file (.parquet, .csv, .arrow, .npy, .pkl).",
+)
+@json_option
+@click.pass_obj
+def show(obj: Ctx, node: str, rev: str | None, output: Path | None) -> None:
+    """Preview (or export) the value of one operator: first rows of a table, repr of a model.
+
+    Example: helix show rows
+    """
+    from helixvcs.cli import render
+
+    _no_rev_yet(rev)
+    with obj.progress() as progress:
+        report = obj.repo().show(node, output=output, progress=progress)
+    emit_json(report.to_json()) if obj.as_json else render.show_report(report)
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.pass_obj
+def demo(obj: Ctx, directory: Path | None) -> None:
+    """Build a scratch git repo with the census example, make three commits, run each.
+
+    Example: helix demo /tmp/helix-demo
+    """
+    from helixvcs.cli import render
+    from helixvcs.demo.run import run_demo
+
+    report = run_demo(directory, obj.progress, say=lambda line: click.echo(line))
+    click.echo("\nhelix log:")
+    render.log_entries(report.log)
+    click.echo(f"\nthe demo repository is {report.path}; try there:")
+    click.echo("  helix status    helix plan    helix log    helix show rows")
+
+
+def _no_rev_yet(rev: str | None) -> None:
+    if rev is not None:
+        from helixvcs.errors import UserInputError
+
+        raise UserInputError(
+            f"running a revision ({rev}) is not supported yet; check it out or run the working tree"
+        )

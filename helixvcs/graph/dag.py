@@ -1,0 +1,87 @@
+"""``Node`` and ``Dag``: the frozen result of compiling a workflow."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from helixvcs.dsl import NodeSpec
+    from helixvcs.hashing import CodeIdentity
+
+
+@dataclass(frozen=True)
+class Node:
+    """One operator of a compiled workflow, identified by ``key``."""
+
+    name: str
+    kind: str
+    parents: tuple[str, ...]
+    key: str
+    code: CodeIdentity = field(repr=False)
+    constants: Mapping[str, Any] = field(repr=False, compare=False)
+    spec: NodeSpec = field(repr=False, compare=False)
+    inputs: tuple[str, ...] = ()  # sources only: files the node reads, relative to the repo root
+    parts: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    """Labelled pieces of the key ("body", "helper:m.f", "default:C", "data:x.csv", ...),
+    recorded per run so that later commands can say what changed."""
+
+    @property
+    def is_output(self) -> bool:
+        return self.kind in ("metric", "output")
+
+    @property
+    def file(self) -> str:
+        return self.spec.file
+
+    @property
+    def line(self) -> int:
+        return self.spec.line
+
+
+@dataclass(frozen=True)
+class Dag:
+    """Operators in a deterministic topological order (declaration order breaks ties)."""
+
+    workflow: str
+    root: Path
+    module_file: Path
+    nodes: Mapping[str, Node]
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes.values())
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __getitem__(self, name: str) -> Node:
+        return self.nodes[name]
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return tuple(n.name for n in self if n.is_output)
+
+    def parents(self) -> dict[str, tuple[str, ...]]:
+        return {n.name: n.parents for n in self}
+
+    def children(self) -> dict[str, list[str]]:
+        kids: dict[str, list[str]] = {n.name: [] for n in self}
+        for n in self:
+            for p in n.parents:
+                kids[p].append(n.name)
+        return kids
+
+    def ancestors(self, name: str) -> set[str]:
+        seen: set[str] = set()
+        stack = list(self.nodes[name].parents)
+        while stack:
+            p = stack.pop()
+            if p not in seen:
+                seen.add(p)
+                stack.extend(self.nodes[p].parents)
+        return seen
+
+    def keys(self) -> dict[str, str]:
+        return {n.name: n.key for n in self}

@@ -1,0 +1,98 @@
+"""Import a workflow module from a file, with the repository on ``sys.path``.
+
+A process may compile several workflows (tests, ``helix demo``, a long-lived UI), and
+repo modules such as ``mylib`` must never be served from a previous repository's import.
+So every module that appears in ``sys.modules`` while a workflow is loaded and whose file
+lies inside the repository is forgotten before the next load.
+
+The workflow itself is registered as ``helix_workflow`` so that objects of classes it
+defines pickle and unpickle under one stable module name in every process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+
+from helixvcs.errors import CompileError
+
+WORKFLOW_MODULE = "helix_workflow"
+_loaded: set[str] = set()
+_paths_added: list[str] = []
+_roots: set[str] = set()
+
+
+def load_workflow_module(path: Path, root: Path) -> ModuleType:
+    """Execute the workflow module at ``path``; errors become one-line ``CompileError``s."""
+    forget_loaded_modules()
+    _set_sys_path(root, path.parent)
+    before = set(sys.modules)
+    spec = importlib.util.spec_from_file_location(WORKFLOW_MODULE, path)
+    if spec is None or spec.loader is None:
+        raise CompileError("cannot load the workflow module", file=str(path))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[WORKFLOW_MODULE] = module
+    writes_bytecode = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True  # never leave __pycache__/ in the user's tree
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise CompileError(
+            f"syntax error: {exc.msg}; fix the module and run again",
+            file=exc.filename or str(path),
+            line=exc.lineno,
+        ) from None
+    except CompileError:
+        raise
+    except Exception as exc:
+        raise _import_failure(exc, root, path) from None
+    finally:
+        sys.dont_write_bytecode = writes_bytecode
+        _remember_repo_modules(before, root)
+    return module
+
+
+def forget_loaded_modules() -> None:
+    """Drop repo modules imported by an earlier load, and the repo paths it added."""
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if name in _loaded or (file and file.startswith(tuple(_roots))):
+            sys.modules.pop(name, None)
+    _loaded.clear()
+    sys.modules.pop(WORKFLOW_MODULE, None)
+    for entry in _paths_added:
+        while entry in sys.path:
+            sys.path.remove(entry)
+    _paths_added.clear()
+    importlib.invalidate_caches()
+
+
+def _set_sys_path(root: Path, folder: Path) -> None:
+    for entry in dict.fromkeys([str(folder), str(root)]):
+        sys.path.insert(0, entry)
+        _paths_added.append(entry)
+
+
+def _remember_repo_modules(before: set[str], root: Path) -> None:
+    root = root.resolve()
+    _roots.update({str(root) + "/", str(root.absolute()) + "/"})
+    for name in set(sys.modules) - before:
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if file and Path(file).resolve().is_relative_to(root):
+            _loaded.add(name)
+
+
+def _import_failure(exc: BaseException, root: Path, path: Path) -> CompileError:
+    """Locate the failure in the user's code: the innermost frame inside the repository."""
+    file, line = str(path), None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if Path(frame.filename).resolve().is_relative_to(root.resolve()):
+            file, line = frame.filename, frame.lineno
+    if isinstance(exc, ModuleNotFoundError):
+        what = f"cannot import {exc.name!r}; install it or add the module to the repository"
+    else:
+        what = f"the module raised {type(exc).__name__}: {exc}"
+    return CompileError(what, file=file, line=line)

@@ -1,0 +1,156 @@
+"""Content digests of data files, with a stat cache so unchanged files are not re-read.
+
+Like git's index: a file whose size, ``mtime_ns`` and inode are what they were when it was
+last hashed is assumed unchanged, so an unchanged 1 GB source costs one ``stat``. Also
+like git, an entry hashed within :data:`RACY_SECONDS` of the file's mtime is "racily
+clean": the file could still be written within the same timestamp tick without its stat
+changing, so such an entry is never trusted and the file is hashed again next time.
+
+On disk the cache is one JSON object, replaced atomically (temp file in the same folder,
+then ``os.replace``); a missing or unreadable cache is just an empty one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from helixvcs.hashing.digests import DIGEST_SIZE, digest
+
+__all__ = ["RACY_SECONDS", "StatCache", "files_digest"]
+
+RACY_SECONDS = 2
+_CHUNK = 1 << 20
+_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class _Entry:
+    size: int
+    mtime_ns: int
+    inode: int
+    digest: str
+    hashed_ns: int  # wall clock when the content was read
+
+    def matches(self, st: os.stat_result) -> bool:
+        return (self.size, self.mtime_ns, self.inode) == (st.st_size, st.st_mtime_ns, st.st_ino)
+
+    @property
+    def trusted(self) -> bool:
+        """Hashed well after its last modification, so a same-stat rewrite is impossible."""
+        return self.mtime_ns <= self.hashed_ns - RACY_SECONDS * 1_000_000_000
+
+
+class StatCache:
+    """Maps absolute file paths to ``(size, mtime_ns, inode, content digest)``."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path  # None: in memory only
+        self._entries: dict[str, _Entry] = _load(path) if path is not None else {}
+        self._dirty = False
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def file_digest(self, path: Path) -> str:
+        """The content digest of ``path``, re-reading it only if its stat changed."""
+        key = os.path.abspath(path)
+        before = os.stat(key)
+        entry = self._entries.get(key)
+        if entry is not None and entry.trusted and entry.matches(before):
+            return entry.digest
+        hashed_ns = time.time_ns()
+        content = _hash_content(key)
+        after = os.stat(key)
+        fresh = _Entry(before.st_size, before.st_mtime_ns, before.st_ino, content, hashed_ns)
+        if fresh.matches(after):  # not written while we read it
+            if self._entries.get(key) != fresh:
+                self._entries[key] = fresh
+                self._dirty = True
+        elif self._entries.pop(key, None) is not None:
+            self._dirty = True
+        return content
+
+    def save(self) -> None:
+        """Write the cache if anything changed since it was loaded or last saved."""
+        if self.path is None or not self._dirty:
+            return
+        entries = {
+            k: [e.size, e.mtime_ns, e.inode, e.digest, e.hashed_ns]
+            for k, e in self._entries.items()
+        }
+        data = json.dumps({"format": _FORMAT, "entries": entries}, sort_keys=True)
+        _write_atomically(self.path, data.encode())
+        self._dirty = False
+
+
+def files_digest(root: Path, paths: Sequence[Path], cache: StatCache) -> str:
+    """One digest over the files' paths (posix, relative to ``root``) and contents.
+
+    Adding, removing, renaming or editing a file changes it; listing order does not.
+    """
+    pairs = sorted({(_relative(root, p), cache.file_digest(_absolute(root, p))) for p in paths})
+    return digest("files", str(len(pairs)), *(part for pair in pairs for part in pair))
+
+
+def _absolute(root: Path, path: Path) -> Path:
+    return path if path.is_absolute() else root / path
+
+
+def _relative(root: Path, path: Path) -> str:
+    absolute = _absolute(root, path)
+    for base, target in ((root, absolute), (root.resolve(), absolute.resolve())):
+        with contextlib.suppress(ValueError):
+            return target.relative_to(base).as_posix()
+    return absolute.as_posix()  # outside the root: the absolute path still names it
+
+
+def _hash_content(path: str) -> str:
+    h = hashlib.blake2b(digest_size=DIGEST_SIZE)
+    buffer = bytearray(_CHUNK)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(buffer):
+            h.update(view[:n])
+    return h.hexdigest()
+
+
+def _load(path: Path) -> dict[str, _Entry]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if raw.get("format") != _FORMAT:
+            return {}
+        return {k: _entry(v) for k, v in raw["entries"].items()}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}  # missing or corrupt: start empty, the files are simply hashed again
+
+
+def _entry(fields: list[object]) -> _Entry:
+    size, mtime_ns, inode, content, hashed_ns = fields
+    if not all(isinstance(n, int) for n in (size, mtime_ns, inode, hashed_ns)):
+        raise TypeError("stat cache entry with non-integer stat fields")
+    if not isinstance(content, str):
+        raise TypeError("stat cache entry without a digest")
+    return _Entry(size, mtime_ns, inode, content, hashed_ns)  # type: ignore[arg-type]
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,233 @@
+"""Normalized source of functions and classes, and the names they read.
+
+The canonical form of code is ``ast.dump`` of its syntax tree with docstrings stripped, so
+comments, blank lines, line breaks, indentation and quote style never reach a key. Names
+the code reads from outside itself are found with :mod:`symtable` (Python's own scope
+analysis, so a local in a nested function never hides a global of the same name), then
+extended along attribute access in the tree: ``np.linalg.norm``, ``mylib.text.tokenize``.
+
+The source is read from the file, while what runs is the code object in memory: after a
+file is edited, a module imported earlier (for example a helper still in ``sys.modules``)
+runs old code while the file shows new code. Hashing the new text for the old code would
+file stale results under the new key, so every parse is checked by compiling the text and
+comparing its bytecode with the running code; on a mismatch the caller falls back to the
+bytecode itself. To compile a method or a closure exactly as Python did, the text is put
+back into synthetic enclosing scopes rebuilt from its ``__qualname__``.
+"""
+
+from __future__ import annotations
+import __future__
+
+import ast
+import inspect
+import linecache
+import symtable
+from collections.abc import Iterator, Sequence
+from functools import lru_cache, reduce
+from types import CodeType, FunctionType, ModuleType
+from weakref import WeakKeyDictionary
+
+from helixvcs.hashing.digests import code_digest
+from helixvcs.hashing.normalize import Parsed, normalize, strip_docstrings
+from helixvcs.hashing.walk import class_file, method_codes
+
+__all__ = ["class_source", "function_source", "module_source"]
+
+_Scopes = list[tuple[str, str]]  # ("def" | "class" | "if", name), outermost first
+
+_FUTURE_FLAGS = reduce(
+    lambda acc, name: acc | getattr(__future__, name).compiler_flag,
+    __future__.all_feature_names,
+    0,
+)
+
+
+_FUNCTIONS: WeakKeyDictionary[FunctionType, tuple[CodeType, Parsed | None]] = WeakKeyDictionary()
+_CLASSES: WeakKeyDictionary[type, tuple[tuple[CodeType, ...], Parsed | None]] = WeakKeyDictionary()
+
+
+def function_source(func: FunctionType) -> Parsed | None:
+    """``func`` normalized, or ``None`` if its source is missing or not what is running."""
+    code = func.__code__
+    cached = _FUNCTIONS.get(func)
+    if cached is not None and cached[0] is code:
+        return cached[1]
+    parsed = None
+    if code.co_name != "<lambda>":
+        parsed = _parse(
+            _getsource(code), code.co_qualname, code.co_filename, code.co_freevars, [code]
+        )
+    _FUNCTIONS[func] = (code, parsed)
+    return parsed
+
+
+def class_source(cls: type) -> Parsed | None:
+    """``cls`` normalized, or ``None`` if its source is missing or its methods differ."""
+    codes = tuple(method_codes(cls))
+    cached = _CLASSES.get(cls)
+    if cached is not None and cached[0] == codes:
+        return cached[1]
+    cells = sorted({name for code in codes for name in code.co_freevars})
+    parsed = _parse(_getsource(cls), cls.__qualname__, class_file(cls), cells, codes)
+    _CLASSES[cls] = (codes, parsed)
+    return parsed
+
+
+def module_source(module: ModuleType) -> str | None:
+    """The canonical form of a whole module file (docstrings stripped)."""
+    raw = _getsource(module)
+    try:
+        tree = ast.parse(raw) if raw is not None else None
+    except SyntaxError:
+        return None
+    return ast.dump(strip_docstrings(tree)) if tree is not None else None
+
+
+def _getsource(obj: object) -> str | None:
+    try:
+        return inspect.getsource(obj)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return None
+
+
+# -- parsing ----------------------------------------------------------------------------
+
+
+def _parse(
+    raw: str | None,
+    qualname: str,
+    filename: str,
+    cells: Sequence[str],
+    codes: Sequence[CodeType],
+) -> Parsed | None:
+    used = {name for code in codes for inner in _walk_codes(code) for name in inner.co_names}
+    imported = sorted(_module_imports(filename) & used)
+    wrapped = _wrap(qualname, cells, imported, raw) if raw else None
+    if wrapped is None:
+        return None
+    text, scopes = wrapped
+    try:
+        tree = ast.parse(text, filename)
+        if codes and not _compiles_to(tree, filename, codes):
+            return None
+        free = _free_names(symtable.symtable(text, filename, "exec"), scopes, _last(qualname))
+    except (SyntaxError, ValueError, LookupError):
+        return None
+    node = _find(tree.body, scopes, _last(qualname))
+    return normalize(node, free) if node is not None else None
+
+
+def _last(qualname: str) -> str:
+    return qualname.rpartition(".")[2]
+
+
+def _wrap(
+    qualname: str, cells: Sequence[str], imported: Sequence[str], raw: str
+) -> tuple[str, _Scopes] | None:
+    """Put ``raw`` back inside the scopes its qualname names, so it compiles as it did.
+
+    A method goes back into ``class C:`` (for name mangling and ``super()``), a closure into
+    a ``def outer():`` that binds its free variables (so they compile as cells, not
+    globals). Wrapper lines are indented with prefixes of the text's own indentation.
+    Names the real module binds by ``import`` are imported again at the top: Python 3.11
+    compiles ``np.mean(x)`` differently when ``np`` comes from an import.
+    """
+    segments = qualname.split(".")
+    scopes: list[tuple[str, str]] = []
+    for i, segment in enumerate(segments[:-1]):
+        if segment == "<locals>":
+            continue
+        if not segment.isidentifier():
+            return None
+        scopes.append(("def" if segments[i + 1] == "<locals>" else "class", segment))
+    first = raw.splitlines()[0] if raw.strip() else ""
+    indent = first[: len(first) - len(first.lstrip())]
+    if not scopes and indent:
+        scopes.append(("if", ""))  # defined inside an if/try at module level
+    cells = [c for c in cells if c != "__class__"]  # the compiler makes that one itself
+    defs = [i for i, (kind, _) in enumerate(scopes) if kind == "def"]
+    if len(scopes) > len(indent) or (cells and not defs):
+        return None
+    lines = [f"import {', '.join(imported)}"] if imported else []
+    for i, (kind, name) in enumerate(scopes):
+        header = {"if": "if 1:", "def": f"def {name}():", "class": f"class {name}:"}[kind]
+        lines.append(indent[:i] + header)
+        if cells and i == defs[-1]:
+            pad = indent[: i + 1] if i + 1 < len(scopes) else indent
+            lines.append(pad + " = ".join(cells) + " = None")
+    return "\n".join([*lines, raw]), scopes
+
+
+def _module_imports(filename: str) -> frozenset[str]:
+    """Names bound by ``import`` at the top level of a module file, as its compiler saw them."""
+    return _imports_in("".join(linecache.getlines(filename)), filename)
+
+
+@lru_cache(maxsize=256)
+def _imports_in(text: str, filename: str) -> frozenset[str]:
+    try:
+        top = symtable.symtable(text, filename, "exec")
+    except (SyntaxError, ValueError):
+        return frozenset()
+    return frozenset(s.get_name() for s in top.get_symbols() if s.is_imported())
+
+
+def _find(body: list[ast.stmt], scopes: _Scopes, name: str) -> ast.AST | None:
+    for kind, scope in scopes:
+        types: tuple[type, ...] = {
+            "if": (ast.If,),
+            "def": (ast.FunctionDef,),
+            "class": (ast.ClassDef,),
+        }[kind]
+        node = next(
+            (n for n in body if isinstance(n, types) and getattr(n, "name", "") == scope), None
+        )
+        if node is None:
+            return None
+        body = node.body  # type: ignore[attr-defined]
+    defs = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    return next((n for n in body if isinstance(n, defs) and n.name == name), None)
+
+
+def _compiles_to(tree: ast.Module, filename: str, codes: Sequence[CodeType]) -> bool:
+    """Whether compiling ``tree`` reproduces each running code object, bytecode for bytecode."""
+    flags = reduce(lambda acc, code: acc | code.co_flags, codes, 0) & _FUTURE_FLAGS
+    compiled = compile(tree, filename, "exec", flags=flags, dont_inherit=True)
+    found: dict[str, set[str]] = {}
+    for code in _walk_codes(compiled):
+        found.setdefault(code.co_qualname, set()).add(code_digest(code))
+    return all(code_digest(code) in found.get(code.co_qualname, ()) for code in codes)
+
+
+def _walk_codes(code: CodeType) -> Iterator[CodeType]:
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            yield from _walk_codes(const)
+
+
+def _free_names(top: symtable.SymbolTable, scopes: _Scopes, name: str) -> set[str]:
+    """Names read from outside the definition: its decorators, defaults, body, bases."""
+    enclosing = top
+    for kind, scope in scopes:
+        if kind != "if":
+            enclosing = _child(enclosing, scope)
+    target = _child(enclosing, name)
+    free = {s.get_name() for s in enclosing.get_symbols() if s.is_referenced()} - {name}
+    free |= {s.get_name() for s in target.get_symbols() if s.is_free()}
+    for table in _walk_tables(target):
+        free |= {s.get_name() for s in table.get_symbols() if s.is_global()}
+    return free
+
+
+def _child(table: symtable.SymbolTable, name: str) -> symtable.SymbolTable:
+    for child in table.get_children():
+        if child.get_name() == name and str(child.get_type()) in ("function", "class"):
+            return child
+    raise LookupError(name)
+
+
+def _walk_tables(table: symtable.SymbolTable) -> Iterator[symtable.SymbolTable]:
+    yield table
+    for child in table.get_children():
+        yield from _walk_tables(child)

@@ -1,0 +1,229 @@
+"""``Index``: the run history of one repository, one short locked transaction per call."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from helixvcs.index import reads, writes
+from helixvcs.index.connection import attach, corruption, in_transaction, one_line
+from helixvcs.index.errors import BadQuery, IndexUnavailable
+from helixvcs.index.locking import hold
+from helixvcs.index.records import NODE_STATES, NodeRecord, ObjectRecord, OperatorRecord, RunRecord
+from helixvcs.index.schema import check_not_too_new, current_version, latest_version, migrate
+
+if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
+
+T = TypeVar("T")
+Action = Callable[["DuckDBPyConnection"], T]
+
+
+class Index:
+    """The DuckDB run index at ``path`` (normally ``REPO/.helix/index.duckdb``).
+
+    Holds no connection between calls, so it is cheap to create, safe to share between
+    threads, and never keeps another ``helix`` process waiting for longer than one call.
+    Reads of a file that does not exist return empty results and create nothing; writes
+    create the file and migrate it as needed.
+    """
+
+    def __init__(self, path: Path, *, lock_timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        self.lock_timeout = lock_timeout
+
+    def __repr__(self) -> str:
+        return f"Index({str(self.path)!r})"
+
+    # ---- writes -------------------------------------------------------------------------
+
+    def ensure(self) -> None:
+        """Create the file if needed and migrate it to the current schema."""
+        self._write(lambda con: None)
+
+    def begin_run(self, run: RunRecord, operators: Sequence[OperatorRecord]) -> None:
+        """Record a run as started, with the operator set of the version it runs."""
+        self._write(lambda con: writes.begin_run(con, run, operators))
+
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: str,
+        finished: datetime,
+        wall_seconds: float,
+        saved_seconds: float,
+        nodes: Sequence[NodeRecord],
+        metrics: Mapping[str, float],
+        error: str | None = None,
+    ) -> None:
+        """Record how a run ended, with its node records and metrics, all at once."""
+        self._write(
+            lambda con: writes.finish_run(
+                con,
+                run_id,
+                status=status,
+                finished=finished,
+                wall_seconds=wall_seconds,
+                saved_seconds=saved_seconds,
+                nodes=nodes,
+                metrics=metrics,
+                error=error,
+            )
+        )
+
+    def record_objects(self, objects: Sequence[ObjectRecord]) -> None:
+        """Insert or replace stored-object records (by key)."""
+        if objects:
+            self._write(lambda con: writes.record_objects(con, objects))
+
+    def touch_objects(self, keys: Sequence[str], when: datetime) -> None:
+        """Set ``last_used`` of the given objects, for garbage collection by recency."""
+        if keys:
+            self._update(lambda con: writes.touch_objects(con, keys, when), None)
+
+    def record_load(self, key: str, load_seconds: float) -> None:
+        """Remember how long loading an object took; the cost model prefers it to a guess."""
+        self._update(lambda con: writes.record_load(con, key, load_seconds), None)
+
+    def forget_objects(self, keys: Sequence[str]) -> None:
+        """Drop object records (after the store deleted the objects)."""
+        if keys:
+            self._update(lambda con: writes.forget_objects(con, keys), None)
+
+    def mark_interrupted(self) -> int:
+        """Mark this host's 'running' runs whose process is gone; returns how many."""
+        return self._update(writes.mark_interrupted, 0)
+
+    # ---- reads --------------------------------------------------------------------------
+
+    def runs(self, *, limit: int | None = None, status: str | None = None) -> list[RunRecord]:
+        """Runs, newest first."""
+        return self._read(lambda con: reads.runs(con, limit, status), [])
+
+    def run(self, run_id_or_prefix: str) -> RunRecord | None:
+        """The run with this id or unique id prefix; ``AmbiguousRun`` if several match."""
+        if not run_id_or_prefix:
+            return None
+        return self._read(lambda con: reads.run(con, run_id_or_prefix), None)
+
+    def last_run(self, *, status: str = "ok", workflow: str | None = None) -> RunRecord | None:
+        """The newest run with this status (of this workflow, if given)."""
+        return self._read(lambda con: reads.last_run(con, status, workflow), None)
+
+    def operators(self, run_id: str) -> list[OperatorRecord]:
+        """The operator set of the version a run ran, in workflow order."""
+        return self._read(lambda con: reads.operators(con, run_id), [])
+
+    def nodes(self, run_id: str) -> list[NodeRecord]:
+        """What each operator did in a run, in workflow order."""
+        return self._read(lambda con: reads.nodes(con, run_id), [])
+
+    def metrics(self, run_id: str) -> dict[str, float]:
+        return self._read(lambda con: reads.metrics(con, run_id), {})
+
+    def metrics_for(self, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+        """Metrics of several runs in one query; each asked-for id is a key."""
+        empty: dict[str, dict[str, float]] = {run_id: {} for run_id in run_ids}
+        if not run_ids:
+            return empty
+        return self._read(lambda con: reads.metrics_for(con, run_ids), empty)
+
+    def counts_for(self, run_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """``{"compute": n, "load": n, "prune": n}`` per run, in one query."""
+        empty = {run_id: dict.fromkeys(NODE_STATES, 0) for run_id in run_ids}
+        if not run_ids:
+            return empty
+        return self._read(lambda con: reads.counts_for(con, run_ids), empty)
+
+    def objects(self, keys: Sequence[str] | None = None) -> dict[str, ObjectRecord]:
+        """Stored-object records by key: all of them, or those of ``keys`` that exist."""
+        if keys is not None and not keys:
+            return {}
+        return self._read(lambda con: reads.objects(con, keys), {})
+
+    def compute_seconds(
+        self, keys: Sequence[str], names: Sequence[str]
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Latest measured compute seconds by key, and by operator name, for the cost model."""
+        empty: tuple[dict[str, float], dict[str, float]] = ({}, {})
+        if not keys and not names:
+            return empty
+        return self._read(lambda con: reads.compute_seconds(con, keys, names), empty)
+
+    def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        """Run read-only SQL against the index (timestamps are naive UTC); ``[]`` if none."""
+
+        def run(con: DuckDBPyConnection) -> list[tuple]:
+            import duckdb
+
+            try:
+                return con.execute(sql, list(params)).fetchall()
+            except duckdb.Error as error:
+                if corruption(error, self.path) is not None:
+                    raise
+                raise BadQuery(sql, one_line(error)) from error
+
+        return self._read(run, [], foreign_sql=True)
+
+    # ---- plumbing -----------------------------------------------------------------------
+
+    def _deadline(self) -> float:
+        return time.monotonic() + max(0.0, self.lock_timeout)
+
+    def _has_data(self) -> bool:
+        """Whether there is a database to read: a missing or empty file holds no runs."""
+        try:
+            return self.path.stat().st_size > 0
+        except OSError:
+            return False
+
+    def _update(self, action: Action[T], missing: T) -> T:
+        """A write that only changes existing rows: on a missing file there is nothing to
+        change, so return ``missing`` rather than create an index to change nothing in."""
+        return self._write(action) if self._has_data() else missing
+
+    def _write(self, action: Action[T]) -> T:
+        """Run ``action`` in one transaction under the exclusive lock, migrating first."""
+        if not self.path.parent.is_dir():
+            raise IndexUnavailable(self.path, f"{self.path.parent} does not exist; run helix init")
+        deadline = self._deadline()
+        with hold(self.path, exclusive=True, deadline=deadline):
+            self._drop_empty_file()
+            with attach(self.path, read_only=False, deadline=deadline) as con:
+                migrate(con, self.path)
+                return in_transaction(con, action)
+
+    def _drop_empty_file(self) -> None:
+        """A zero-byte file is a creation that died before DuckDB wrote a header: start over."""
+        if self.path.exists() and not self._has_data():
+            self.path.unlink()
+            self.path.with_name(self.path.name + ".wal").unlink(missing_ok=True)
+
+    def _read(self, action: Action[T], empty: T, *, foreign_sql: bool = False) -> T:
+        """Run ``action`` under the shared lock; upgrade an older schema first."""
+        stale, result = self._read_once(action, empty, foreign_sql)
+        if stale:
+            self.ensure()
+            stale, result = self._read_once(action, empty, foreign_sql)
+        return result
+
+    def _read_once(self, action: Action[T], empty: T, foreign_sql: bool) -> tuple[bool, T]:
+        """``(stale, result)``: stale when the file needs a migration before reading."""
+        if not self._has_data():
+            return False, empty
+        deadline = self._deadline()
+        with hold(self.path, exclusive=False, deadline=deadline):
+            if not self._has_data():
+                return False, empty
+            with attach(
+                self.path, read_only=True, deadline=deadline, foreign_sql=foreign_sql
+            ) as con:
+                version = current_version(con)
+                check_not_too_new(version, self.path)
+                if version < latest_version():
+                    return version > 0, empty
+                return False, action(con)

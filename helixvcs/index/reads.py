@@ -1,0 +1,154 @@
+"""The queries behind each read; each takes a connection to an up-to-date index.
+
+Lookups over several runs (``metrics_for``, ``counts_for``) are one query each, because
+``helix log`` asks them for every run it prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from helixvcs.index.errors import AmbiguousRun
+from helixvcs.index.records import (
+    NODE_COLUMNS,
+    NODE_STATES,
+    OBJECT_COLUMNS,
+    OPERATOR_COLUMNS,
+    RUN_COLUMNS,
+    NodeRecord,
+    ObjectRecord,
+    OperatorRecord,
+    RunRecord,
+    node_from_row,
+    object_from_row,
+    operator_from_row,
+    run_from_row,
+)
+
+if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
+
+_RUNS = f"SELECT {', '.join(RUN_COLUMNS)} FROM runs"
+_NEWEST_FIRST = " ORDER BY started DESC, run_id DESC"
+_AMBIGUITY_SHOWN = 6
+
+
+def runs(con: DuckDBPyConnection, limit: int | None, status: str | None) -> list[RunRecord]:
+    sql, params = _RUNS, list[object]()
+    if status is not None:
+        sql, params = sql + " WHERE status = ?", [status]
+    sql += _NEWEST_FIRST
+    if limit is not None:
+        sql, params = sql + " LIMIT ?", [*params, max(0, limit)]
+    return [run_from_row(row) for row in con.execute(sql, params).fetchall()]
+
+
+def run(con: DuckDBPyConnection, prefix: str) -> RunRecord | None:
+    """The run whose id is ``prefix``, else the only one whose id starts with it."""
+    exact = con.execute(_RUNS + " WHERE run_id = ?", [prefix]).fetchone()
+    if exact is not None:
+        return run_from_row(exact)
+    rows = con.execute(
+        _RUNS + " WHERE starts_with(run_id, ?)" + _NEWEST_FIRST + " LIMIT ?",
+        [prefix, _AMBIGUITY_SHOWN],
+    ).fetchall()
+    if len(rows) > 1:
+        raise AmbiguousRun(prefix, [row[0] for row in rows])
+    return run_from_row(rows[0]) if rows else None
+
+
+def last_run(con: DuckDBPyConnection, status: str, workflow: str | None) -> RunRecord | None:
+    sql, params = _RUNS + " WHERE status = ?", [status]
+    if workflow is not None:
+        sql, params = sql + " AND workflow = ?", [status, workflow]
+    row = con.execute(sql + _NEWEST_FIRST + " LIMIT 1", params).fetchone()
+    return run_from_row(row) if row else None
+
+
+def operators(con: DuckDBPyConnection, run_id: str) -> list[OperatorRecord]:
+    rows = con.execute(
+        f"SELECT {', '.join(OPERATOR_COLUMNS)} FROM run_operators "
+        "WHERE run_id = ? ORDER BY position, name",
+        [run_id],
+    ).fetchall()
+    return [operator_from_row(row) for row in rows]
+
+
+def nodes(con: DuckDBPyConnection, run_id: str) -> list[NodeRecord]:
+    """A run's node records, in the order of the run's operators."""
+    columns = ", ".join(f"n.{c}" for c in NODE_COLUMNS)
+    rows = con.execute(
+        f"SELECT {columns} FROM node_runs n "
+        "LEFT JOIN run_operators o ON o.run_id = n.run_id AND o.name = n.name "
+        "WHERE n.run_id = ? ORDER BY o.position NULLS LAST, n.name",
+        [run_id],
+    ).fetchall()
+    return [node_from_row(row) for row in rows]
+
+
+def metrics(con: DuckDBPyConnection, run_id: str) -> dict[str, float]:
+    rows = con.execute(
+        "SELECT name, value FROM metrics WHERE run_id = ? ORDER BY name", [run_id]
+    ).fetchall()
+    return dict(rows)
+
+
+def metrics_for(con: DuckDBPyConnection, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Metrics of several runs; every asked-for run is a key, ``{}`` if it has none."""
+    result: dict[str, dict[str, float]] = {run_id: {} for run_id in run_ids}
+    rows = con.execute(
+        "SELECT run_id, name, value FROM metrics WHERE run_id = ANY(?::VARCHAR[]) "
+        "ORDER BY run_id, name",
+        [list(run_ids)],
+    ).fetchall()
+    for run_id, name, value in rows:
+        result[run_id][name] = value
+    return result
+
+
+def counts_for(con: DuckDBPyConnection, run_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+    """How many nodes each run computed, loaded and pruned (zeros for a run not finished)."""
+    result = {run_id: dict.fromkeys(NODE_STATES, 0) for run_id in run_ids}
+    rows = con.execute(
+        "SELECT run_id, state, count(*) FROM node_runs WHERE run_id = ANY(?::VARCHAR[]) "
+        "GROUP BY run_id, state",
+        [list(run_ids)],
+    ).fetchall()
+    for run_id, state, count in rows:
+        result[run_id][state] = count
+    return result
+
+
+def objects(con: DuckDBPyConnection, keys: Sequence[str] | None) -> dict[str, ObjectRecord]:
+    sql, params = f"SELECT {', '.join(OBJECT_COLUMNS)} FROM objects", list[object]()
+    if keys is not None:
+        sql, params = sql + " WHERE key = ANY(?::VARCHAR[])", [list(keys)]
+    records = (object_from_row(row) for row in con.execute(sql, params).fetchall())
+    return {record.key: record for record in records}
+
+
+def compute_seconds(
+    con: DuckDBPyConnection, keys: Sequence[str], names: Sequence[str]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The latest successful compute time of each key, and of each operator name.
+
+    By key is exact (the same code on the same data); by name is the cost model's fallback
+    for a changed operator, whose previous versions are the best guess of its cost.
+    """
+    return _latest_compute(con, "key", keys), _latest_compute(con, "name", names)
+
+
+def _latest_compute(
+    con: DuckDBPyConnection, column: str, values: Sequence[str]
+) -> dict[str, float]:
+    if not values:
+        return {}
+    rows = con.execute(
+        f"SELECT n.{column}, arg_max(n.seconds, r.started) FROM node_runs n "
+        "JOIN runs r ON r.run_id = n.run_id "
+        f"WHERE n.state = 'compute' AND n.status = 'ok' AND n.{column} = ANY(?::VARCHAR[]) "
+        f"GROUP BY n.{column}",
+        [list(values)],
+    ).fetchall()
+    return dict(rows)

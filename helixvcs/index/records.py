@@ -1,0 +1,188 @@
+"""The rows of the index as frozen values, and their conversion to and from SQL rows.
+
+Every datetime a record holds is timezone-aware UTC. The database stores naive UTC
+``TIMESTAMP`` values (so that SQL sorts and compares them without a session time zone);
+records convert on the way in and out. A naive datetime handed to a record is taken as
+local time, as Python's own ``datetime.astimezone`` does, so ``datetime.now()`` and
+``datetime.now(UTC)`` both mean "now".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import astuple, dataclass, fields
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+RUN_STATUSES = ("running", "ok", "failed", "interrupted")
+FINISHED_STATUSES = ("ok", "failed", "interrupted")
+NODE_STATES = ("compute", "load", "prune")
+NODE_STATUSES = ("ok", "failed", "skipped")
+
+
+def to_utc(value: datetime) -> datetime:
+    """Aware UTC, whatever the caller passed (naive means local time)."""
+    return value.astimezone(UTC)
+
+
+def to_db_time(value: datetime | None) -> datetime | None:
+    """The naive-UTC form stored in ``TIMESTAMP`` columns."""
+    return None if value is None else to_utc(value).replace(tzinfo=None)
+
+
+def from_db_time(value: datetime | None) -> datetime | None:
+    """Stored naive UTC back to aware UTC (never reinterpreted as local time)."""
+    return None if value is None else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One execution of one workflow version: what ran, where, and how it ended."""
+
+    run_id: str
+    started: datetime
+    finished: datetime | None
+    status: str  # 'running' | 'ok' | 'failed' | 'interrupted'
+    revision: str  # what the user asked for: a commit-ish or "WORKTREE"
+    commit: str | None  # the resolved commit, None for an uncommitted working tree
+    fingerprint: str | None  # hash of the operator set, to group identical versions
+    branch: str | None
+    subject: str | None
+    author: str | None
+    workflow: str
+    sample: float | None
+    materialize: str
+    executor: str
+    pid: int
+    host: str
+    wall_seconds: float | None = None
+    saved_seconds: float | None = None
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "started", to_utc(self.started))
+        if self.finished is not None:
+            object.__setattr__(self, "finished", to_utc(self.finished))
+
+
+@dataclass(frozen=True)
+class OperatorRecord:
+    """One operator of the version that ran, with the parts its cache key was built from."""
+
+    name: str
+    kind: str
+    key: str
+    code_hash: str
+    parents: tuple[str, ...]
+    position: int
+    file: str
+    line: int
+    source: str
+    parts: Mapping[str, str]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parents", tuple(self.parents))
+        object.__setattr__(self, "parts", MappingProxyType(dict(self.parts)))
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    """What happened to one operator in one run: computed, loaded or pruned, and its cost."""
+
+    name: str
+    key: str
+    state: str  # 'compute' | 'load' | 'prune'
+    seconds: float
+    load_seconds: float | None
+    bytes: int | None
+    materialized: bool
+    status: str  # 'ok' | 'failed' | 'skipped'
+
+
+@dataclass(frozen=True)
+class ObjectRecord:
+    """A stored intermediate: its size, codec, and what it cost to compute and to load."""
+
+    key: str
+    name: str
+    bytes: int
+    raw_bytes: int
+    codec: str
+    checksum: str
+    compute_seconds: float
+    load_seconds: float | None
+    created: datetime
+    last_used: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "created", to_utc(self.created))
+        object.__setattr__(self, "last_used", to_utc(self.last_used))
+
+
+def columns(record_type: type) -> tuple[str, ...]:
+    """Column names of a record's table, in field order (tables mirror the records)."""
+    return tuple(f.name for f in fields(record_type))
+
+
+RUN_COLUMNS = columns(RunRecord)
+OPERATOR_COLUMNS = columns(OperatorRecord)
+NODE_COLUMNS = columns(NodeRecord)
+OBJECT_COLUMNS = columns(ObjectRecord)
+
+
+_RUN_TIMES = (RUN_COLUMNS.index("started"), RUN_COLUMNS.index("finished"))
+_OBJECT_TIMES = (OBJECT_COLUMNS.index("created"), OBJECT_COLUMNS.index("last_used"))
+_PARENTS = OPERATOR_COLUMNS.index("parents")
+_PARTS = OPERATOR_COLUMNS.index("parts")
+
+
+def run_to_row(run: RunRecord) -> list[Any]:
+    values = list(astuple(run))
+    for i in _RUN_TIMES:
+        values[i] = to_db_time(values[i])
+    return values
+
+
+def run_from_row(row: Sequence[Any]) -> RunRecord:
+    values = list(row)
+    for i in _RUN_TIMES:
+        values[i] = from_db_time(values[i])
+    return RunRecord(*values)
+
+
+def operator_to_row(op: OperatorRecord) -> list[Any]:
+    values = [getattr(op, name) for name in OPERATOR_COLUMNS]
+    values[_PARENTS] = list(op.parents)
+    values[_PARTS] = json.dumps(dict(op.parts), sort_keys=True)
+    return values
+
+
+def operator_from_row(row: Sequence[Any]) -> OperatorRecord:
+    values = list(row)
+    values[_PARENTS] = tuple(values[_PARENTS] or ())
+    values[_PARTS] = json.loads(values[_PARTS]) if values[_PARTS] else {}
+    return OperatorRecord(*values)
+
+
+def node_to_row(node: NodeRecord) -> list[Any]:
+    return list(astuple(node))
+
+
+def node_from_row(row: Sequence[Any]) -> NodeRecord:
+    return NodeRecord(*row)
+
+
+def object_to_row(obj: ObjectRecord) -> list[Any]:
+    values = list(astuple(obj))
+    for i in _OBJECT_TIMES:
+        values[i] = to_db_time(values[i])
+    return values
+
+
+def object_from_row(row: Sequence[Any]) -> ObjectRecord:
+    values = list(row)
+    for i in _OBJECT_TIMES:
+        values[i] = from_db_time(values[i])
+    return ObjectRecord(*values)

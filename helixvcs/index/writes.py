@@ -1,0 +1,174 @@
+"""The statements behind each write; every function runs inside one transaction.
+
+Rows go in with one statement per table: each column travels as one list parameter and
+``unnest`` zips the lists back into rows, which is several times faster than
+``executemany`` and keeps a 100-operator run to a handful of statements.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from helixvcs.index.errors import RunExists, UnknownRun
+from helixvcs.index.liveness import process_alive
+from helixvcs.index.records import (
+    FINISHED_STATUSES,
+    NODE_COLUMNS,
+    NODE_STATES,
+    NODE_STATUSES,
+    OBJECT_COLUMNS,
+    OPERATOR_COLUMNS,
+    RUN_COLUMNS,
+    RUN_STATUSES,
+    NodeRecord,
+    ObjectRecord,
+    OperatorRecord,
+    RunRecord,
+    from_db_time,
+    node_to_row,
+    object_to_row,
+    operator_to_row,
+    run_to_row,
+    to_db_time,
+)
+
+if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
+
+# SQL types of each record's columns, in the records' field order.
+_OPERATOR_TYPES = dict(
+    zip(
+        OPERATOR_COLUMNS,
+        ["VARCHAR"] * 4 + ["VARCHAR[]", "INTEGER", "VARCHAR", "INTEGER", "VARCHAR", "JSON"],
+        strict=True,
+    )
+)
+_NODE_TYPES = dict(
+    zip(
+        NODE_COLUMNS,
+        ["VARCHAR", "VARCHAR", "VARCHAR", "DOUBLE", "DOUBLE", "BIGINT", "BOOLEAN", "VARCHAR"],
+        strict=True,
+    )
+)
+_OBJECT_TYPES = dict(
+    zip(
+        OBJECT_COLUMNS,
+        ["VARCHAR"] * 2 + ["BIGINT"] * 2 + ["VARCHAR"] * 2 + ["DOUBLE"] * 2 + ["TIMESTAMP"] * 2,
+        strict=True,
+    )
+)
+
+
+def _insert_rows(
+    con: DuckDBPyConnection,
+    table: str,
+    types: Mapping[str, str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    replace: bool = False,
+) -> None:
+    """Insert many rows with one statement (``replace``: upsert on the primary key)."""
+    if not rows:
+        return
+    names = ", ".join(types)
+    values = ", ".join(f"unnest(?::{sql_type}[])" for sql_type in types.values())
+    verb = "INSERT OR REPLACE INTO" if replace else "INSERT INTO"
+    by_column = [list(column) for column in zip(*rows, strict=True)]
+    con.execute(f"{verb} {table} ({names}) SELECT {values}", by_column)
+
+
+def _check(value: str, allowed: Sequence[str], what: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+def begin_run(con: DuckDBPyConnection, run: RunRecord, operators: Sequence[OperatorRecord]) -> None:
+    _check(run.status, RUN_STATUSES, "run status")
+    if con.execute("SELECT 1 FROM runs WHERE run_id = ?", [run.run_id]).fetchone():
+        raise RunExists(run.run_id)
+    placeholders = ", ".join("?" * len(RUN_COLUMNS))
+    columns = ", ".join(RUN_COLUMNS)
+    con.execute(f"INSERT INTO runs ({columns}) VALUES ({placeholders})", run_to_row(run))
+    rows = [[run.run_id, *operator_to_row(op)] for op in operators]
+    _insert_rows(con, "run_operators", {"run_id": "VARCHAR", **_OPERATOR_TYPES}, rows)
+
+
+def finish_run(
+    con: DuckDBPyConnection,
+    run_id: str,
+    *,
+    status: str,
+    finished: datetime,
+    wall_seconds: float,
+    saved_seconds: float,
+    nodes: Sequence[NodeRecord],
+    metrics: Mapping[str, float],
+    error: str | None,
+) -> None:
+    """Close a run. Idempotent: finishing twice replaces the first outcome."""
+    _check(status, FINISHED_STATUSES, "a finished run's status")
+    for node in nodes:
+        _check(node.state, NODE_STATES, f"state of node {node.name}")
+        _check(node.status, NODE_STATUSES, f"status of node {node.name}")
+    previous = con.execute("SELECT finished FROM runs WHERE run_id = ?", [run_id]).fetchone()
+    if previous is None:
+        raise UnknownRun(run_id)
+    con.execute(
+        "UPDATE runs SET status = ?, finished = ?, wall_seconds = ?, saved_seconds = ?, "
+        "error = ? WHERE run_id = ?",
+        [status, to_db_time(finished), wall_seconds, saved_seconds, error, run_id],
+    )
+    if previous[0] is not None:  # finished before: replace that outcome
+        con.execute("DELETE FROM node_runs WHERE run_id = ?", [run_id])
+        con.execute("DELETE FROM metrics WHERE run_id = ?", [run_id])
+    rows = [[run_id, *node_to_row(node)] for node in nodes]
+    _insert_rows(con, "node_runs", {"run_id": "VARCHAR", **_NODE_TYPES}, rows)
+    metric_rows = [[run_id, name, float(value)] for name, value in metrics.items()]
+    metric_types = {"run_id": "VARCHAR", "name": "VARCHAR", "value": "DOUBLE"}
+    _insert_rows(con, "metrics", metric_types, metric_rows)
+
+
+def record_objects(con: DuckDBPyConnection, objects: Sequence[ObjectRecord]) -> None:
+    # One statement may not upsert a key twice; the last record of a key wins.
+    latest = {obj.key: obj for obj in objects}
+    rows = [object_to_row(obj) for obj in latest.values()]
+    _insert_rows(con, "objects", _OBJECT_TYPES, rows, replace=True)
+
+
+def touch_objects(con: DuckDBPyConnection, keys: Sequence[str], when: datetime) -> None:
+    con.execute(
+        "UPDATE objects SET last_used = ? WHERE key = ANY(?::VARCHAR[])",
+        [to_db_time(when), list(keys)],
+    )
+
+
+def record_load(con: DuckDBPyConnection, key: str, load_seconds: float) -> None:
+    con.execute("UPDATE objects SET load_seconds = ? WHERE key = ?", [load_seconds, key])
+
+
+def forget_objects(con: DuckDBPyConnection, keys: Sequence[str]) -> None:
+    con.execute("DELETE FROM objects WHERE key = ANY(?::VARCHAR[])", [list(keys)])
+
+
+def mark_interrupted(con: DuckDBPyConnection) -> int:
+    """Runs this host started whose process is gone become 'interrupted'."""
+    host = socket.gethostname()
+    running = con.execute(
+        "SELECT run_id, pid, started FROM runs WHERE status = 'running' AND host = ?", [host]
+    ).fetchall()
+    dead = [
+        run_id
+        for run_id, pid, started in running
+        if not process_alive(pid, since=from_db_time(started))
+    ]
+    if dead:
+        con.execute(
+            "UPDATE runs SET status = 'interrupted', error = coalesce(error, "
+            "'process ' || pid || ' on ' || host || ' ended before the run finished') "
+            "WHERE run_id = ANY(?::VARCHAR[])",
+            [dead],
+        )
+    return len(dead)

@@ -1,0 +1,141 @@
+"""``make_plan``: the optimizer's states for a compiled DAG, each with its reason in words."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from helixvcs.graph import Dag, Node
+from helixvcs.plan.costs import CostModel
+from helixvcs.plan.materialize import recompute_seconds
+from helixvcs.plan.optimizer import COMPUTE, LOAD, PRUNE, optimal_states, plan_cost
+
+
+@dataclass(frozen=True)
+class PreviousOperator:
+    """What the last run knew about an operator, to say what changed."""
+
+    key: str
+    parts: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    name: str
+    key: str
+    state: str
+    reason: str
+    compute_cost: float
+    load_cost: float | None
+    changed: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    nodes: Mapping[str, NodePlan]
+    estimated_seconds: float
+
+    def states(self) -> dict[str, str]:
+        return {n: p.state for n, p in self.nodes.items()}
+
+    def count(self, state: str) -> int:
+        return sum(1 for p in self.nodes.values() if p.state == state)
+
+
+def make_plan(
+    dag: Dag,
+    model: CostModel,
+    previous: Mapping[str, PreviousOperator] | None = None,
+    outputs: Sequence[str] | None = None,
+) -> Plan:
+    """The optimal plan for producing ``outputs`` (default: the workflow's outputs)."""
+    targets = tuple(dag.outputs if outputs is None else outputs)
+    parents = dag.parents()
+    compute, load = model.costs((n.name, n.key) for n in dag)
+    states = optimal_states(parents, targets, compute, load)
+    needed = _needed(dag, targets)
+    changes = describe_changes(dag, previous or {})
+    nodes = {}
+    for node in dag:
+        state = states[node.name]
+        change = changes[node.name]
+        if state == COMPUTE:
+            reason = _compute_reason(node, change, load[node.name], compute[node.name])
+        elif state == LOAD:
+            full = recompute_seconds(node.name, parents, compute, stored=set())
+            reason = f"unchanged, loaded ({load[node.name]:.2g} s) instead of recomputing ({full:.2g} s with ancestors)"
+        else:
+            reason = (
+                "pruned: a loaded descendant covers it"
+                if node.name in needed
+                else "pruned: no output needs it"
+            )
+        nodes[node.name] = NodePlan(
+            name=node.name,
+            key=node.key,
+            state=state,
+            reason=reason,
+            compute_cost=compute[node.name],
+            load_cost=load[node.name],
+            changed=change is not None,
+        )
+    return Plan(nodes=nodes, estimated_seconds=plan_cost(states, compute, load))
+
+
+def _compute_reason(node: Node, change: str | None, load: float | None, compute: float) -> str:
+    if load is not None:
+        return f"stored, but recomputing ({compute:.2g} s) is cheaper than loading ({load:.2g} s)"
+    if change is not None:
+        return change
+    return "unchanged, but not stored"
+
+
+def describe_changes(dag: Dag, previous: Mapping[str, PreviousOperator]) -> dict[str, str | None]:
+    """Per operator: None when its key is the previous run's, else what differs, in words."""
+    changes: dict[str, str | None] = {}
+    for node in dag:
+        changes[node.name] = _describe(node, previous, changes)
+    return changes
+
+
+def _describe(
+    node: Node, previous: Mapping[str, PreviousOperator], upstream: Mapping[str, str | None]
+) -> str | None:
+    if not previous:
+        return "new: no earlier run"
+    before = previous.get(node.name)
+    if before is None:
+        return f"new operator {node.name}"
+    if before.key == node.key:
+        return None
+    causes = changed_parts(node.parts, before.parts)
+    if causes:
+        return "changed: " + ", ".join(f"{c} of {node.name}" if c == "body" else c for c in causes)
+    moved = [p for p in node.parents if upstream.get(p) is not None]
+    if moved:
+        return "upstream changed: " + ", ".join(moved)
+    return "changed: inputs or constants"
+
+
+def changed_parts(now: Mapping[str, str], before: Mapping[str, str]) -> list[str]:
+    """Human labels of the identity parts that differ, e.g. ['body', 'helper censuslib.f']."""
+    labels = []
+    for label in sorted(set(now) | set(before)):
+        if now.get(label) != before.get(label):
+            kind, _, what = label.partition(":")
+            verb = (
+                ""
+                if label in now and label in before
+                else ("added " if label in now else "removed ")
+            )
+            labels.append(f"{verb}{kind} {what}".strip())
+    return labels
+
+
+def _needed(dag: Dag, outputs: Sequence[str]) -> set[str]:
+    """Outputs and all their ancestors."""
+    result: set[str] = set()
+    for out in outputs:
+        result.add(out)
+        result |= dag.ancestors(out)
+    return result

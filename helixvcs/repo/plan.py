@@ -1,0 +1,48 @@
+"""``helix plan``: what a run would do, per operator, with the reason and the costs used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from helixvcs.graph import Dag
+from helixvcs.plan import Plan, make_plan
+from helixvcs.repo.context import compile_tree, cost_model, previous_operators
+from helixvcs.vcs import working_version
+
+if TYPE_CHECKING:
+    from helixvcs.repo import Repo
+
+
+@dataclass(frozen=True)
+class PlanReport:
+    revision: str
+    dag: Dag
+    plan: Plan
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``helix plan --json`` document (DESIGN.md, "Machine-readable output")."""
+        return {
+            "revision": self.revision,
+            "estimated_seconds": round(self.plan.estimated_seconds, 6),
+            "nodes": [
+                {
+                    "name": p.name,
+                    "key": p.key,
+                    "state": p.state,
+                    "reason": p.reason,
+                    "compute_cost": round(p.compute_cost, 6),
+                    "load_cost": None if p.load_cost is None else round(p.load_cost, 6),
+                }
+                for p in self.plan.nodes.values()
+            ],
+        }
+
+
+def plan(repo: Repo) -> PlanReport:
+    index = repo.index
+    dag = compile_tree(repo.layout)
+    result = make_plan(
+        dag, cost_model(dag, index, repo.store), previous_operators(index, dag.workflow)
+    )
+    return PlanReport(revision=working_version(repo.root).revision, dag=dag, plan=result)

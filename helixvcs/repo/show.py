@@ -1,0 +1,82 @@
+"""``helix show NODE``: preview or export the value of one operator in the working tree.
+
+A stored value is loaded. A value that is not stored (pruned, or judged cheaper to
+recompute than to keep) is produced by the cheapest plan for that one node, without
+recording a run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from helixvcs.errors import UserInputError
+from helixvcs.exec import Progress, RunSettings, execute, get_executor
+from helixvcs.plan import MaterializePolicy, make_plan
+from helixvcs.plan.costs import merge_in_memory
+from helixvcs.repo.context import compile_tree, cost_model
+from helixvcs.repo.preview import describe, export
+
+if TYPE_CHECKING:
+    from helixvcs.repo import Repo
+
+
+@dataclass(frozen=True)
+class ShowReport:
+    name: str
+    key: str
+    type: str
+    preview: str
+    source: str  # "store" or "computed"
+    exported: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "key": self.key,
+            "type": self.type,
+            "source": self.source,
+            "preview": self.preview,
+            "exported": self.exported,
+        }
+
+
+def show(repo: Repo, name: str, progress: Progress, output: Path | None = None) -> ShowReport:
+    dag = compile_tree(repo.layout)
+    if name not in dag.nodes:
+        known = ", ".join(dag.nodes)
+        raise UserInputError(
+            f"no operator named {name!r} in workflow {dag.workflow!r}; known: {known}"
+        )
+    node, store = dag[name], repo.store
+    if store.has(node.key):
+        value, origin = store.get(node.key), "store"
+    else:
+        value, origin = _compute(repo, dag, name, progress), "computed"
+    label, text = describe(value)
+    if output is not None:
+        export(value, output)
+    return ShowReport(name, node.key, label, text, origin, str(output) if output else None)
+
+
+def _compute(repo: Repo, dag: Any, name: str, progress: Progress) -> Any:
+    from helixvcs.errors import WorkflowFailed
+
+    model = cost_model(dag, repo.index, repo.store)
+    plan = make_plan(dag, model, outputs=[name])
+    progress.warn(f"{name} is not stored; computing it")
+    result = execute(
+        dag,
+        plan.states(),
+        store=repo.store,
+        executor=get_executor("local"),
+        replan=lambda mem: make_plan(dag, merge_in_memory(model, mem), outputs=[name]).states(),
+        compute_estimates={n: p.compute_cost for n, p in plan.nodes.items()},
+        settings=RunSettings(policy=MaterializePolicy.NONE),
+        progress=progress,
+        targets=[name],
+    )
+    if result.failure is not None:
+        raise WorkflowFailed(result.failure.message, result.failure.traceback)
+    return result.outputs[name]

@@ -1,0 +1,102 @@
+"""The ``ObjectStore`` interface that every backend implements, and what it returns.
+
+One contract test suite runs against every implementation, so a backend is correct when
+it behaves like the others from the outside; how it keeps the bytes is its own business.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from helixvcs.store.errors import InvalidKey
+
+#: Keys are blake2b-160 digests in lowercase hex, computed by the hashing layer.
+KEY_RE = re.compile(r"^[0-9a-f]{40}$")
+
+
+def check_key(key: object) -> str:
+    """Return ``key`` if it is a valid key, else raise ``InvalidKey``.
+
+    ``fullmatch`` rather than ``match``: ``$`` alone would accept a trailing newline.
+    Backends call this before building any path from a key.
+    """
+    if not isinstance(key, str) or KEY_RE.fullmatch(key) is None:
+        raise InvalidKey(key)
+    return key
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What the store knows about one object without decoding it."""
+
+    key: str
+    bytes: int
+    """Size on disk: header plus compressed payload."""
+    raw_bytes: int
+    """Size of the uncompressed payload."""
+    codec: str
+    """``arrow``, ``pandas``, ``numpy``, ``sparse`` or ``pickle``."""
+    checksum: str
+    """blake2b-160 of the compressed payload, in hex."""
+    write_seconds: float
+    """Wall time of encode + compress + write; 0 when read back from a header."""
+
+    @property
+    def compression_ratio(self) -> float:
+        """``raw_bytes / bytes``; above 1 when compression saved space."""
+        return self.raw_bytes / self.bytes if self.bytes else 0.0
+
+
+class ObjectStore(ABC):
+    """A content-addressed store of intermediates, keyed by operator identity.
+
+    Values go in as Python objects and come out as fresh, equal copies. Every read is
+    verified; a damaged object is removed and reported as ``CorruptObject`` so that the
+    caller recomputes it instead of trusting it.
+    """
+
+    @abstractmethod
+    def has(self, key: str) -> bool:
+        """Whether an object is stored under ``key`` (not verified)."""
+
+    @abstractmethod
+    def put(self, key: str, value: object) -> ObjectInfo:
+        """Store ``value`` under ``key``; idempotent: an existing key is left as it is.
+
+        Raises ``UnstorableValue`` when no codec can serialize the value and
+        ``StoreWriteError`` when the medium refuses the write.
+        """
+
+    @abstractmethod
+    def get(self, key: str) -> object:
+        """The value stored under ``key``.
+
+        Raises ``MissingObject`` if absent and ``CorruptObject`` (after removing the
+        object) if it fails verification or cannot be decoded.
+        """
+
+    @abstractmethod
+    def info(self, key: str) -> ObjectInfo | None:
+        """Size, codec and checksum from the header only; ``None`` if absent.
+
+        A header that does not parse is corruption: the object is removed and
+        ``CorruptObject`` raised, as for ``get``.
+        """
+
+    @abstractmethod
+    def delete(self, key: str) -> bool:
+        """Remove the object; ``False`` if there was none."""
+
+    @abstractmethod
+    def keys(self) -> Iterator[str]:
+        """Every stored key, in no particular order."""
+
+    @abstractmethod
+    def total_bytes(self) -> int:
+        """Space used by all objects, as ``ObjectInfo.bytes`` would count it."""
+
+    def __contains__(self, key: object) -> bool:
+        return self.has(check_key(key))

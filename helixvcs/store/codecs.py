@@ -1,0 +1,254 @@
+"""Codecs: how an intermediate becomes bytes and comes back, before compression.
+
+Each value gets the most faithful format that is also fast and portable:
+
+======== ===================================== =========================================
+codec    values                                encoding
+======== ===================================== =========================================
+arrow    ``pyarrow.Table``                     Arrow IPC stream
+pandas   ``pandas.DataFrame``                  Arrow IPC stream, restored by ``to_pandas``
+numpy    ``numpy.ndarray`` without objects     ``np.save(allow_pickle=False)``
+sparse   scipy sparse csr/csc/bsr/dia/coo      ``scipy.sparse.save_npz`` (uncompressed)
+pickle   anything else                         pickle protocol 5
+======== ===================================== =========================================
+
+A DataFrame only takes the Arrow path when the round trip is exact (see ``frames``);
+anything Arrow would silently change is pickled instead.
+
+Types are recognised from ``type(value).__module__`` before anything is imported, so
+storing a dict never pays for importing pandas or scipy.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import pickle
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from helixvcs.store.errors import UnstorableValue
+
+CODECS = ("arrow", "pandas", "numpy", "sparse", "pickle")
+
+_NPZ_FORMATS = frozenset({"csr", "csc", "bsr", "dia", "coo"})
+_SPARSE_PARTS = ("data", "indices", "indptr", "row", "col", "offsets")
+#: Enough of a .npy payload to hold its header (version 1.0 headers are < 64 KiB).
+_NPY_HEADER_PREFIX = 1 << 17
+
+
+def encode(value: object) -> tuple[str, bytes]:
+    """Serialize ``value`` with the best codec for its type; returns (codec, payload)."""
+    codec, payload = encode_buffer(value)
+    return codec, bytes(payload)
+
+
+def encode_buffer(value: object) -> tuple[str, memoryview]:
+    """Like ``encode`` but without the final copy into ``bytes``, for the stores.
+
+    Raises ``UnstorableValue`` when the value cannot be pickled.
+    """
+    family = _family(value)
+    if family == "arrow":
+        return "arrow", _ipc_bytes(value)
+    if family == "pandas":
+        frame_payload = _pandas_bytes(value)
+        if frame_payload is not None:
+            return "pandas", frame_payload
+    if family == "numpy" and not value.dtype.hasobject:  # type: ignore[attr-defined]
+        return "numpy", _numpy_bytes(value)
+    if family == "sparse":
+        sparse_payload = _sparse_bytes(value)
+        if sparse_payload is not None:
+            return "sparse", sparse_payload
+    return "pickle", memoryview(_pickle_bytes(value))
+
+
+def decode(codec: str, payload: bytes | bytearray) -> object:
+    """Rebuild a value from ``encode``'s output.
+
+    Raises ``ValueError`` for an unknown codec; decoding errors of the underlying library
+    propagate (the stores treat them as corruption).
+    """
+    decoder = _DECODERS.get(codec)
+    if decoder is None:
+        raise ValueError(f"unknown codec {codec!r}; known codecs: {', '.join(CODECS)}")
+    return decoder(payload)
+
+
+def estimate_size(value: object) -> int:
+    """Approximate uncompressed size in bytes, without serializing large buffers.
+
+    Used to budget storage before deciding to materialize, so it must stay cheap: big
+    containers report their buffer sizes, and other objects are pickled with their
+    out-of-band buffers (numpy arrays, Arrow data inside a model or a dict) counted
+    rather than copied.
+    """
+    family = _family(value)
+    if family == "numpy" and value.dtype.hasobject:  # type: ignore[attr-defined]
+        return _pickled_size(value)  # nbytes would count only the pointers
+    if family in ("arrow", "numpy") or (family == "pyarrow" and hasattr(value, "nbytes")):
+        return int(value.nbytes)  # type: ignore[attr-defined]
+    if family == "sparse":
+        parts = [getattr(value, name, None) for name in _SPARSE_PARTS]
+        return sum(int(getattr(part, "nbytes", 0)) for part in parts)
+    if family in ("pandas", "pandas-other") and hasattr(value, "memory_usage"):
+        usage = value.memory_usage(deep=False)
+        return int(usage.sum() if hasattr(usage, "sum") else usage)
+    return _pickled_size(value)
+
+
+def type_name(value: object) -> str:
+    """``module.QualName`` of the value's type, for messages."""
+    cls = type(value)
+    if cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _family(value: object) -> str | None:
+    """Which library the value belongs to, importing that library only if it matches."""
+    cls = type(value)
+    top = cls.__module__.partition(".")[0]
+    if top == "pyarrow":
+        import pyarrow as pa
+
+        return "arrow" if cls is pa.Table else "pyarrow"
+    if top == "numpy":
+        import numpy as np
+
+        return "numpy" if cls is np.ndarray else None
+    if top == "pandas":
+        import pandas as pd
+
+        return "pandas" if cls is pd.DataFrame else "pandas-other"
+    if top == "scipy" and cls.__module__.startswith("scipy.sparse"):
+        import scipy.sparse as sps
+
+        return "sparse" if sps.issparse(value) else None
+    return None
+
+
+def _ipc_bytes(table: Any) -> memoryview:
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return memoryview(sink.getvalue())
+
+
+def _numpy_bytes(array: Any) -> memoryview:
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getbuffer()
+
+
+def _sparse_bytes(matrix: Any) -> memoryview | None:
+    import scipy.sparse as sps
+
+    if matrix.format not in _NPZ_FORMATS:
+        return None
+    buffer = io.BytesIO()
+    sps.save_npz(buffer, matrix, compressed=False)
+    return buffer.getbuffer()
+
+
+def _pickle_bytes(value: object) -> bytes:
+    try:
+        return pickle.dumps(value, protocol=5)
+    except Exception as exc:  # pickling runs arbitrary __reduce__ code; any failure counts
+        reason = f"{type(exc).__name__}: {exc}".replace("\n", " ")
+        raise UnstorableValue(type_name(value), reason) from exc
+
+
+def _pickled_size(value: object) -> int:
+    out_of_band = 0
+
+    def count(buffer: pickle.PickleBuffer) -> None:
+        nonlocal out_of_band
+        out_of_band += buffer.raw().nbytes
+
+    try:
+        return len(pickle.dumps(value, protocol=5, buffer_callback=count)) + out_of_band
+    except Exception:  # an unpicklable value still needs some estimate
+        return sys.getsizeof(value)
+
+
+def _pandas_bytes(frame: Any) -> memoryview | None:
+    """Arrow IPC for a frame that survives the round trip exactly, else ``None``."""
+    from helixvcs.store import frames
+
+    table = frames.to_table(frame)
+    return None if table is None else _ipc_bytes(table)
+
+
+def _decode_arrow(payload: bytes | bytearray) -> object:
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(pa.py_buffer(payload)).read_all()
+
+
+def _decode_pandas(payload: bytes | bytearray) -> object:
+    import pyarrow as pa
+
+    from helixvcs.store import frames
+
+    return frames.to_frame(pa.ipc.open_stream(pa.py_buffer(payload)).read_all())
+
+
+def _decode_numpy(payload: bytes | bytearray) -> object:
+    """``np.load``, except that the array is a view of ``payload`` when that is writable.
+
+    The store decompresses into a fresh ``bytearray`` that nobody else holds, so
+    viewing it instead of copying saves a full pass over the data on every load.
+    """
+    import numpy as np
+
+    layout = _npy_layout(payload)
+    if layout is None:
+        return np.load(io.BytesIO(payload), allow_pickle=False)
+    shape, fortran_order, dtype, offset = layout
+    count = math.prod(shape)
+    if dtype.hasobject or offset + count * dtype.itemsize != len(payload):
+        raise ValueError("the .npy header does not match the payload")
+    flat = np.frombuffer(payload, dtype=dtype, count=count, offset=offset)
+    if not flat.flags.writeable:
+        flat = flat.copy()
+    return flat.reshape(shape, order="F" if fortran_order else "C")
+
+
+def _npy_layout(payload: bytes | bytearray) -> tuple[tuple[int, ...], bool, Any, int] | None:
+    """(shape, fortran order, dtype, data offset) of a .npy payload, or ``None`` when the
+    simple view does not apply (unusual header versions, empty arrays)."""
+    import numpy as np
+
+    head = io.BytesIO(bytes(memoryview(payload)[:_NPY_HEADER_PREFIX]))
+    version = np.lib.format.read_magic(head)
+    if version == (1, 0):
+        shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(head)
+    elif version == (2, 0):
+        shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(head)
+    else:
+        return None
+    if dtype.itemsize == 0 or math.prod(shape) == 0:
+        return None
+    return shape, fortran_order, dtype, head.tell()
+
+
+def _decode_sparse(payload: bytes | bytearray) -> object:
+    import scipy.sparse as sps
+
+    return sps.load_npz(io.BytesIO(payload))
+
+
+_DECODERS: dict[str, Callable[[bytes | bytearray], object]] = {
+    "arrow": _decode_arrow,
+    "pandas": _decode_pandas,
+    "numpy": _decode_numpy,
+    "sparse": _decode_sparse,
+    "pickle": pickle.loads,
+}

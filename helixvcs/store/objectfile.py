@@ -1,0 +1,181 @@
+"""The stored form of one object: a small fixed header, then a zstd-compressed payload.
+
+Every backend keeps exactly these bytes, so verification and decoding are written once.
+
+Header layout (little-endian, 53 bytes)::
+
+    offset  size  field
+         0     4  magic b"HLXO"
+         4     1  format version (1)
+         5     8  codec name, ASCII, NUL-padded
+        13     8  raw (uncompressed) payload size
+        21     8  compressed payload size
+        29    20  blake2b-160 of the compressed payload
+        49     4  blake2b-32 of bytes 0..48, so a damaged header is caught before any
+                  of its sizes is trusted
+
+The payload checksum is checked before decompression, so zstd only ever sees bytes that
+were written by us; a file's size must equal header plus payload size exactly, which
+catches truncation and trailing garbage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import time
+from dataclasses import dataclass
+
+from helixvcs.store.base import ObjectInfo
+from helixvcs.store.codecs import CODECS, decode, encode_buffer
+
+MAGIC = b"HLXO"
+VERSION = 1
+_FIELDS = struct.Struct("<4sB8sQQ20s")
+_HEADER_DIGEST_SIZE = 4
+HEADER_SIZE = _FIELDS.size + _HEADER_DIGEST_SIZE
+CHECKSUM_SIZE = 20
+#: Payloads larger than this are compressed on all cores.
+MULTITHREAD_THRESHOLD = 8 * 2**20
+
+
+class Corruption(Exception):
+    """Internal: the bytes of an object failed verification; backends translate it
+    into ``CorruptObject`` once they have removed the object."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class Header:
+    """The parsed, verified header of an object."""
+
+    codec: str
+    raw_bytes: int
+    payload_bytes: int
+    checksum: str
+
+    @property
+    def total_bytes(self) -> int:
+        return HEADER_SIZE + self.payload_bytes
+
+    def info(self, key: str, write_seconds: float = 0.0) -> ObjectInfo:
+        return ObjectInfo(
+            key=key,
+            bytes=self.total_bytes,
+            raw_bytes=self.raw_bytes,
+            codec=self.codec,
+            checksum=self.checksum,
+            write_seconds=write_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class Packed:
+    """An encoded, compressed value ready to be written as ``header + payload``."""
+
+    header: Header
+    header_bytes: bytes
+    payload: bytes
+    started: float
+    """``time.perf_counter()`` when encoding began, so writers can report total time."""
+
+    def info(self, key: str) -> ObjectInfo:
+        return self.header.info(key, time.perf_counter() - self.started)
+
+
+def pack(value: object, level: int) -> Packed:
+    """Encode and compress ``value``; raises ``UnstorableValue`` if it cannot be encoded."""
+    started = time.perf_counter()
+    codec, raw = encode_buffer(value)
+    payload = compress(raw, level)
+    digest = _blake2b(payload, CHECKSUM_SIZE)
+    header = Header(codec, raw.nbytes, len(payload), digest.hex())
+    fields = _FIELDS.pack(MAGIC, VERSION, codec.encode("ascii"), raw.nbytes, len(payload), digest)
+    header_bytes = fields + _blake2b(fields, _HEADER_DIGEST_SIZE)
+    return Packed(header, header_bytes, payload, started)
+
+
+def compress(raw: memoryview, level: int) -> bytes:
+    import zstandard
+
+    threads = -1 if raw.nbytes > MULTITHREAD_THRESHOLD else 0
+    return zstandard.ZstdCompressor(level=level, threads=threads).compress(raw)
+
+
+def parse_header(data: bytes | memoryview) -> Header:
+    """Parse and verify the header at the start of ``data``; raises ``Corruption``."""
+    if len(data) < HEADER_SIZE:
+        raise Corruption(f"truncated header: {len(data)} of {HEADER_SIZE} bytes")
+    fields = bytes(data[: _FIELDS.size])
+    if fields[:4] != MAGIC:
+        raise Corruption("bad header: not a helix object")
+    if bytes(data[_FIELDS.size : HEADER_SIZE]) != _blake2b(fields, _HEADER_DIGEST_SIZE):
+        raise Corruption("bad header: header checksum mismatch")
+    _, version, codec_field, raw_bytes, payload_bytes, digest = _FIELDS.unpack(fields)
+    if version != VERSION:
+        raise Corruption(f"unsupported format version {version}")
+    codec = codec_field.rstrip(b"\0").decode("ascii", errors="replace")
+    if codec not in CODECS:
+        raise Corruption(f"bad header: unknown codec {codec!r}")
+    return Header(codec, raw_bytes, payload_bytes, digest.hex())
+
+
+def check_size(header: Header, size: int) -> None:
+    """The stored size must match the header exactly; raises ``Corruption``."""
+    if size < header.total_bytes:
+        raise Corruption(f"truncated: {size} of {header.total_bytes} bytes")
+    if size > header.total_bytes:
+        raise Corruption(f"{size - header.total_bytes} unexpected bytes after the payload")
+
+
+def unpack(data: bytes) -> object:
+    """Verify a whole stored object and decode it; raises ``Corruption``.
+
+    A payload that verifies but does not decode (say, a pickle whose class no longer
+    imports) is reported as corruption too: the object is useless to this environment
+    and must be recomputed, which only happens once it is gone.
+    """
+    header = parse_header(data)
+    check_size(header, len(data))
+    payload = memoryview(data)[HEADER_SIZE:]
+    if _blake2b(payload, CHECKSUM_SIZE).hex() != header.checksum:
+        raise Corruption("checksum mismatch")
+    raw = _decompress(payload, header.raw_bytes)
+    try:
+        return decode(header.codec, raw)
+    except Exception as exc:  # unpickling runs arbitrary code; any failure means unusable
+        reason = f"cannot decode {header.codec} payload: {type(exc).__name__}: {exc}"
+        raise Corruption(reason.replace("\n", " ")) from exc
+
+
+def _decompress(payload: memoryview, raw_bytes: int) -> bytearray:
+    """Decompress into a fresh, writable buffer of exactly the size the header promises.
+
+    Writable so that codecs can hand out views of it (a numpy array backed by this
+    buffer needs no further copy) and exact so a frame that disagrees is corruption.
+    """
+    import zstandard
+
+    raw = bytearray(raw_bytes)
+    view = memoryview(raw)
+    filled = 0
+    try:
+        with zstandard.ZstdDecompressor().stream_reader(payload) as reader:
+            while filled < raw_bytes:
+                count = reader.readinto(view[filled:])
+                if count == 0:
+                    break
+                filled += count
+            overflow = reader.read(1)
+    except zstandard.ZstdError as exc:
+        raise Corruption(f"cannot decompress: {exc}") from exc
+    if filled != raw_bytes or overflow:
+        raise Corruption(f"decompressed size does not match the {raw_bytes} bytes in the header")
+    return raw
+
+
+def _blake2b(data: bytes | memoryview, size: int) -> bytes:
+    return hashlib.blake2b(data, digest_size=size).digest()

@@ -1,0 +1,138 @@
+"""Creating, migrating and refusing index files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from helixvcs.errors import HelixError
+from helixvcs.index import (
+    Index,
+    IndexCorrupt,
+    IndexFailure,
+    IndexTooNew,
+    IndexUnavailable,
+    RunRecord,
+    schema,
+)
+
+TABLES = ["metrics", "node_runs", "objects", "run_operators", "runs", "schema_version"]
+
+
+def tables(index: Index) -> list[str]:
+    rows = index.query(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "ORDER BY table_name"
+    )
+    return [name for (name,) in rows]
+
+
+def version(index: Index) -> int:
+    return int(index.query("SELECT max(version) FROM schema_version")[0][0])
+
+
+def test_ensure_creates_the_file_and_the_latest_schema(index: Index, index_path: Path) -> None:
+    index.ensure()
+
+    assert index_path.is_file()
+    assert tables(index) == TABLES
+    assert version(index) == schema.latest_version() == 1
+
+
+def test_ensure_is_idempotent(index: Index) -> None:
+    index.ensure()
+    index.ensure()
+
+    assert index.query("SELECT version FROM schema_version") == [(1,)]
+
+
+def test_a_first_write_creates_and_migrates(
+    index: Index, make_run: Callable[..., RunRecord]
+) -> None:
+    index.begin_run(make_run("r1"), [])
+
+    assert version(index) == 1
+    assert [r.run_id for r in index.runs()] == ["r1"]
+
+
+def test_an_index_from_a_newer_helixvcs_is_refused(
+    index: Index, make_run: Callable[..., RunRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    future = [*schema.MIGRATIONS, (2, "CREATE TABLE future (x INTEGER)")]
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "MIGRATIONS", future)
+        index.ensure()
+
+    for attempt in (index.runs, index.ensure, lambda: index.begin_run(make_run(), [])):
+        with pytest.raises(IndexTooNew, match="upgrade helixvcs") as caught:
+            attempt()
+        assert "schema version 2" in str(caught.value)
+        assert "\n" not in str(caught.value)
+
+
+def test_a_reader_upgrades_an_older_schema_before_reading(
+    index: Index, make_run: Callable[..., RunRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index.begin_run(make_run("r1"), [])
+    monkeypatch.setattr(
+        schema, "MIGRATIONS", [*schema.MIGRATIONS, (2, "ALTER TABLE runs ADD COLUMN note VARCHAR")]
+    )
+
+    assert [r.run_id for r in index.runs()] == ["r1"]
+    assert version(index) == 2
+    assert index.query("SELECT note FROM runs") == [(None,)]
+
+
+def test_a_failing_migration_changes_nothing(index: Index, monkeypatch: pytest.MonkeyPatch) -> None:
+    index.ensure()
+    broken = "CREATE TABLE half (x INTEGER); CREATE TABLE broken (x NO_SUCH_TYPE)"
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, (2, broken)])
+        with pytest.raises(IndexFailure, match="NO_SUCH_TYPE"):
+            index.ensure()
+
+    assert version(index) == 1
+    assert "half" not in tables(index)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda path: path.write_bytes(b"not a database " * 500), id="garbage"),
+        pytest.param(lambda path: os.truncate(path, 5000), id="truncated"),
+    ],
+)
+def test_a_damaged_file_is_reported_as_corrupt(
+    index: Index, index_path: Path, damage: Callable[[Path], object]
+) -> None:
+    index.ensure()
+    damage(index_path)
+
+    for attempt in (index.runs, index.ensure, lambda: index.metrics_for(["r1"])):
+        with pytest.raises(IndexCorrupt, match="move it aside") as caught:
+            attempt()
+        assert str(index_path) in str(caught.value)
+        assert "\n" not in str(caught.value)
+    assert isinstance(caught.value, IndexUnavailable)
+    assert isinstance(caught.value, HelixError)
+
+
+def test_a_zero_byte_file_reads_as_empty_and_is_replaced_on_write(
+    index: Index, index_path: Path, make_run: Callable[..., RunRecord]
+) -> None:
+    index_path.touch()  # a creation that died before DuckDB wrote anything
+
+    assert index.runs() == []
+    index.begin_run(make_run("r1"), [])
+    assert [r.run_id for r in index.runs()] == ["r1"]
+
+
+def test_writing_without_a_helix_folder_says_to_init(tmp_path: Path) -> None:
+    index = Index(tmp_path / "nowhere" / "index.duckdb")
+
+    with pytest.raises(IndexUnavailable, match="helix init"):
+        index.ensure()
+    assert not (tmp_path / "nowhere").exists()

@@ -1,0 +1,56 @@
+"""OPT-EXEC-PLAN by min-cut against exhaustive search on random DAGs."""
+
+from __future__ import annotations
+
+import itertools
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helixvcs.plan.optimizer import COMPUTE, LOAD, PRUNE, is_legal, optimal_states, plan_cost
+
+
+@st.composite
+def problems(draw):
+    n = draw(st.integers(min_value=1, max_value=8))
+    names = [f"n{i}" for i in range(n)]
+    parents = {
+        name: [p for p in names[:i] if draw(st.booleans())] for i, name in enumerate(names)
+    }
+    outputs = [name for name in names if draw(st.integers(0, 3)) == 0] or [names[-1]]
+    cost = st.floats(min_value=0, max_value=100, allow_nan=False).map(lambda x: round(x, 2))
+    compute = {name: draw(cost) for name in names}
+    load = {name: draw(st.one_of(st.none(), cost)) for name in names}
+    return parents, outputs, compute, load
+
+
+def brute_force(parents, outputs, compute, load) -> float:
+    names = list(parents)
+    best = float("inf")
+    for combo in itertools.product((COMPUTE, LOAD, PRUNE), repeat=len(names)):
+        states = dict(zip(names, combo, strict=True))
+        if is_legal(states, parents, outputs, load):
+            best = min(best, plan_cost(states, compute, load))
+    return best
+
+
+@settings(max_examples=400, deadline=None)
+@given(problems())
+def test_min_cut_matches_exhaustive_search(problem):
+    parents, outputs, compute, load = problem
+    states = optimal_states(parents, outputs, compute, load)
+    assert is_legal(states, parents, outputs, load)
+    assert abs(plan_cost(states, compute, load) - brute_force(parents, outputs, compute, load)) < 1e-6
+
+
+def test_cheap_to_load_expensive_upstream_is_loaded_and_ancestors_pruned():
+    parents = {"a": [], "b": ["a"], "c": ["b"]}
+    states = optimal_states(parents, ["c"], {"a": 10, "b": 10, "c": 1}, {"a": None, "b": 0.1, "c": None})
+    assert states == {"a": PRUNE, "b": LOAD, "c": COMPUTE}
+
+
+def test_cheap_to_compute_but_large_to_load_is_recomputed_from_loaded_parent():
+    parents = {"a": [], "b": ["a"], "c": ["b"]}
+    compute = {"a": 10, "b": 0.1, "c": 1}
+    load = {"a": 0.2, "b": 5.0, "c": None}
+    assert optimal_states(parents, ["c"], compute, load) == {"a": LOAD, "b": COMPUTE, "c": COMPUTE}

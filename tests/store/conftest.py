@@ -1,0 +1,78 @@
+"""Fixtures for the store tests: every backend, a way to damage objects, a tiny disk."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from helixvcs.store import DiskObjectStore, MemoryObjectStore, ObjectStore
+
+#: Every backend; the contract tests run against each (as Hamilton does).
+IMPLEMENTATIONS: dict[str, Callable[[Path], ObjectStore]] = {
+    "disk": lambda tmp: DiskObjectStore(tmp / "objects"),
+    "memory": lambda tmp: MemoryObjectStore(),
+}
+
+
+@pytest.fixture(params=sorted(IMPLEMENTATIONS))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
+    return IMPLEMENTATIONS[request.param](tmp_path)
+
+
+@pytest.fixture
+def disk_store(tmp_path: Path) -> DiskObjectStore:
+    return DiskObjectStore(tmp_path / "objects")
+
+
+Damage = Callable[[ObjectStore, str, Callable[[bytes], bytes]], None]
+
+
+def _stored_bytes(store: ObjectStore, key: str) -> bytes:
+    if isinstance(store, DiskObjectStore):
+        return store.path(key).read_bytes()
+    assert isinstance(store, MemoryObjectStore)
+    return store._objects[key]
+
+
+def _damage(store: ObjectStore, key: str, change: Callable[[bytes], bytes]) -> None:
+    new = change(_stored_bytes(store, key))
+    if isinstance(store, DiskObjectStore):
+        store.path(key).write_bytes(new)
+    else:
+        assert isinstance(store, MemoryObjectStore)
+        store._objects[key] = new
+
+
+@pytest.fixture
+def stored() -> Callable[[ObjectStore, str], bytes]:
+    """``stored(store, key)``: the stored form (header + payload) of ``key``."""
+    return _stored_bytes
+
+
+@pytest.fixture
+def damage() -> Damage:
+    """``damage(store, key, change)`` replaces the stored bytes (header + payload) of
+    ``key`` by ``change(old)`` behind the store's back, whatever the backend."""
+    return _damage
+
+
+@pytest.fixture
+def tiny_filesystem(tmp_path: Path) -> Iterator[Path]:
+    """A real 1 MiB tmpfs, to get a genuine ENOSPC from the kernel instead of a mock."""
+    mount_point = tmp_path / "tiny"
+    mount_point.mkdir()
+    if os.name != "posix" or os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("needs root and mount(8) to create a 1 MiB tmpfs that can fill up")
+    command = ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a 1 MiB tmpfs to fill up: {result.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)

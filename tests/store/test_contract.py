@@ -1,0 +1,384 @@
+"""The ``ObjectStore`` contract, run against every backend in ``IMPLEMENTATIONS``."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import scipy.sparse as sps
+import zstandard
+from sklearn.linear_model import LogisticRegression
+
+from helixvcs.errors import HelixError, UserInputError
+from helixvcs.store import (
+    CorruptObject,
+    InvalidKey,
+    MissingObject,
+    ObjectInfo,
+    ObjectStore,
+    UnstorableValue,
+)
+
+KEY = "0123456789abcdef0123456789abcdef01234567"
+OTHER = "f" * 40
+
+
+def make_key(n: int) -> str:
+    return f"{n:040x}"
+
+
+# --- values of every codec, each with how to compare it ------------------------------
+
+
+def arrow_table() -> pa.Table:
+    return pa.table(
+        {
+            "i": pa.array([1, None, 3], pa.int64()),
+            "f": [0.5, float("nan"), None],
+            "s": ["a", None, "ccc"],
+            "b": [True, False, None],
+            "d": pa.array([1, 2, None], pa.date32()),
+            "cat": pa.array(["x", "y", "x"]).dictionary_encode(),
+        },
+        metadata={"origin": "test"},
+    )
+
+
+def pandas_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "n": [3, 1, 2],
+            "x": [0.25, float("nan"), -1.0],
+            "s": ["a", "b", None],
+            "c": pd.Categorical(["lo", "hi", "lo"], categories=["lo", "hi"], ordered=True),
+            "t": pd.to_datetime(["2024-01-01", "2024-02-01", None]),
+        },
+        index=pd.Index([10, 20, 30], name="row_id"),
+    )
+
+
+def fitted_model() -> LogisticRegression:
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(200, 4))
+    labels = (features[:, 0] + features[:, 1] > 0).astype(int)
+    return LogisticRegression().fit(features, labels)
+
+
+def same_table(a: pa.Table, b: object) -> None:
+    assert isinstance(b, pa.Table)
+    assert b.schema.equals(a.schema, check_metadata=True)
+    assert repr(b.to_pylist()) == repr(a.to_pylist())  # repr, because NaN != NaN
+
+
+def same_frame(a: pd.DataFrame, b: object) -> None:
+    assert isinstance(b, pd.DataFrame)
+    pd.testing.assert_frame_equal(b, a, check_exact=True)
+    assert type(b.index) is type(a.index)
+
+
+def same_array(a: np.ndarray, b: object) -> None:
+    assert isinstance(b, np.ndarray)
+    assert (b.dtype, b.shape) == (a.dtype, a.shape)
+    np.testing.assert_array_equal(b, a)
+
+
+def same_sparse(a: Any, b: Any) -> None:
+    assert type(b) is type(a)
+    assert (b.dtype, b.shape) == (a.dtype, a.shape)
+    assert (a != b).nnz == 0
+
+
+def same_predictions(a: LogisticRegression, b: object) -> None:
+    assert isinstance(b, LogisticRegression)
+    probe = np.random.default_rng(1).normal(size=(50, 4))
+    np.testing.assert_array_equal(b.predict(probe), a.predict(probe))
+    np.testing.assert_array_equal(b.predict_proba(probe), a.predict_proba(probe))
+
+
+def same_value(a: object, b: object) -> None:
+    assert b == a
+    assert type(b) is type(a)
+
+
+Case = tuple[Callable[[], object], str, Callable[[Any, Any], None]]
+CASES: dict[str, Case] = {
+    "arrow-table": (arrow_table, "arrow", same_table),
+    "pandas-frame": (pandas_frame, "pandas", same_frame),
+    "pandas-range-index": (lambda: pd.DataFrame({"a": [1, 2]}), "pandas", same_frame),
+    "numpy-int": (lambda: np.arange(-5, 5, dtype=np.int32), "numpy", same_array),
+    "numpy-float": (lambda: np.linspace(0, 1, 11), "numpy", same_array),
+    "numpy-bool": (lambda: np.array([True, False, True]), "numpy", same_array),
+    "numpy-2d": (lambda: np.arange(12.0).reshape(3, 4), "numpy", same_array),
+    "numpy-fortran": (lambda: np.asfortranarray(np.eye(3)), "numpy", same_array),
+    "numpy-empty": (lambda: np.empty((0, 3)), "numpy", same_array),
+    "numpy-scalar": (lambda: np.array(7.5), "numpy", same_array),
+    "scipy-csr": (
+        lambda: sps.random(30, 20, density=0.1, format="csr", rng=0),
+        "sparse",
+        same_sparse,
+    ),
+    "scipy-csr-array": (lambda: sps.csr_array(np.eye(4)), "sparse", same_sparse),
+    "sklearn-model": (fitted_model, "pickle", same_predictions),
+    "dict": (lambda: {"a": [1, 2.5, "x"], "b": {"nested": (1, 2)}}, "pickle", same_value),
+    "list": (lambda: [1, "two", 3.0, None], "pickle", same_value),
+    "float": (lambda: 0.1 + 0.2, "pickle", same_value),
+    "none": (lambda: None, "pickle", same_value),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_round_trip(store: ObjectStore, case: str) -> None:
+    make, codec, check = CASES[case]
+    value = make()
+    info = store.put(KEY, value)
+    assert info.codec == codec
+    check(value, store.get(KEY))
+
+
+def test_get_returns_a_fresh_copy(store: ObjectStore) -> None:
+    store.put(KEY, np.zeros(4))
+    first = store.get(KEY)
+    assert isinstance(first, np.ndarray)
+    first[0] = 99
+    again = store.get(KEY)
+    assert isinstance(again, np.ndarray) and again[0] == 0
+
+
+def test_info_describes_the_object(store: ObjectStore) -> None:
+    payload = np.arange(10_000, dtype=np.int64)
+    written = store.put(KEY, payload)
+    assert written.key == KEY and written.codec == "numpy"
+    assert written.raw_bytes > payload.nbytes  # plus the .npy header
+    assert 0 < written.bytes < written.raw_bytes
+    assert len(written.checksum) == 40 and int(written.checksum, 16) >= 0
+    assert written.write_seconds > 0
+    read = store.info(KEY)
+    assert read == ObjectInfo(**{**written.__dict__, "write_seconds": 0.0})
+
+
+def test_stored_form_is_header_then_zstd_payload(
+    store: ObjectStore, stored: Callable[[ObjectStore, str], bytes]
+) -> None:
+    info = store.put(KEY, "some text")
+    data = stored(store, KEY)
+    assert len(data) == info.bytes == store.total_bytes()
+    assert data[:5] == b"HLXO\x01"
+    payload = data[53:]
+    assert hashlib.blake2b(payload, digest_size=20).hexdigest() == info.checksum
+    assert len(zstandard.ZstdDecompressor().decompress(payload)) == info.raw_bytes
+
+
+def test_put_is_idempotent(store: ObjectStore) -> None:
+    first = store.put(KEY, {"v": 1})
+    again = store.put(KEY, {"v": 2})
+    assert again.checksum == first.checksum
+    assert again.write_seconds == 0.0
+    assert store.get(KEY) == {"v": 1}
+    assert list(store.keys()) == [KEY]
+
+
+def test_missing_key(store: ObjectStore) -> None:
+    assert not store.has(KEY)
+    assert KEY not in store
+    assert store.info(KEY) is None
+    assert store.delete(KEY) is False
+    with pytest.raises(MissingObject) as caught:
+        store.get(KEY)
+    assert caught.value.key == KEY
+    assert isinstance(caught.value, HelixError)
+
+
+def test_keys_delete_and_total_bytes(store: ObjectStore) -> None:
+    assert list(store.keys()) == [] and store.total_bytes() == 0
+    sizes = [store.put(make_key(n), list(range(n * 100))).bytes for n in range(5)]
+    assert sorted(store.keys()) == [make_key(n) for n in range(5)]
+    assert store.total_bytes() == sum(sizes)
+    assert store.delete(make_key(2)) is True
+    assert not store.has(make_key(2))
+    assert store.total_bytes() == sum(sizes) - sizes[2]
+
+
+BAD_KEYS = ["../etc", "AB" * 20, "ab" * 19, "a" * 41, "a" * 40 + "\n", "g" * 40, "", None, 42]
+OPERATIONS: dict[str, Callable[[ObjectStore, Any], object]] = {
+    "has": lambda s, k: s.has(k),
+    "put": lambda s, k: s.put(k, 1),
+    "get": lambda s, k: s.get(k),
+    "info": lambda s, k: s.info(k),
+    "delete": lambda s, k: s.delete(k),
+    "contains": lambda s, k: k in s,
+}
+
+
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+@pytest.mark.parametrize("key", BAD_KEYS, ids=repr)
+def test_invalid_keys_are_rejected(store: ObjectStore, operation: str, key: object) -> None:
+    with pytest.raises(InvalidKey) as caught:
+        OPERATIONS[operation](store, key)
+    assert isinstance(caught.value, UserInputError)
+    assert "40 lowercase hexadecimal" in str(caught.value)
+    assert list(store.keys()) == []
+
+
+def test_compression_shrinks_a_repetitive_array(store: ObjectStore) -> None:
+    repetitive = np.tile(np.arange(1000, dtype=np.float64), 1000)
+    info = store.put(KEY, repetitive)
+    assert info.raw_bytes > repetitive.nbytes
+    assert info.bytes * 20 < info.raw_bytes
+    assert info.compression_ratio > 20
+
+
+def test_unstorable_value_names_its_type(store: ObjectStore) -> None:
+    with pytest.raises(UnstorableValue) as caught:
+        store.put(KEY, {"lock": threading.Lock()})
+    message = str(caught.value)
+    assert message.startswith("cannot store a value of type dict: TypeError: cannot pickle")
+    assert "lock" in message and "\n" not in message
+    assert not store.has(KEY)
+
+
+def test_concurrent_puts_from_threads(store: ObjectStore) -> None:
+    value = np.arange(100_000)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        infos = list(pool.map(lambda _: store.put(KEY, value), range(16)))
+    assert {info.key for info in infos} == {KEY}
+    assert list(store.keys()) == [KEY]
+    same_array(value, store.get(KEY))
+
+
+# --- corruption -----------------------------------------------------------------------
+
+
+def flip_byte(offset: int) -> Callable[[bytes], bytes]:
+    def change(data: bytes) -> bytes:
+        damaged = bytearray(data)
+        damaged[offset] ^= 0xFF
+        return bytes(damaged)
+
+    return change
+
+
+def with_version(version: int) -> Callable[[bytes], bytes]:
+    """A well-formed header (valid header digest) announcing another format version."""
+
+    def change(data: bytes) -> bytes:
+        fields = data[:4] + bytes([version]) + data[5:49]
+        return fields + hashlib.blake2b(fields, digest_size=4).digest() + data[53:]
+
+    return change
+
+
+CORRUPTIONS: dict[str, tuple[Callable[[bytes], bytes], str]] = {
+    "payload-last-byte": (flip_byte(-1), "checksum mismatch"),
+    "payload-first-byte": (flip_byte(53), "checksum mismatch"),
+    "truncated-payload": (lambda d: d[:-10], "truncated"),
+    "truncated-header": (lambda d: d[:20], "truncated header"),
+    "empty": (lambda d: b"", "truncated header"),
+    "trailing-bytes": (lambda d: d + b"junk", "unexpected bytes after the payload"),
+    "garbage-header": (lambda d: b"\x00\xff" * 40 + d[80:], "not a helix object"),
+    "bad-magic": (lambda d: b"HLXP" + d[4:], "not a helix object"),
+    "raw-size-field": (flip_byte(14), "header checksum mismatch"),
+    "codec-field": (flip_byte(6), "header checksum mismatch"),
+    "future-version": (with_version(9), "unsupported format version 9"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_corrupt_object_is_removed_on_get(
+    store: ObjectStore, damage: Callable[..., None], kind: str
+) -> None:
+    change, reason = CORRUPTIONS[kind]
+    store.put(KEY, np.arange(50_000))
+    damage(store, KEY, change)
+    with pytest.raises(CorruptObject) as caught:
+        store.get(KEY)
+    assert reason in caught.value.reason
+    assert caught.value.key == KEY
+    assert not store.has(KEY)
+    assert list(store.keys()) == []
+    store.put(KEY, np.arange(3))  # recomputing and storing again works
+    same_array(np.arange(3), store.get(KEY))
+
+
+def test_corruption_message_is_one_line(store: ObjectStore, damage: Callable[..., None]) -> None:
+    store.put(KEY, "value")
+    damage(store, KEY, flip_byte(-1))
+    with pytest.raises(CorruptObject) as caught:
+        store.get(KEY)
+    assert str(caught.value) == (
+        "stored object 0123456789ab is corrupt (checksum mismatch); "
+        "it was removed and will be recomputed"
+    )
+
+
+@pytest.mark.parametrize("kind", ["garbage-header", "truncated-header", "truncated-payload"])
+def test_info_reports_a_bad_header_as_corruption(
+    store: ObjectStore, damage: Callable[..., None], kind: str
+) -> None:
+    store.put(KEY, [1, 2, 3])
+    damage(store, KEY, CORRUPTIONS[kind][0])
+    with pytest.raises(CorruptObject):
+        store.info(KEY)
+    assert not store.has(KEY)
+
+
+def test_info_reads_only_the_header(store: ObjectStore, damage: Callable[..., None]) -> None:
+    written = store.put(KEY, [1, 2, 3])
+    damage(store, KEY, flip_byte(-1))
+    assert store.info(KEY) == ObjectInfo(**{**written.__dict__, "write_seconds": 0.0})
+
+
+def test_put_replaces_an_object_with_a_bad_header(
+    store: ObjectStore, damage: Callable[..., None]
+) -> None:
+    store.put(KEY, "old")
+    damage(store, KEY, lambda d: b"garbage")
+    info = store.put(KEY, "new")
+    assert info.write_seconds > 0
+    assert store.get(KEY) == "new"
+
+
+def test_undecodable_pickle_counts_as_corrupt(
+    store: ObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module_dir = tmp_path / "modules"
+    module_dir.mkdir()
+    (module_dir / "helix_vanishing_module.py").write_text("class Thing:\n    pass\n")
+    monkeypatch.syspath_prepend(str(module_dir))
+    module = importlib.import_module("helix_vanishing_module")
+
+    store.put(KEY, module.Thing())
+    monkeypatch.delitem(sys.modules, "helix_vanishing_module")
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(module_dir)])
+    with pytest.raises(CorruptObject) as caught:
+        store.get(KEY)
+    assert "cannot decode pickle payload: ModuleNotFoundError" in caught.value.reason
+    assert not store.has(KEY)
+
+
+def test_every_flipped_byte_and_every_truncation_is_caught(
+    store: ObjectStore,
+    stored: Callable[[ObjectStore, str], bytes],
+    damage: Callable[..., None],
+) -> None:
+    """The header digest covers the header and the checksum the payload: no byte of an
+    object can change unnoticed."""
+    store.put(KEY, "tiny")
+    original = stored(store, KEY)
+    damaged = [flip_byte(i)(original) for i in range(len(original))]
+    damaged += [original[:n] for n in range(len(original))]
+    for data in damaged:
+        damage(store, KEY, lambda _, data=data: data)
+        with pytest.raises(CorruptObject):
+            store.get(KEY)
+        assert not store.has(KEY)
+        store.put(KEY, "tiny")
