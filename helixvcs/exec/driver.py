@@ -44,8 +44,8 @@ from helixvcs.store import (
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
 
-Replanner = Callable[[frozenset[str]], Mapping[str, str]]
-"""Given the keys held in memory, a fresh ``name -> state`` plan."""
+Replanner = Callable[[frozenset[str], frozenset[str]], Mapping[str, str]]
+"""Given the keys held in memory and the keys found missing or corrupt, a fresh plan."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,7 @@ class _Run:
         self.values: dict[str, Any] = {}
         self.targets: frozenset[str] = frozenset(dag.outputs)
         self.unsaved: set[str] = set()  # computed this run, not (yet) in the store
+        self.lost: set[str] = set()  # keys whose object turned out missing or corrupt
         self.stored = {n.name for n in dag if store.has(n.key)}
         self.free = settings.budget_bytes - settings.store_bytes
         self.result = ExecResult(outcomes={n.name: NodeOutcome(n.name, n.key, PRUNE) for n in dag})
@@ -132,7 +133,8 @@ class _Run:
     def go(self, states: dict[str, str], replan: Replanner) -> ExecResult:
         try:
             while not self._pass(states):
-                states = dict(replan(frozenset(self.dag[n].key for n in self.values)))
+                held = frozenset(self.dag[n].key for n in self.values)
+                states = dict(replan(held, frozenset(self.lost)))
         except _Failed as failed:
             self.result.failure = failed.failure
             self._keep_finished()
@@ -160,6 +162,9 @@ class _Run:
             value = self.store.get(node.key)
         except (CorruptObject, MissingObject) as exc:
             self.stored.discard(node.name)
+            if node.key in self.lost:  # a plan must never load a lost key twice
+                raise RuntimeError(f"planner chose to load lost object {node.key}") from exc
+            self.lost.add(node.key)
             self.progress.finish(node.name, "lost", time.perf_counter() - start)
             if isinstance(exc, CorruptObject):
                 self._warn(str(exc))

@@ -428,8 +428,13 @@ def _state(wrapper: object) -> dict[str, object]:
         for name, value in getattr(wrapper, "__dict__", {}).items()
         if name not in _WRAPPER_NOISE
         and not isinstance(value, _WEAK_CONTAINERS)
-        and not (inspect.isroutine(value) and not inspect.ismodule(getattr(value, "__self__", None)) and getattr(value, "__self__", None) is not None)
+        and not _is_bound_method(value)
     }
+
+
+def _is_bound_method(value: object) -> bool:
+    owner = getattr(value, "__self__", None)
+    return inspect.isroutine(value) and owner is not None and not inspect.ismodule(owner)
 
 
 def _unwrap(obj: Any) -> Any:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from helixvcs.hashing.digests import digest
 
-__all__ = ["clear_caches", "package_version", "python_version", "top_level"]
+__all__ = ["clear_caches", "is_installed", "package_version", "python_version", "top_level"]
 
 
 def python_version() -> str:
@@ -39,7 +39,7 @@ def package_version(module_name: str) -> str:
     ``unknown``.
     """
     top = top_level(module_name)
-    if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+    if _is_stdlib(top):
         return f"python:{python_version()}"
     versions = [
         (name, version)
@@ -53,10 +53,20 @@ def package_version(module_name: str) -> str:
     return _unpackaged_version(module_name)
 
 
+def is_installed(module_name: str) -> bool:
+    """Part of the standard library or of an installed distribution."""
+    top = top_level(module_name)
+    return _is_stdlib(top) or top in _distributions()
+
+
 def clear_caches() -> None:
     """Forget distributions and versions looked up so far in this process."""
     _distributions.cache_clear()
     _dist_version.cache_clear()
+
+
+def _is_stdlib(top: str) -> bool:
+    return top in sys.stdlib_module_names or top in sys.builtin_module_names
 
 
 @functools.cache

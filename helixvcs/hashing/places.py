@@ -14,12 +14,12 @@ from pathlib import Path, PurePath
 from types import FunctionType, ModuleType
 from typing import Any
 
+from helixvcs.hashing.packages import is_installed
 from helixvcs.hashing.walk import class_file, method_codes
 
 __all__ = ["Places", "is_helix", "is_helix_name", "qualified"]
 
 _ENVIRONMENT_DIRS = frozenset({"site-packages", "dist-packages", ".venv", "venv"})
-_BUILTIN_MODULES = frozenset(sys.builtin_module_names)
 
 
 class Places:
@@ -66,9 +66,9 @@ class Places:
         """
         module = sys.modules.get(cls.__module__)
         if module is not None:
-            return self.is_local_module(module) or (
-                not hasattr(module, "__file__") and cls.__module__ not in _BUILTIN_MODULES
-            )
+            if getattr(module, "__file__", None) is None:  # __main__ of a notebook, exec'd
+                return not is_installed(cls.__module__)
+            return self.is_local_module(module)
         files = [code.co_filename for code in method_codes(cls)]
         return all(self.is_local_code(f) for f in files) if files else True
 

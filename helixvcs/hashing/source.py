@@ -100,7 +100,7 @@ def _parse(
     cells: Sequence[str],
     codes: Sequence[CodeType],
 ) -> Parsed | None:
-    used = {name for code in codes for inner in _walk_codes(code) for name in inner.co_names}
+    used = {name for code in codes for inner in _walk_codes(code) for name in _names(inner)}
     imported = sorted(_module_imports(filename) & used)
     wrapped = _wrap(qualname, cells, imported, raw) if raw else None
     if wrapped is None:
@@ -117,6 +117,10 @@ def _parse(
     return normalize(node, free) if node is not None else None
 
 
+def _names(code: CodeType) -> tuple[str, ...]:
+    return code.co_names + code.co_varnames + code.co_cellvars + code.co_freevars
+
+
 def _last(qualname: str) -> str:
     return qualname.rpartition(".")[2]
 
@@ -130,7 +134,8 @@ def _wrap(
     a ``def outer():`` that binds its free variables (so they compile as cells, not
     globals). Wrapper lines are indented with prefixes of the text's own indentation.
     Names the real module binds by ``import`` are imported again at the top: Python 3.11
-    compiles ``np.mean(x)`` differently when ``np`` comes from an import.
+    compiles ``np.mean(x)`` differently when ``np`` comes from an import, even when the
+    ``np`` in question is a local variable that merely shares the name.
     """
     segments = qualname.split(".")
     scopes: list[tuple[str, str]] = []

@@ -23,9 +23,10 @@ meanwhile and two runs may overlap. So:
 * **Within a process** a ``threading.RLock`` serializes calls, and each call opens its own
   lock descriptors (flock belongs to an open file description, not to a process).
   Calls do not nest.
-* **Timeouts, not hangs.** Locks are polled with backoff up to ``lock_timeout`` (60 s by
-  default), then ``IndexBusy``. A DuckDB lock error while we hold our lock means a program
-  outside helix has the file open; it is retried with backoff until the same deadline.
+* **Timeouts, not hangs.** A contended lock is waited for (woken by the kernel, not
+  polled) up to ``lock_timeout`` (60 s by default), then ``IndexBusy``. A DuckDB lock
+  error while we hold our lock means a program outside helix has the file open; it is
+  retried with backoff until the same deadline.
 * **Readers never create.** Reading a missing (or empty) file returns empty results.
   Writes create the file and apply migrations in the same locked session; a reader that
   finds an older schema upgrades it under the write lock, then reads. A file from a newer

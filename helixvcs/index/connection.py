@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 ALIAS = "helix_index"
 _OTHER_ERROR_ATTEMPTS = 3
+_ATTACH_RETRY_CAP = 0.1  # a foreign program holding the file may keep it for a while
 _CORRUPT = re.compile(
     r"not a valid duckdb database|corrupt|checksum|could not read enough bytes", re.I
 )
@@ -43,7 +44,7 @@ _FOREIGN_LOCK = re.compile(r"could not set lock|conflicting lock", re.I)
 # file is ten times smaller. Fixed when the file is created; DuckDB before 1.2 lacks the
 # option, and then the default is used.
 BLOCK_SIZE = 16384
-_small_blocks = [True]
+_small_blocks = True
 
 _engine: tuple[int, DuckDBPyConnection] | None = None
 _inherited: list[DuckDBPyConnection] = []
@@ -134,11 +135,16 @@ def _attach_sql(path: Path, read_only: bool) -> str:
     quoted = str(path).replace("'", "''")
     if read_only:
         options = " (READ_ONLY)"
-    elif _small_blocks[0] and not path.exists():
+    elif _small_blocks and not path.exists():
         options = f" (BLOCK_SIZE {BLOCK_SIZE})"
     else:
         options = ""
     return f"ATTACH '{quoted}' AS {ALIAS}{options}"
+
+
+def _give_up_small_blocks() -> None:
+    global _small_blocks
+    _small_blocks = False
 
 
 def _attach_retrying(path: Path, *, read_only: bool, deadline: float) -> DuckDBPyConnection:
@@ -152,13 +158,13 @@ def _attach_retrying(path: Path, *, read_only: bool, deadline: float) -> DuckDBP
             con.execute(f"USE {ALIAS}")
             return con
         except duckdb.Error as error:
-            reset_engine()  # whatever half-happened, a fresh engine has nothing attached
-            if _small_blocks[0] and "block_size" in str(error).lower():
-                _small_blocks[0] = False
+            _detach(con, clean=True, foreign_sql=False)  # whatever half-happened
+            if _small_blocks and "block_size" in str(error).lower():
+                _give_up_small_blocks()
                 continue
             failures += 1
             _raise_unless_retryable(error, path, failures, deadline)
-        delay = backoff(delay, deadline)
+        delay = backoff(delay, deadline, cap=_ATTACH_RETRY_CAP)
 
 
 def _raise_unless_retryable(error: Exception, path: Path, failures: int, deadline: float) -> None:

@@ -8,11 +8,12 @@ operation first passes ``index.gate``, taking it in the same mode it wants
 holds the gate exclusively, so no new reader can enter; the readers already inside finish
 within milliseconds and the writer goes next.
 
-Locks are taken with ``LOCK_NB`` and polled with a short backoff so that they honour a
-deadline (a blocking ``flock`` cannot time out). ``flock`` locks belong to an open file
-description, so each operation opens its own descriptors, and two threads of one process
-exclude each other just as two processes do; the RLock makes threads queue in-process
-instead of polling, and keeps the process's one in-memory DuckDB to one user at a time.
+A blocking ``flock`` cannot time out, so a contended lock is waited for by a helper
+thread while the caller waits on an event with the deadline (see ``_flock``). ``flock``
+locks belong to an open file description, so each operation opens its own descriptors,
+and two threads of one process exclude each other just as two processes do; the RLock
+makes threads queue in-process, and keeps the process's one in-memory DuckDB to one user
+at a time.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from helixvcs.index.errors import IndexBusy
+from helixvcs.index.errors import IndexBusy, IndexUnavailable
 
 _PROCESS_LOCK = threading.RLock()
 _held = threading.local()
@@ -40,17 +41,16 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-_MAX_POLL = 0.001  # a waiter re-checks this often; polling flock is one cheap syscall
 
 
 def remaining(deadline: float) -> float:
     return max(0.0, deadline - time.monotonic())
 
 
-def backoff(delay: float, deadline: float) -> float:
+def backoff(delay: float, deadline: float, *, cap: float) -> float:
     """Sleep ``delay`` (never past the deadline) and return the next, longer delay."""
     time.sleep(min(delay, remaining(deadline)))
-    return min(delay * 2, _MAX_POLL)
+    return min(delay * 2, cap)
 
 
 @contextmanager
@@ -79,26 +79,26 @@ def _file_locks(index_path: Path, *, exclusive: bool, deadline: float) -> Iterat
     lock_path, gate_path = lock_paths(index_path)
     mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
     with ExitStack() as stack:
-        gate = _open(gate_path, create=exclusive)
+        gate = _open(gate_path, index_path, create=exclusive)
         if gate is None:  # a read-only .helix/ that no writer ever used: nothing to exclude
             yield
             return
         with _descriptor(gate):
             _flock(gate, mode, deadline, index_path, gate_path)
-            lock = _open(lock_path, create=exclusive)
+            lock = _open(lock_path, index_path, create=exclusive)
             if lock is not None:
                 stack.enter_context(_descriptor(lock))
                 _flock(lock, mode, deadline, index_path, lock_path)
         yield  # the gate is closed (released) here; the lock stays held until the end
 
 
-def _open(path: Path, *, create: bool) -> int | None:
+def _open(path: Path, index_path: Path, *, create: bool) -> int | None:
     """A descriptor to lock, or None when a reader cannot create the lock file."""
     try:
         return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
     except OSError as error:
         if create or error.errno not in (errno.EACCES, errno.EROFS, errno.EPERM):
-            raise
+            raise IndexUnavailable(index_path, f"cannot open {path}: {error.strerror}") from error
     try:
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -114,16 +114,32 @@ def _descriptor(fd: int) -> Iterator[int]:
 
 
 def _flock(fd: int, mode: int, deadline: float, index_path: Path, lock_path: Path) -> None:
-    delay = 0.001
-    while True:
+    """Lock ``fd``, waiting at most until ``deadline``.
+
+    Uncontended, this is one non-blocking call. Otherwise a helper thread makes the
+    blocking call, so that the kernel wakes us the moment the lock is free (no polling
+    delay, no CPU spent waiting) while this thread waits with a timeout. The helper locks
+    through its own duplicate of ``fd`` (same open file description, hence the same lock)
+    and closes it when its call returns: if we gave up and closed ``fd`` meanwhile, that
+    close releases the lock it got too late; if not, ``fd`` keeps holding it.
+    """
+    try:
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    done = threading.Event()
+    own = os.dup(fd)
+
+    def wait() -> None:
         try:
-            fcntl.flock(fd, mode | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            pass
-        if remaining(deadline) <= 0:
-            raise IndexBusy(
-                index_path,
-                f"another helix process kept {lock_path.name} locked past the lock timeout",
-            )
-        delay = backoff(delay, deadline)
+            fcntl.flock(own, mode)
+            done.set()
+        finally:
+            os.close(own)
+
+    threading.Thread(target=wait, name="helix-index-flock", daemon=True).start()
+    if not done.wait(remaining(deadline)):
+        raise IndexBusy(
+            index_path, f"another helix process kept {lock_path.name} locked past the lock timeout"
+        )

@@ -69,13 +69,14 @@ class CostModel:
         return compute, load
 
 
-def merge_in_memory(model: CostModel, keys: Iterable[str]) -> CostModel:
-    """The same model, with ``keys`` loadable at no cost (values held by a running executor)."""
+def replanned(model: CostModel, in_memory: Iterable[str], lost: Iterable[str]) -> CostModel:
+    """The model mid-run: values held in memory load free, lost objects are not stored."""
+    gone = frozenset(lost)
     return CostModel(
         by_key=model.by_key,
         by_name=model.by_name,
-        stored=model.stored,
-        in_memory=model.in_memory | frozenset(keys),
+        stored={k: v for k, v in model.stored.items() if k not in gone},
+        in_memory=model.in_memory | frozenset(in_memory),
         throughput=model.throughput,
     )
 

@@ -19,7 +19,7 @@ from helixvcs.exec import ExecResult, OperatorFailure, Progress, RunSettings, ex
 from helixvcs.graph import Dag
 from helixvcs.index import NodeRecord, ObjectRecord, OperatorRecord, RunRecord
 from helixvcs.plan import COMPUTE, LOAD, MaterializePolicy, Plan, make_plan
-from helixvcs.plan.costs import merge_in_memory
+from helixvcs.plan.costs import replanned
 from helixvcs.repo.context import compile_tree, cost_model, previous_operators
 from helixvcs.vcs import Version, working_version
 
@@ -88,7 +88,7 @@ def run(repo: Repo, options: RunOptions, progress: Progress) -> RunReport:
             plan.states(),
             store=store,
             executor=executor,
-            replan=lambda in_memory: make_plan(dag, merge_in_memory(model, in_memory)).states(),
+            replan=lambda held, lost: make_plan(dag, replanned(model, held, lost)).states(),
             compute_estimates={name: p.compute_cost for name, p in plan.nodes.items()},
             settings=RunSettings(
                 policy=policy, budget_bytes=budget, store_bytes=store.total_bytes()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from helixvcs.errors import UserInputError
 from helixvcs.exec import Progress, RunSettings, execute, get_executor
 from helixvcs.plan import MaterializePolicy, make_plan
-from helixvcs.plan.costs import merge_in_memory
+from helixvcs.plan.costs import replanned
 from helixvcs.repo.context import compile_tree, cost_model
 from helixvcs.repo.preview import describe, export
 
@@ -71,7 +71,9 @@ def _compute(repo: Repo, dag: Any, name: str, progress: Progress) -> Any:
         plan.states(),
         store=repo.store,
         executor=get_executor("local"),
-        replan=lambda mem: make_plan(dag, merge_in_memory(model, mem), outputs=[name]).states(),
+        replan=lambda held, lost: make_plan(
+            dag, replanned(model, held, lost), outputs=[name]
+        ).states(),
         compute_estimates={n: p.compute_cost for n, p in plan.nodes.items()},
         settings=RunSettings(policy=MaterializePolicy.NONE),
         progress=progress,

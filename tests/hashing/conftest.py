@@ -43,6 +43,7 @@ class TempRepos:
         if str(root) not in sys.path:
             sys.path.insert(0, str(root))
             self._roots.append(root)
+        _forget_same_names(root)
         importlib.invalidate_caches()
         name = f"_helix_test_{uuid.uuid4().hex}"
         spec = importlib.util.spec_from_file_location(name, root / main)
@@ -74,6 +75,16 @@ class TempRepos:
     def close(self) -> None:
         for root in self._roots:
             self.purge(root)
+
+
+def _forget_same_names(root: Path) -> None:
+    """Drop modules from elsewhere (another test, another repo) named like ours."""
+    tops = {p.stem if p.suffix == ".py" else p.name for p in root.iterdir()}
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        mine = isinstance(file, str) and Path(file).is_relative_to(root)
+        if name.partition(".")[0] in tops and not mine:
+            del sys.modules[name]
 
 
 @pytest.fixture

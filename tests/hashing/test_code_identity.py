@@ -420,6 +420,7 @@ SEMANTIC = [
     edit("closure-value", CLOSURES, "make(2)", "make(3)", changed="closure:"),
     edit("partial-argument", CLOSURES, "_clean, k=2", "_clean, k=3"),
     edit("partial-function-body", CLOSURES, "x * k\n\n\n@", "x + k\n\n\n@"),
+    edit("third-party-decorator-argument", CLOSURES, "maxsize=8", "maxsize=9", changed="helper:"),
     edit("lru-cached-helper-body", CLOSURES, "x + 1", "x + 2", changed="helper:workflow.cached"),
     edit(
         "lazy-import-inside-operator",
@@ -547,6 +548,14 @@ def test_cosmetic_change_keeps_the_key(repos, change: Edit) -> None:
 
 def test_the_suites_are_broad_enough() -> None:
     assert len(SEMANTIC) >= 12 and len(COSMETIC) >= 6
+
+
+def test_identity_is_a_hashable_value(repos) -> None:
+    identity = repos.identity({"workflow.py": wf("@wf.op\ndef op(x):\n    return x\n")})
+    assert {identity: 1}[identity] == 1
+    assert len(identity.hash) == 40 and identity.parts["python"]
+    with pytest.raises(TypeError):
+        identity.parts["body"] = "x"  # type: ignore[index]
 
 
 def test_workflow_variable_name_does_not_matter(repos) -> None:

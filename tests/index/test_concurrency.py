@@ -28,8 +28,11 @@ def check_all_present(index: Index, prefixes: dict[str, int]) -> None:
 def read_while_writing(
     index: Index, tmp_path: Path, worker: Worker, wait_ok: WaitOk, count: int
 ) -> dict[str, Any]:
+    """One process writes ``count`` runs while another reads, pausing 5 ms between polls
+    (as a person re-running ``helix log`` would, only much faster): a reader spinning
+    flat out would mostly measure how the OS shares a busy CI machine's CPUs."""
     stop = tmp_path / "stop"
-    reader = worker("read", index.path, stop)
+    reader = worker("read", index.path, stop, 0.005)
     try:
         wait_ok(worker("write", index.path, "w", count), timeout=120)
     finally:

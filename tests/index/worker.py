@@ -1,8 +1,9 @@
 """A separate process that hammers an index, for the multi-process tests.
 
     worker.py write INDEX PREFIX COUNT    begin_run + finish_run COUNT times
-    worker.py read INDEX STOPFILE         poll runs()/metrics_for() (and counts_for())
-                                          until STOPFILE exists, checking consistency
+    worker.py read INDEX STOPFILE [PAUSE] poll runs()/metrics_for() (and counts_for())
+                                          until STOPFILE exists, checking consistency,
+                                          sleeping PAUSE seconds between polls
 
 INDEX_LOCK_TIMEOUT in the environment sets the lock timeout (default 30 s).
 Each writes one JSON line to stdout on success and exits 0; any exception or consistency
@@ -16,6 +17,7 @@ import json
 import os
 import socket
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -74,9 +76,10 @@ def _run(run_id: str) -> RunRecord:
     )
 
 
-def read(index: Index, stopfile: Path) -> dict[str, object]:
+def read(index: Index, stopfile: Path, pause: float) -> dict[str, object]:
     polls, most = 0, 0
     while not stopfile.exists():
+        time.sleep(pause)
         runs = index.runs()
         ok = [r.run_id for r in runs if r.status == "ok"]
         check_metrics(ok, index.metrics_for(ok))
@@ -108,7 +111,7 @@ def main(argv: list[str]) -> int:
     if command == "write":
         result = write(index, argv[2], int(argv[3]))
     elif command == "read":
-        result = read(index, Path(argv[2]))
+        result = read(index, Path(argv[2]), float(argv[3]) if len(argv) > 3 else 0.0)
     else:
         raise SystemExit(f"unknown command {command}")
     print(json.dumps(result))

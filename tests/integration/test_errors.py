@@ -22,7 +22,7 @@ CASES = {
     "duplicate name": (
         HEADER + "@wf.op\ndef a():\n    return 1\n@wf.op\ndef a():\n    return 2\n"
         "@wf.metric\ndef m(a):\n    return 1.0\n",
-        ["workflow.py:5", "operator 'a'", "duplicate operator name"],
+        ["workflow.py:6", "operator 'a'", "duplicate operator name"],
     ),
     "source outside the repo": (
         HEADER + "@wf.source('../secret.csv')\ndef raw(path):\n    return 1\n"
@@ -42,7 +42,7 @@ CASES = {
     ),
     "parent that is also a constant": (
         HEADER + "@wf.op\ndef a():\n    return 1\n@wf.metric\ndef m(a=3):\n    return 1.0\n",
-        ["workflow.py:5", "operator 'm'", "has a default"],
+        ["workflow.py:6", "operator 'm'", "has a default"],
     ),
     "no outputs": (HEADER + "@wf.op\ndef a():\n    return 1\n", ["no @wf.metric or @wf.output"]),
 }

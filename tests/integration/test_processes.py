@@ -31,6 +31,7 @@ SLOW = (
 def slow_toy(git_repo):
     git_repo.gen({**FILES, "workflow.py": SLOW, "data/delay": "0.02"}, commit="slow toy")
     git_repo.helix("init")
+    git_repo.commit("ignore .helix/")
     return git_repo
 
 
@@ -82,7 +83,6 @@ def test_sigkill_mid_run_leaves_no_partial_object_and_next_run_succeeds(slow_toy
     log = slow_toy.helix_json("log")
     assert log[0]["status"] == "interrupted"
     (slow_toy.path / "data/delay").write_text("0.02")
-    slow_toy.commit("fast again")
     doc = slow_toy.helix_json("run")
     assert doc["status"] == "ok" and doc["metrics"]["total"] == TOTAL
     assert "xs" not in computed(doc)  # resumed from what the killed run kept

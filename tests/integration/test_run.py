@@ -11,6 +11,7 @@ from tests.integration.toy import FILES, NAMES, TOTAL, computed, states
 def toy(git_repo):
     git_repo.gen(FILES, commit="toy workflow")
     git_repo.helix("init")
+    git_repo.commit("ignore .helix/")
     return git_repo
 
 
@@ -85,8 +86,8 @@ def test_log_lists_runs_newest_first_with_counts(toy):
     toy.commit("triple")
     toy.helix("run")
     log = toy.helix_json("log")
-    assert [e["subject"] for e in log] == ["triple", "toy workflow"]
-    assert log[0]["counts"] == {"compute": 2, "load": 3, "prune": 3}
+    assert [e["subject"] for e in log] == ["triple", "ignore .helix/"]
+    assert log[0]["counts"] == {"compute": 3, "load": 2, "prune": 3}  # count: recomputing beats loading
     assert log[0]["metrics"]["total"] == TOTAL + 6
     assert log[1]["counts"]["compute"] == 7
     assert all(e["status"] == "ok" and e["wall_seconds"] > 0 for e in log)
