@@ -69,7 +69,8 @@ class GitRepo:
         result = CliRunner().invoke(cli, ["--repo", str(self.path), *args], catch_exceptions=False)
         if code is not None:
             assert result.exit_code == code, (
-                f"exit {result.exit_code} != {code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+                f"exit {result.exit_code} != {code}\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
             )
         return result
 

@@ -23,12 +23,7 @@ def _metrics(metrics: dict[str, float]) -> str:
 
 
 def run_report(report: Any) -> None:
-    counts = ", ".join(f"{report.count(s)} {w}" for s, w in
-                       (("compute", "computed"), ("load", "loaded"), ("prune", "pruned")))  # fmt: skip
-    click.echo(
-        f"run {report.run_id} of {report.revision}: {report.status}, {counts} "
-        f"in {report.wall_seconds:.2f} s (saved ~{report.saved_seconds:.2f} s)"
-    )
+    click.echo(f"run {report.run_id} of {report.revision}: {report.status}, {report.summary()}")
     for name, value in sorted(report.metrics.items()):
         click.echo(f"  {name:<24} {value:.6g}")
 

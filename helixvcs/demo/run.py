@@ -42,7 +42,9 @@ def _destination(directory: Path | None) -> Path:
     if directory is None:
         return Path(tempfile.mkdtemp(prefix="helix-demo-"))
     if directory.exists() and any(directory.iterdir()):
-        raise UserInputError(f"{directory} is not empty; give a new or empty directory for the demo")
+        raise UserInputError(
+            f"{directory} is not empty; give a new or empty directory for the demo"
+        )
     directory.mkdir(parents=True, exist_ok=True)
     return directory.resolve()
 
@@ -53,7 +55,6 @@ def _run(
     say(f"\n== commit: {title}")
     with progress() as shown:
         report = repo.run(progress=shown)
-    counts = f"{report.count('compute')} computed, {report.count('load')} loaded, {report.count('prune')} pruned"
     metrics = "  ".join(f"{k}={v:.4f}" for k, v in sorted(report.metrics.items()))
-    say(f"   {counts} in {report.wall_seconds:.2f} s (saved ~{report.saved_seconds:.2f} s)  {metrics}")
+    say(f"   {report.summary()}  {metrics}")
     return report

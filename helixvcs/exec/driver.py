@@ -272,7 +272,8 @@ def _metric_values(node: Node, value: Any) -> dict[str, float]:
             raise _Failed(
                 OperatorFailure(
                     node.name,
-                    f"metric '{node.name}' returned {type(v).__name__}; return a float or a dict of floats",
+                    f"metric '{node.name}' returned {type(v).__name__}; "
+                    "return a float or a dict of floats",
                     "",
                 )
             ) from None

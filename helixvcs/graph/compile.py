@@ -20,7 +20,6 @@ from helixvcs.hashing import (
     StatCache,
     code_identity,
     digest,
-    files_digest,
     node_key,
     value_fingerprint,
 )
@@ -182,9 +181,11 @@ def _make_node(
         assert spec.path is not None
         files = _source_files(spec, root)
         inputs = tuple(f.relative_to(root).as_posix() for f in files)
-        for f, rel in zip(files, inputs, strict=True):
-            parts[f"data:{rel}"] = cache.file_digest(f)
-        extra = digest(extra, "source", spec.path, files_digest(root, files, cache))
+        hashes = [cache.file_digest(f) for f in files]
+        parts.update({f"data:{rel}": h for rel, h in zip(inputs, hashes, strict=True)})
+        extra = digest(
+            extra, "source", spec.path, *(f"{r}\0{h}" for r, h in zip(inputs, hashes, strict=True))
+        )
     key = node_key(spec.kind, code.hash, constants, [done[p].key for p in parents], extra)
     return Node(
         name=spec.name,

@@ -9,9 +9,9 @@ value is worth its bytes in the store.
 from __future__ import annotations
 
 from helixvcs.plan.costs import CostModel, estimate_load_seconds
+from helixvcs.plan.explain import NodePlan, Plan, make_plan
 from helixvcs.plan.materialize import MaterializePolicy, should_materialize
 from helixvcs.plan.optimizer import COMPUTE, LOAD, PRUNE, optimal_states, plan_cost
-from helixvcs.plan.explain import NodePlan, Plan, make_plan
 
 __all__ = [
     "COMPUTE",

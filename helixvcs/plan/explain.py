@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from helixvcs.graph import Dag, Node
 from helixvcs.plan.costs import CostModel
 from helixvcs.plan.materialize import recompute_seconds
-from helixvcs.plan.optimizer import COMPUTE, LOAD, PRUNE, optimal_states, plan_cost
+from helixvcs.plan.optimizer import COMPUTE, LOAD, optimal_states, plan_cost
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,10 @@ def make_plan(
             reason = _compute_reason(node, change, load[node.name], compute[node.name])
         elif state == LOAD:
             full = recompute_seconds(node.name, parents, compute, stored=set())
-            reason = f"unchanged, loaded ({load[node.name]:.2g} s) instead of recomputing ({full:.2g} s with ancestors)"
+            reason = (
+                f"unchanged, loaded ({load[node.name]:.2g} s) "
+                f"instead of recomputing ({full:.2g} s with ancestors)"
+            )
         else:
             reason = (
                 "pruned: a loaded descendant covers it"

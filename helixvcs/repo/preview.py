@@ -70,7 +70,8 @@ def export(value: Any, path: Path) -> None:
         path.write_bytes(pickle.dumps(value, protocol=5))
     else:
         raise UserInputError(
-            f"cannot export {module}.{type(value).__qualname__} as {suffix or 'a file without suffix'}; "
+            f"cannot export {module}.{type(value).__qualname__} "
+            f"as {suffix or 'a file without suffix'}; "
             "use .parquet/.csv/.arrow for tables, .npy for arrays, .pkl for anything"
         )
 

@@ -65,6 +65,14 @@ class RunReport:
     def count(self, state: str) -> int:
         return sum(1 for n in self.nodes if n["state"] == state)
 
+    def summary(self) -> str:
+        """One line: counts, wall time and time saved."""
+        c, lo, p = self.count("compute"), self.count("load"), self.count("prune")
+        return (
+            f"{c} computed, {lo} loaded, {p} pruned in {self.wall_seconds:.2f} s "
+            f"(saved ~{self.saved_seconds:.2f} s)"
+        )
+
 
 def run(repo: Repo, options: RunOptions, progress: Progress) -> RunReport:
     layout, index, store = repo.layout, repo.index, repo.store

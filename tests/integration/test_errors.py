@@ -86,7 +86,9 @@ def test_failing_operator_exits_1_with_user_traceback_and_keeps_work(git_repo):
     git_repo.helix("init")
     result = git_repo.helix("run", code=1)
     assert "operator 'shifted' failed: ValueError: bad shift" in result.stderr
-    assert 'workflow.py", line' in result.stderr and "raise ValueError('bad shift')" in result.stderr
+    assert (
+        'workflow.py", line' in result.stderr and "raise ValueError('bad shift')" in result.stderr
+    )
     assert "helixvcs/exec" not in result.stderr  # our frames are cut off
     log = git_repo.helix_json("log")
     assert log[0]["status"] == "failed"

@@ -78,7 +78,7 @@ def test_sigkill_mid_run_leaves_no_partial_object_and_next_run_succeeds(slow_toy
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     store = DiskObjectStore(objects)
-    for key in store.keys():
+    for key in list(store.keys()):
         store.get(key)  # every object verifies
     log = slow_toy.helix_json("log")
     assert log[0]["status"] == "interrupted"

@@ -87,7 +87,11 @@ def test_log_lists_runs_newest_first_with_counts(toy):
     toy.helix("run")
     log = toy.helix_json("log")
     assert [e["subject"] for e in log] == ["triple", "ignore .helix/"]
-    assert log[0]["counts"] == {"compute": 3, "load": 2, "prune": 3}  # count: recomputing beats loading
+    assert log[0]["counts"] == {
+        "compute": 3,
+        "load": 2,
+        "prune": 3,
+    }  # count: recomputing beats loading
     assert log[0]["metrics"]["total"] == TOTAL + 6
     assert log[1]["counts"]["compute"] == 7
     assert all(e["status"] == "ok" and e["wall_seconds"] > 0 for e in log)
@@ -124,7 +128,9 @@ def test_data_file_change_recomputes_source_and_descendants(toy):
 
 def test_cosmetic_edits_recompute_nothing(toy):
     toy.helix("run")
-    toy.edit("workflow.py", "def xs(raw):\n", 'def xs(raw):\n    """The first column."""  # doc\n\n')
+    toy.edit(
+        "workflow.py", "def xs(raw):\n", 'def xs(raw):\n    """The first column."""  # doc\n\n'
+    )
     toy.edit("toylib.py", "return x * f", "return (x *   f)  # same")
     doc = toy.helix_json("run")
     assert computed(doc) == set()

@@ -6,7 +6,7 @@ keeping (load estimates are about 2 ms), as a real operator would be.
 
 from __future__ import annotations
 
-WORKFLOW = '''\
+WORKFLOW = """\
 import csv
 import time
 
@@ -61,15 +61,15 @@ def total(scaled, shifted):
 @wf.metric
 def count(xs):
     return float(len(xs))
-'''
+"""
 
-TOYLIB = '''\
+TOYLIB = """\
 SHIFT = 1.0
 
 
 def scale(x, f):
     return x * f
-'''
+"""
 
 POINTS = "1,10\n2,20\n3,30\n"
 

@@ -14,9 +14,7 @@ from helixvcs.plan.optimizer import COMPUTE, LOAD, PRUNE, is_legal, optimal_stat
 def problems(draw):
     n = draw(st.integers(min_value=1, max_value=8))
     names = [f"n{i}" for i in range(n)]
-    parents = {
-        name: [p for p in names[:i] if draw(st.booleans())] for i, name in enumerate(names)
-    }
+    parents = {name: [p for p in names[:i] if draw(st.booleans())] for i, name in enumerate(names)}
     outputs = [name for name in names if draw(st.integers(0, 3)) == 0] or [names[-1]]
     cost = st.floats(min_value=0, max_value=100, allow_nan=False).map(lambda x: round(x, 2))
     compute = {name: draw(cost) for name in names}
@@ -40,12 +38,16 @@ def test_min_cut_matches_exhaustive_search(problem):
     parents, outputs, compute, load = problem
     states = optimal_states(parents, outputs, compute, load)
     assert is_legal(states, parents, outputs, load)
-    assert abs(plan_cost(states, compute, load) - brute_force(parents, outputs, compute, load)) < 1e-6
+    assert (
+        abs(plan_cost(states, compute, load) - brute_force(parents, outputs, compute, load)) < 1e-6
+    )
 
 
 def test_cheap_to_load_expensive_upstream_is_loaded_and_ancestors_pruned():
     parents = {"a": [], "b": ["a"], "c": ["b"]}
-    states = optimal_states(parents, ["c"], {"a": 10, "b": 10, "c": 1}, {"a": None, "b": 0.1, "c": None})
+    states = optimal_states(
+        parents, ["c"], {"a": 10, "b": 10, "c": 1}, {"a": None, "b": 0.1, "c": None}
+    )
     assert states == {"a": PRUNE, "b": LOAD, "c": COMPUTE}
 
 
