@@ -243,14 +243,26 @@ class _Run:
         return True
 
     def _keep_finished(self) -> None:
-        """After a failure: keep every value that finished, so the next run resumes from it."""
+        """After a failure: keep the values that finished, so the next run resumes from them.
+
+        Only values that no child has received yet: a child may have changed its input in
+        place, and a value stored under its key must be exactly what the operator returned.
+        Children that did run are kept themselves, so the frontier survives either way.
+        """
         if self.settings.policy is MaterializePolicy.NONE:
             return
-        for name in [n.name for n in self.dag if n.name in self.unsaved]:
-            node = self.dag[name]
-            nbytes = estimate_size(self.values[name])
-            if nbytes <= self.free:
-                self._save(node, self.values[name])
+        children = self.dag.children()
+        for node in self.dag:
+            if node.name not in self.unsaved:
+                continue
+            if any(self._received(c) for c in children[node.name]):
+                continue
+            if estimate_size(self.values[node.name]) <= self.free:
+                self._save(node, self.values[node.name])
+
+    def _received(self, child: str) -> bool:
+        out = self.result.outcomes[child]
+        return out.state == COMPUTE and out.status != "skipped"
 
     def _warn(self, message: str) -> None:
         self.result.warnings.append(message)
