@@ -109,8 +109,8 @@ def run(
     from helixvcs.errors import WorkflowFailed
     from helixvcs.repo import RunOptions, parse_size
 
-    _no_rev_yet(rev)
     options = RunOptions(
+        rev=rev,
         materialize=materialize,
         budget=parse_size(budget) if budget else None,
         executor=executor,
@@ -136,8 +136,7 @@ def plan(obj: Ctx, rev: str | None) -> None:
     """
     from helixvcs.cli import render
 
-    _no_rev_yet(rev)
-    report = obj.repo().plan()
+    report = obj.repo().plan(rev)
     emit_json(report.to_json()) if obj.as_json else render.plan_report(report)
 
 
@@ -192,9 +191,8 @@ def show(obj: Ctx, node: str, rev: str | None, output: Path | None) -> None:
     """
     from helixvcs.cli import render
 
-    _no_rev_yet(rev)
     with obj.progress() as progress:
-        report = obj.repo().show(node, output=output, progress=progress)
+        report = obj.repo().show(node, rev, output=output, progress=progress)
     emit_json(report.to_json()) if obj.as_json else render.show_report(report)
 
 
@@ -214,12 +212,3 @@ def demo(obj: Ctx, directory: Path | None) -> None:
     render.log_entries(report.log)
     click.echo(f"\nthe demo repository is {report.path}; try there:")
     click.echo("  helix status    helix plan    helix log    helix show rows")
-
-
-def _no_rev_yet(rev: str | None) -> None:
-    if rev is not None:
-        from helixvcs.errors import UserInputError
-
-        raise UserInputError(
-            f"running a revision ({rev}) is not supported yet; check it out or run the working tree"
-        )

@@ -56,8 +56,14 @@ def _configured_workflow(root: Path) -> str | None:
     return value
 
 
-def compile_workflow(root: Path, path: Path, stat_cache: StatCache | None = None) -> Dag:
-    """Load the module at ``path`` and compile its single ``Workflow``."""
+def compile_workflow(
+    root: Path, path: Path, stat_cache: StatCache | None = None, data_root: Path | None = None
+) -> Dag:
+    """Load the module at ``path`` and compile its single ``Workflow``.
+
+    ``data_root`` is where a source's files are looked for when ``root`` lacks them: the
+    working tree, when ``root`` is a scratch copy of a commit that does not track its data.
+    """
     root = root.resolve()
     module = load_workflow_module(path, root)
     wf = _the_workflow(vars(module), path)
@@ -74,7 +80,7 @@ def compile_workflow(root: Path, path: Path, stat_cache: StatCache | None = None
     cache = stat_cache or StatCache(None)
     nodes: dict[str, Node] = {}
     for spec in order:
-        nodes[spec.name] = _make_node(spec, parents[spec.name], nodes, root, cache)
+        nodes[spec.name] = _make_node(spec, parents[spec.name], nodes, root, cache, data_root)
     return Dag(workflow=wf.name, root=root, module_file=path.resolve(), nodes=nodes)
 
 
@@ -166,6 +172,7 @@ def _make_node(
     done: Mapping[str, Node],
     root: Path,
     cache: StatCache,
+    data_root: Path | None,
 ) -> Node:
     constants = {k: v for k, v in spec.defaults.items() if k not in parents}
     code = code_identity(spec.func, root)
@@ -177,10 +184,12 @@ def _make_node(
         "options", *(f"{k}={v}" for k, v in sorted(parts.items()) if k.startswith("option:"))
     )
     inputs: tuple[str, ...] = ()
+    input_root = None
     if spec.kind == "source":
         assert spec.path is not None
-        files = _source_files(spec, root)
-        inputs = tuple(f.relative_to(root).as_posix() for f in files)
+        input_root = root if data_root is None or _exists(spec, root) else data_root.resolve()
+        files = _source_files(spec, input_root)
+        inputs = tuple(f.relative_to(input_root).as_posix() for f in files)
         hashes = [cache.file_digest(f) for f in files]
         parts.update({f"data:{rel}": h for rel, h in zip(inputs, hashes, strict=True)})
         extra = digest(
@@ -196,6 +205,7 @@ def _make_node(
         constants=constants,
         spec=spec,
         inputs=inputs,
+        input_root=input_root,
         parts=parts,
     )
 
@@ -227,9 +237,17 @@ def _source_files(spec: NodeSpec, root: Path) -> list[Path]:
 def source_argument(node: Node, root: Path) -> str | list[str]:
     """What a source function receives: the resolved path, or the sorted matches of a glob."""
     assert node.spec.path is not None
+    base = node.input_root or root
     if glob.has_magic(node.spec.path):
-        return [str(root / f) for f in node.inputs]
-    return str(root / node.spec.path)
+        return [str(base / f) for f in node.inputs]
+    return str(base / node.spec.path)
+
+
+def _exists(spec: NodeSpec, root: Path) -> bool:
+    assert spec.path is not None
+    if glob.has_magic(spec.path):
+        return any(Path(m).is_file() for m in glob.glob(str(root / spec.path), recursive=True))
+    return (root / spec.path).exists()
 
 
 def _error(spec: NodeSpec, message: str) -> CompileError:

@@ -23,7 +23,9 @@ class Node:
     code: CodeIdentity = field(repr=False)
     constants: Mapping[str, Any] = field(repr=False, compare=False)
     spec: NodeSpec = field(repr=False, compare=False)
-    inputs: tuple[str, ...] = ()  # sources only: files the node reads, relative to the repo root
+    inputs: tuple[str, ...] = ()  # sources only: files the node reads, relative to input_root
+    input_root: Path | None = None  # sources only: where ``inputs`` are (the repo root, or
+    # the working tree for data that a committed revision does not track)
     parts: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     """Labelled pieces of the key ("body", "helper:m.f", "default:C", "data:x.csv", ...),
     recorded per run so that later commands can say what changed."""

@@ -77,11 +77,11 @@ class Repo:
         self._require()
         return run(self, options or RunOptions(), progress or Progress())
 
-    def plan(self) -> PlanReport:
+    def plan(self, rev: str | None = None) -> PlanReport:
         from helixvcs.repo.plan import plan
 
         self._require()
-        return plan(self)
+        return plan(self, rev)
 
     def status(self) -> StatusReport:
         from helixvcs.repo.status import status
@@ -96,9 +96,13 @@ class Repo:
         return log(self, limit=limit, metric=metric)
 
     def show(
-        self, name: str, output: Path | None = None, progress: Progress | None = None
+        self,
+        name: str,
+        rev: str | None = None,
+        output: Path | None = None,
+        progress: Progress | None = None,
     ) -> ShowReport:
         from helixvcs.repo.show import show
 
         self._require()
-        return show(self, name, progress or Progress(), output)
+        return show(self, name, progress or Progress(), output, rev)

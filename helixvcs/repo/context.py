@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from helixvcs.errors import UserInputError
 from helixvcs.graph import Dag, compile_workflow, find_workflow_file
 from helixvcs.hashing import StatCache
 from helixvcs.index import Index
@@ -12,15 +13,38 @@ from helixvcs.plan.costs import StoredObject
 from helixvcs.plan.explain import PreviousOperator
 from helixvcs.repo.layout import Layout
 from helixvcs.store import ObjectStore
+from helixvcs.vcs import Version, export_tree, resolve, working_version
 
 
 def compile_tree(layout: Layout) -> Dag:
     """Compile the working tree's workflow, refreshing the stat cache of source files."""
+    return compile_version(layout, None)[0]
+
+
+def compile_version(layout: Layout, rev: str | None) -> tuple[Dag, Version]:
+    """Compile the working tree (``rev`` None) or commit ``rev`` read into a scratch tree.
+
+    A commit's files come from git's object database, never from a checkout; data files
+    the commit does not track are read from the working tree.
+    """
+    if rev is None:
+        version, root, data_root = working_version(layout.root), layout.root, None
+    else:
+        version = resolve(layout.root, rev)
+        assert version.commit is not None
+        root = export_tree(layout.root, version.commit, layout.trees / version.commit)
+        data_root = layout.root
+    try:
+        workflow = find_workflow_file(root)
+    except UserInputError as exc:
+        if rev is None:
+            raise
+        raise UserInputError(f"revision {rev} ({version.revision}): {exc}") from None
     cache = StatCache(layout.stat_cache if layout.exists() else None)
-    dag = compile_workflow(layout.root, find_workflow_file(layout.root), cache)
+    dag = compile_workflow(root, workflow, cache, data_root=data_root)
     if layout.exists():
         cache.save()
-    return dag
+    return dag, version
 
 
 def cost_model(dag: Dag, index: Index, store: ObjectStore) -> CostModel:

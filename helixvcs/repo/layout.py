@@ -72,6 +72,11 @@ class Layout:
         return self.helix / "statcache.json"
 
     @property
+    def trees(self) -> Path:
+        """Scratch copies of committed trees, one folder per commit sha."""
+        return self.helix / "trees"
+
+    @property
     def logs(self) -> Path:
         return self.helix / "logs"
 

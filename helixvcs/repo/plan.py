@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from helixvcs.graph import Dag
 from helixvcs.plan import Plan, make_plan
-from helixvcs.repo.context import compile_tree, cost_model, previous_operators
-from helixvcs.vcs import working_version
+from helixvcs.repo.context import compile_version, cost_model, previous_operators
 
 if TYPE_CHECKING:
     from helixvcs.repo import Repo
@@ -39,10 +38,10 @@ class PlanReport:
         }
 
 
-def plan(repo: Repo) -> PlanReport:
+def plan(repo: Repo, rev: str | None = None) -> PlanReport:
     index = repo.index
-    dag = compile_tree(repo.layout)
+    dag, version = compile_version(repo.layout, rev)
     result = make_plan(
         dag, cost_model(dag, index, repo.store), previous_operators(index, dag.workflow)
     )
-    return PlanReport(revision=working_version(repo.root).revision, dag=dag, plan=result)
+    return PlanReport(revision=version.revision, dag=dag, plan=result)

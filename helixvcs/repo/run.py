@@ -20,8 +20,8 @@ from helixvcs.graph import Dag
 from helixvcs.index import NodeRecord, ObjectRecord, OperatorRecord, RunRecord
 from helixvcs.plan import COMPUTE, LOAD, MaterializePolicy, Plan, make_plan
 from helixvcs.plan.costs import replanned
-from helixvcs.repo.context import compile_tree, cost_model, previous_operators
-from helixvcs.vcs import Version, working_version
+from helixvcs.repo.context import compile_version, cost_model, previous_operators
+from helixvcs.vcs import Version
 
 if TYPE_CHECKING:
     from helixvcs.repo import Repo
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class RunOptions:
+    rev: str | None = None  # a commit to run; None runs the working tree
     materialize: str | None = None
     budget: int | None = None
     executor: str | None = None
@@ -82,8 +83,7 @@ def run(repo: Repo, options: RunOptions, progress: Progress) -> RunReport:
     budget = options.budget if options.budget is not None else config.max_store_bytes
     index.ensure()
     index.mark_interrupted()
-    version = working_version(layout.root)
-    dag = compile_tree(layout)
+    dag, version = compile_version(layout, options.rev)
     model = cost_model(dag, index, store)
     plan = make_plan(dag, model, previous_operators(index, dag.workflow))
     record = _run_record(dag, version, policy, executor.name)

@@ -15,7 +15,7 @@ from helixvcs.errors import UserInputError
 from helixvcs.exec import Progress, RunSettings, execute, get_executor
 from helixvcs.plan import MaterializePolicy, make_plan
 from helixvcs.plan.costs import replanned
-from helixvcs.repo.context import compile_tree, cost_model
+from helixvcs.repo.context import compile_version, cost_model
 from helixvcs.repo.preview import describe, export
 
 if TYPE_CHECKING:
@@ -42,8 +42,10 @@ class ShowReport:
         }
 
 
-def show(repo: Repo, name: str, progress: Progress, output: Path | None = None) -> ShowReport:
-    dag = compile_tree(repo.layout)
+def show(
+    repo: Repo, name: str, progress: Progress, output: Path | None = None, rev: str | None = None
+) -> ShowReport:
+    dag, _ = compile_version(repo.layout, rev)
     if name not in dag.nodes:
         known = ", ".join(dag.nodes)
         raise UserInputError(

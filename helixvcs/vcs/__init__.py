@@ -13,16 +13,20 @@ the demo, and behaves like the git commands it names.
 
 from __future__ import annotations
 
+from helixvcs.vcs.revisions import UnknownRevision, export_tree, resolve
 from helixvcs.vcs.root import NotAGitRepo, find_root
 from helixvcs.vcs.version import Version, working_version
 from helixvcs.vcs.write import commit_all, ensure_gitignore, init_repo
 
 __all__ = [
     "NotAGitRepo",
+    "UnknownRevision",
     "Version",
     "commit_all",
     "ensure_gitignore",
+    "export_tree",
     "find_root",
     "init_repo",
+    "resolve",
     "working_version",
 ]
