@@ -23,6 +23,7 @@ negative weights edges from the source, implications infinite edges.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 COMPUTE, LOAD, PRUNE = "compute", "load", "prune"
 _INF = float("inf")
@@ -34,45 +35,62 @@ def optimal_states(
     compute_cost: Mapping[str, float],
     load_cost: Mapping[str, float | None],
 ) -> dict[str, str]:
-    """Solve OPT-EXEC-PLAN; ``load_cost[n] is None`` (or missing) means n is not stored."""
+    """Solve OPT-EXEC-PLAN; ``load_cost[n] is None`` (or missing) means n is not stored.
+
+    Two reductions keep the flow network small: only outputs and their ancestors can be
+    anything but pruned, and a node that is not stored has ``X_n == C_n``, so it is one
+    item of weight ``compute_n``.
+    """
     import networkx as nx
 
+    targets = list(dict.fromkeys(outputs))
+    relevant = _ancestors_and_self(parents, targets)
+    stored = [n for n in relevant if load_cost.get(n) is not None]
+    x_item = {n: i for i, n in enumerate(relevant)}  # X_n; also C_n when n is not stored
+    c_item = {n: len(x_item) + i for i, n in enumerate(stored)}
+    source, sink = -1, -2
     g = nx.DiGraph()
-    g.add_nodes_from(["s", "t"])
-    for n in parents:
-        stored = load_cost.get(n) is not None
-        lc = float(load_cost[n]) if stored else 0.0  # type: ignore[arg-type]
-        _weight(g, ("X", n), lc)
-        _weight(g, ("C", n), float(compute_cost[n]) - lc)
-        _implies(g, ("C", n), ("X", n))
-        for p in parents[n]:
-            _implies(g, ("C", n), ("X", p))
-        if not stored:
-            _implies(g, ("X", n), ("C", n))
-    for o in outputs:
-        g.add_edge("s", ("X", o), capacity=_INF)
-    _, (chosen, _) = nx.minimum_cut(g, "s", "t")
-    states = {}
-    for n in parents:
-        if ("C", n) in chosen:
-            states[n] = COMPUTE
-        elif ("X", n) in chosen:
-            states[n] = LOAD
+    g.add_nodes_from((source, sink))
+    for n in relevant:
+        c = c_item.get(n, x_item[n])
+        if n in c_item:
+            lc = float(load_cost[n])  # type: ignore[arg-type]
+            _weight(g, x_item[n], lc, source, sink)
+            _weight(g, c, float(compute_cost[n]) - lc, source, sink)
+            g.add_edge(c, x_item[n], capacity=_INF)
         else:
-            states[n] = PRUNE
+            _weight(g, c, float(compute_cost[n]), source, sink)
+        for p in parents[n]:
+            g.add_edge(c, x_item[p], capacity=_INF)
+    for o in targets:
+        g.add_edge(source, x_item[o], capacity=_INF)
+    _, (chosen, _) = nx.minimum_cut(g, source, sink)
+    states = dict.fromkeys(parents, PRUNE)
+    for n in relevant:
+        if c_item.get(n, x_item[n]) in chosen:
+            states[n] = COMPUTE
+        elif x_item[n] in chosen:
+            states[n] = LOAD
     return states
 
 
-def _weight(g: object, item: tuple[str, str], w: float) -> None:
-    g.add_node(item)  # type: ignore[attr-defined]
+def _ancestors_and_self(parents: Mapping[str, Sequence[str]], targets: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    stack = list(targets)
+    while stack:
+        n = stack.pop()
+        if n not in seen:
+            seen[n] = None
+            stack.extend(parents[n])
+    return list(seen)
+
+
+def _weight(g: Any, item: int, w: float, source: int, sink: int) -> None:
+    g.add_node(item)
     if w > 0:
-        g.add_edge(item, "t", capacity=w)  # type: ignore[attr-defined]
+        g.add_edge(item, sink, capacity=w)
     elif w < 0:
-        g.add_edge("s", item, capacity=-w)  # type: ignore[attr-defined]
-
-
-def _implies(g: object, a: tuple[str, str], b: tuple[str, str]) -> None:
-    g.add_edge(a, b, capacity=_INF)  # type: ignore[attr-defined]
+        g.add_edge(source, item, capacity=-w)
 
 
 def plan_cost(

@@ -12,7 +12,7 @@ from helixvcs.plan.optimizer import COMPUTE, LOAD, PRUNE, is_legal, optimal_stat
 
 @st.composite
 def problems(draw):
-    n = draw(st.integers(min_value=1, max_value=8))
+    n = draw(st.integers(min_value=1, max_value=10))
     names = [f"n{i}" for i in range(n)]
     parents = {name: [p for p in names[:i] if draw(st.booleans())] for i, name in enumerate(names)}
     outputs = [name for name in names if draw(st.integers(0, 3)) == 0] or [names[-1]]
@@ -23,6 +23,25 @@ def problems(draw):
 
 
 def brute_force(parents, outputs, compute, load) -> float:
+    """Exhaustive over every set C of computed nodes (2^n of them).
+
+    For a given C the cheapest legal assignment loads exactly the outputs and parents of C
+    that are not computed (loading more only adds cost), so the minimum over all C is the
+    minimum over all 3^n assignments.
+    """
+    names = list(parents)
+    best = float("inf")
+    for mask in range(1 << len(names)):
+        computed = {n for i, n in enumerate(names) if mask >> i & 1}
+        needed = set(outputs) | {p for n in computed for p in parents[n]}
+        loaded = needed - computed
+        if any(load[n] is None for n in loaded):
+            continue
+        best = min(best, sum(compute[n] for n in computed) + sum(load[n] for n in loaded))
+    return best
+
+
+def brute_force_all_states(parents, outputs, compute, load) -> float:
     names = list(parents)
     best = float("inf")
     for combo in itertools.product((COMPUTE, LOAD, PRUNE), repeat=len(names)):
@@ -32,15 +51,21 @@ def brute_force(parents, outputs, compute, load) -> float:
     return best
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=2000, deadline=None)
 @given(problems())
 def test_min_cut_matches_exhaustive_search(problem):
     parents, outputs, compute, load = problem
     states = optimal_states(parents, outputs, compute, load)
     assert is_legal(states, parents, outputs, load)
-    assert (
-        abs(plan_cost(states, compute, load) - brute_force(parents, outputs, compute, load)) < 1e-6
-    )
+    best = brute_force(parents, outputs, compute, load)
+    assert abs(plan_cost(states, compute, load) - best) < 1e-6
+
+
+@settings(max_examples=300, deadline=None)
+@given(problems().filter(lambda p: len(p[0]) <= 6))
+def test_the_computed_set_search_is_exhaustive(problem):
+    """The fast brute force agrees with enumerating all 3^n assignments."""
+    assert abs(brute_force(*problem) - brute_force_all_states(*problem)) < 1e-6
 
 
 def test_cheap_to_load_expensive_upstream_is_loaded_and_ancestors_pruned():
