@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from helixvcs.exec.budget import Budget, FixedBudget
 from helixvcs.exec.executor import Executor
 from helixvcs.exec.progress import Progress
 from helixvcs.graph import Dag, Node, source_argument
@@ -51,8 +52,9 @@ Replanner = Callable[[frozenset[str], frozenset[str]], Mapping[str, str]]
 @dataclass(frozen=True)
 class RunSettings:
     policy: MaterializePolicy = MaterializePolicy.HELIX
-    budget_bytes: int = 5 * 2**30
-    store_bytes: int = 0  # bytes in the store when the run started
+    budget: Budget = field(default_factory=lambda: FixedBudget(5 * 2**30))
+    probabilities: Mapping[str, float] = field(default_factory=dict)  # P(key survives)
+    default_probability: float = 1.0
 
 
 @dataclass
@@ -67,6 +69,7 @@ class NodeOutcome:
     status: str = "skipped"  # ok | failed | skipped
     note: str = ""
     info: ObjectInfo | None = None
+    recompute_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ class _Run:
         self.unsaved: set[str] = set()  # computed this run, not (yet) in the store
         self.lost: set[str] = set()  # keys whose object turned out missing or corrupt
         self.stored = {n.name for n in dag if store.has(n.key)}
-        self.free = settings.budget_bytes - settings.store_bytes
+        self.budget = settings.budget
         self.result = ExecResult(outcomes={n.name: NodeOutcome(n.name, n.key, PRUNE) for n in dag})
 
     def go(self, states: dict[str, str], replan: Replanner) -> ExecResult:
@@ -219,25 +222,42 @@ class _Run:
             return ""
         nbytes = estimate_size(value)
         recompute = recompute_seconds(node.name, self.parents, self.seconds, self.stored)
+        probability = self.settings.probabilities.get(node.name, self.settings.default_probability)
         keep, _why = should_materialize(
             self.settings.policy,
             recompute=recompute,
             load_estimate=estimate_load_seconds(nbytes),
-            nbytes=nbytes,
-            free_bytes=self.free,
+            probability=probability,
             is_output=node.is_output,
         )
-        return "kept" if keep and self._save(node, value) else ""
+        if not keep:
+            return ""
+        worth = probability * recompute / max(nbytes, 1)
+        if not self._room(nbytes, worth):
+            return "no room in the budget"
+        return "kept" if self._save(node, value, recompute, worth) else ""
 
-    def _save(self, node: Node, value: Any) -> bool:
+    def _room(self, nbytes: int, worth: float) -> bool:
+        if nbytes <= self.budget.free():
+            return True
+        if self.settings.policy is MaterializePolicy.ALL:
+            return False  # keep-everything keeps what fits, first come first served
+        return self.budget.make_room(nbytes, worth)
+
+    def _save(self, node: Node, value: Any, recompute: float, worth: float) -> bool:
         try:
             info = self.store.put(node.key, value)
         except UnstorableValue as exc:
             self._warn(f"{node.name}: {exc}; it will be recomputed when needed")
             return False
+        self.budget.added(node.key, node.name, info.bytes, recompute)
+        if self.budget.free() < 0 and not self._room(-self.budget.free(), worth):
+            self.store.delete(node.key)  # compressed size beat the estimate the wrong way
+            self.budget.removed(node.key, info.bytes)
+            return False
         out = self.result.outcomes[node.name]
         out.materialized, out.bytes, out.info = True, info.bytes, info
-        self.free -= info.bytes
+        out.recompute_seconds = recompute
         self.stored.add(node.name)
         self.unsaved.discard(node.name)
         return True
@@ -257,8 +277,11 @@ class _Run:
                 continue
             if any(self._received(c) for c in children[node.name]):
                 continue
-            if estimate_size(self.values[node.name]) <= self.free:
-                self._save(node, self.values[node.name])
+            value = self.values[node.name]
+            recompute = recompute_seconds(node.name, self.parents, self.seconds, self.stored)
+            worth = recompute / max(estimate_size(value), 1)
+            if self._room(estimate_size(value), worth):
+                self._save(node, value, recompute, worth)
 
     def _received(self, child: str) -> bool:
         out = self.result.outcomes[child]

@@ -89,6 +89,11 @@ class Index:
         """Remember how long loading an object took; the cost model prefers it to a guess."""
         self._update(lambda con: writes.record_load(con, key, load_seconds), None)
 
+    def record_loads(self, loads: Mapping[str, float]) -> None:
+        """``record_load`` for many objects in one transaction."""
+        if loads:
+            self._update(lambda con: writes.record_loads(con, loads), None)
+
     def forget_objects(self, keys: Sequence[str]) -> None:
         """Drop object records (after the store deleted the objects)."""
         if keys:
@@ -153,6 +158,18 @@ class Index:
         if not keys and not names:
             return empty
         return self._read(lambda con: reads.compute_seconds(con, keys, names), empty)
+
+    def key_history(self, workflow: str, limit: int = 200) -> list[dict[str, str]]:
+        """``{operator: key}`` of the last ``limit`` ok runs of ``workflow``, oldest first."""
+        return self._read(lambda con: reads.key_history(con, workflow, limit), [])
+
+    def running_keys(self) -> set[str]:
+        """Keys of every operator of the runs in progress (not to be evicted)."""
+        return self._read(reads.running_keys, set())
+
+    def load_throughput(self, minimum: int = 3) -> float | None:
+        """Measured store load throughput in bytes/s, once ``minimum`` loads are recorded."""
+        return self._read(lambda con: reads.load_throughput(con, minimum), None)
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         """Run read-only SQL against the index (timestamps are naive UTC); ``[]`` if none."""

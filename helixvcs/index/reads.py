@@ -152,3 +152,42 @@ def _latest_compute(
         [list(values)],
     ).fetchall()
     return dict(rows)
+
+
+def key_history(con: DuckDBPyConnection, workflow: str, limit: int) -> list[dict[str, str]]:
+    """Operator keys of the last ``limit`` ok runs of ``workflow``, oldest first."""
+    rows = con.execute(
+        """
+        WITH recent AS (
+            SELECT run_id, started FROM runs WHERE status = 'ok' AND workflow = ?
+            ORDER BY started DESC, run_id DESC LIMIT ?
+        )
+        SELECT r.run_id, o.name, o.key FROM recent r JOIN run_operators o USING (run_id)
+        ORDER BY r.started, r.run_id, o.position
+        """,
+        [workflow, limit],
+    ).fetchall()
+    history: dict[str, dict[str, str]] = {}
+    for run_id, name, key in rows:
+        history.setdefault(run_id, {})[name] = key
+    return list(history.values())
+
+
+def running_keys(con: DuckDBPyConnection) -> set[str]:
+    """Keys of every operator of the runs still in progress: never evict these."""
+    rows = con.execute(
+        "SELECT DISTINCT o.key FROM runs r JOIN run_operators o USING (run_id) "
+        "WHERE r.status = 'running'"
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def load_throughput(con: DuckDBPyConnection, minimum: int) -> float | None:
+    """Bytes per second over every measured load, when there are at least ``minimum``."""
+    row = con.execute(
+        "SELECT count(*), sum(bytes), sum(load_seconds) FROM objects "
+        "WHERE load_seconds IS NOT NULL AND load_seconds > 0"
+    ).fetchone()
+    if row is None or row[0] < minimum or not row[2]:
+        return None
+    return float(row[1]) / float(row[2])

@@ -115,6 +115,8 @@ class ObjectRecord:
     load_seconds: float | None
     created: datetime
     last_used: datetime
+    recompute_seconds: float | None = None  # compute seconds of it and of the ancestors
+    # that would be recomputed without it, when it was kept (schema v2)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "created", to_utc(self.created))

@@ -108,7 +108,13 @@ CREATE TABLE objects (
 );
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, V1)]
+# v2: what it would cost to recompute an object without it (its own compute seconds plus
+# every ancestor that would have to be recomputed too): the benefit of keeping it.
+V2 = """
+ALTER TABLE objects ADD COLUMN recompute_seconds DOUBLE;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, V1), (2, V2)]
 
 
 def latest_version() -> int:

@@ -56,7 +56,12 @@ _NODE_TYPES = dict(
 _OBJECT_TYPES = dict(
     zip(
         OBJECT_COLUMNS,
-        ["VARCHAR"] * 2 + ["BIGINT"] * 2 + ["VARCHAR"] * 2 + ["DOUBLE"] * 2 + ["TIMESTAMP"] * 2,
+        ["VARCHAR"] * 2
+        + ["BIGINT"] * 2
+        + ["VARCHAR"] * 2
+        + ["DOUBLE"] * 2
+        + ["TIMESTAMP"] * 2
+        + ["DOUBLE"],
         strict=True,
     )
 )
@@ -172,3 +177,8 @@ def mark_interrupted(con: DuckDBPyConnection) -> int:
             [dead],
         )
     return len(dead)
+
+
+def record_loads(con: DuckDBPyConnection, loads: Mapping[str, float]) -> None:
+    for key, seconds in loads.items():
+        con.execute("UPDATE objects SET load_seconds = ? WHERE key = ?", [seconds, key])

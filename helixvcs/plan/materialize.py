@@ -2,12 +2,16 @@
 
 Decided right after an operator finishes (Helix, VLDB 2019): materialize n when
 
-    c_n + sum(c_a for ancestors a that would have to be recomputed without n) > 2 * l_n
+    P(n survives) * (c_n + sum(c_a for ancestors a recomputed without n)) > 2 * l_n
 
-and its bytes fit the remaining storage budget. Outputs (metrics and declared outputs)
-are always kept when they fit: they are what the user looks at, they are small, and
-keeping them lets an unchanged iteration finish without computing anything. ``all``
-keeps everything that fits and ``none`` keeps nothing, for comparison.
+and its bytes fit the storage budget, or can be made to fit by evicting stored objects
+worth less per byte (``benefit``). ``P(n survives)`` goes beyond the paper: the
+probability that n's key is still current at the next iteration, learnt from history.
+
+Outputs (metrics and declared outputs) are always kept when there is room: they are what
+the user looks at, they are small, and keeping them lets an unchanged iteration finish
+without computing anything. ``all`` keeps everything that fits (evicting nothing) and
+``none`` keeps nothing, for comparison.
 """
 
 from __future__ import annotations
@@ -47,19 +51,21 @@ def should_materialize(
     *,
     recompute: float,
     load_estimate: float,
-    nbytes: int,
-    free_bytes: int,
+    probability: float = 1.0,
     is_output: bool = False,
 ) -> tuple[bool, str]:
-    """The decision and its reason, in words for ``helix plan`` and the run record."""
+    """Whether a value is worth keeping (room in the budget is checked separately).
+
+    ``probability`` is the chance that the operator's key survives the next iteration
+    (see ``benefit``): the paper's rule, weighted by how likely the value is reused.
+    """
     if policy is MaterializePolicy.NONE:
         return False, "materialize=none"
-    if nbytes > free_bytes:
-        return False, f"{nbytes} bytes exceed the remaining budget ({free_bytes} bytes)"
     if policy is MaterializePolicy.ALL:
         return True, "materialize=all"
     if is_output:
         return True, "an output"
-    if recompute > 2 * load_estimate:
-        return True, f"recompute {recompute:.3g} s > 2 x load {load_estimate:.3g} s"
-    return False, f"recompute {recompute:.3g} s <= 2 x load {load_estimate:.3g} s"
+    expected = probability * recompute
+    if expected > 2 * load_estimate:
+        return True, f"expected recompute {expected:.3g} s > 2 x load {load_estimate:.3g} s"
+    return False, f"expected recompute {expected:.3g} s <= 2 x load {load_estimate:.3g} s"

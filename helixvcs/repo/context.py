@@ -9,7 +9,7 @@ from helixvcs.graph import Dag, compile_workflow, find_workflow_file
 from helixvcs.hashing import StatCache
 from helixvcs.index import Index
 from helixvcs.plan import CostModel
-from helixvcs.plan.costs import StoredObject
+from helixvcs.plan.costs import STORE_THROUGHPUT, StoredObject
 from helixvcs.plan.explain import PreviousOperator
 from helixvcs.repo.layout import Layout
 from helixvcs.store import ObjectStore
@@ -61,7 +61,8 @@ def cost_model(dag: Dag, index: Index, store: ObjectStore) -> CostModel:
         else:
             info = store.info(key)
             stored[key] = StoredObject(bytes=info.bytes if info else 0)
-    return CostModel(by_key=by_key, by_name=by_name, stored=stored)
+    throughput = index.load_throughput() or STORE_THROUGHPUT
+    return CostModel(by_key=by_key, by_name=by_name, stored=stored, throughput=throughput)
 
 
 def previous_operators(index: Index, workflow: str) -> Mapping[str, PreviousOperator]:

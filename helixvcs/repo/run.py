@@ -19,7 +19,9 @@ from helixvcs.exec import ExecResult, OperatorFailure, Progress, RunSettings, ex
 from helixvcs.graph import Dag
 from helixvcs.index import NodeRecord, ObjectRecord, OperatorRecord, RunRecord
 from helixvcs.plan import COMPUTE, LOAD, MaterializePolicy, Plan, make_plan
+from helixvcs.plan.benefit import default_probability, survival_probabilities
 from helixvcs.plan.costs import replanned
+from helixvcs.repo.budget import StoreBudget
 from helixvcs.repo.context import compile_version, cost_model, previous_operators
 from helixvcs.vcs import Version
 
@@ -86,6 +88,15 @@ def run(repo: Repo, options: RunOptions, progress: Progress) -> RunReport:
     dag, version = compile_version(layout, options.rev)
     model = cost_model(dag, index, store)
     plan = make_plan(dag, model, previous_operators(index, dag.workflow))
+    probabilities = survival_probabilities(index.key_history(dag.workflow))
+    room = StoreBudget(
+        budget,
+        store,
+        index,
+        protected=set(dag.keys().values()) | index.running_keys(),
+        probabilities=probabilities,
+        current_keys=dag.keys(),
+    )
     record = _run_record(dag, version, policy, executor.name)
     index.begin_run(record, operator_records(dag))
     started = time.perf_counter()
@@ -99,7 +110,10 @@ def run(repo: Repo, options: RunOptions, progress: Progress) -> RunReport:
             replan=lambda held, lost: make_plan(dag, replanned(model, held, lost)).states(),
             compute_estimates={name: p.compute_cost for name, p in plan.nodes.items()},
             settings=RunSettings(
-                policy=policy, budget_bytes=budget, store_bytes=store.total_bytes()
+                policy=policy,
+                budget=room,
+                probabilities=probabilities,
+                default_probability=default_probability(),
             ),
             progress=progress,
         )
@@ -119,7 +133,7 @@ def run(repo: Repo, options: RunOptions, progress: Progress) -> RunReport:
             )
         executor.close()
     saved = _saved_seconds(plan, result)
-    _record(index, dag, record, result, status, wall, saved)
+    _record(index, record, result, status, wall, saved, room.evicted)
     return RunReport(
         run_id=record.run_id,
         revision=version.revision,
@@ -210,14 +224,15 @@ def _saved_seconds(plan: Plan, result: ExecResult) -> float:
 
 def _record(
     index: Any,
-    dag: Dag,
     record: RunRecord,
     result: ExecResult,
     status: str,
     wall: float,
     saved: float,
+    evicted: list[str],
 ) -> None:
     now = _now()
+    index.forget_objects(evicted)
     objects = [
         ObjectRecord(
             key=o.key,
@@ -230,14 +245,19 @@ def _record(
             load_seconds=None,
             created=now,
             last_used=now,
+            recompute_seconds=o.recompute_seconds,
         )
         for o in result.outcomes.values()
         if o.info is not None
     ]
     index.record_objects(objects)
-    for o in result.outcomes.values():
-        if o.state == LOAD and o.status == "ok" and o.load_seconds is not None:
-            index.record_load(o.key, o.load_seconds)
+    index.record_loads(
+        {
+            o.key: o.load_seconds
+            for o in result.outcomes.values()
+            if o.state == LOAD and o.status == "ok" and o.load_seconds is not None
+        }
+    )
     index.finish_run(
         record.run_id,
         status=status,

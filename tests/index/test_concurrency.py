@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from helixvcs.index import Index
+from helixvcs.index import Index, schema
 
 Worker = Callable[..., subprocess.Popen[str]]
 WaitOk = Callable[..., dict[str, Any]]
@@ -96,4 +96,4 @@ def test_two_writers_create_the_index_together(
         wait_ok(writer, timeout=60)
 
     check_all_present(index, {"a": 5, "b": 5, "c": 5})
-    assert index.query("SELECT version FROM schema_version") == [(1,)]
+    assert index.query("SELECT version FROM schema_version") == [(v,) for v, _ in schema.MIGRATIONS]

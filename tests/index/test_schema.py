@@ -39,14 +39,14 @@ def test_ensure_creates_the_file_and_the_latest_schema(index: Index, index_path:
 
     assert index_path.is_file()
     assert tables(index) == TABLES
-    assert version(index) == schema.latest_version() == 1
+    assert version(index) == schema.latest_version() == len(schema.MIGRATIONS)
 
 
 def test_ensure_is_idempotent(index: Index) -> None:
     index.ensure()
     index.ensure()
 
-    assert index.query("SELECT version FROM schema_version") == [(1,)]
+    assert index.query("SELECT version FROM schema_version") == [(v,) for v, _ in schema.MIGRATIONS]
 
 
 def test_a_first_write_creates_and_migrates(
@@ -54,14 +54,15 @@ def test_a_first_write_creates_and_migrates(
 ) -> None:
     index.begin_run(make_run("r1"), [])
 
-    assert version(index) == 1
+    assert version(index) == schema.latest_version()
     assert [r.run_id for r in index.runs()] == ["r1"]
 
 
 def test_an_index_from_a_newer_helixvcs_is_refused(
     index: Index, make_run: Callable[..., RunRecord], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    future = [*schema.MIGRATIONS, (2, "CREATE TABLE future (x INTEGER)")]
+    newer = schema.latest_version() + 1
+    future = [*schema.MIGRATIONS, (newer, "CREATE TABLE future (x INTEGER)")]
     with monkeypatch.context() as patch:
         patch.setattr(schema, "MIGRATIONS", future)
         index.ensure()
@@ -69,7 +70,7 @@ def test_an_index_from_a_newer_helixvcs_is_refused(
     for attempt in (index.runs, index.ensure, lambda: index.begin_run(make_run(), [])):
         with pytest.raises(IndexTooNew, match="upgrade helixvcs") as caught:
             attempt()
-        assert "schema version 2" in str(caught.value)
+        assert f"schema version {newer}" in str(caught.value)
         assert "\n" not in str(caught.value)
 
 
@@ -77,24 +78,25 @@ def test_a_reader_upgrades_an_older_schema_before_reading(
     index: Index, make_run: Callable[..., RunRecord], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     index.begin_run(make_run("r1"), [])
-    monkeypatch.setattr(
-        schema, "MIGRATIONS", [*schema.MIGRATIONS, (2, "ALTER TABLE runs ADD COLUMN note VARCHAR")]
-    )
+    newer = schema.latest_version() + 1
+    extra = (newer, "ALTER TABLE runs ADD COLUMN note VARCHAR")
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, extra])
 
     assert [r.run_id for r in index.runs()] == ["r1"]
-    assert version(index) == 2
+    assert version(index) == newer
     assert index.query("SELECT note FROM runs") == [(None,)]
 
 
 def test_a_failing_migration_changes_nothing(index: Index, monkeypatch: pytest.MonkeyPatch) -> None:
     index.ensure()
     broken = "CREATE TABLE half (x INTEGER); CREATE TABLE broken (x NO_SUCH_TYPE)"
+    newer = schema.latest_version() + 1
     with monkeypatch.context() as patch:
-        patch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, (2, broken)])
+        patch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, (newer, broken)])
         with pytest.raises(IndexFailure, match="NO_SUCH_TYPE"):
             index.ensure()
 
-    assert version(index) == 1
+    assert version(index) == newer - 1
     assert "half" not in tables(index)
 
 
@@ -136,3 +138,23 @@ def test_writing_without_a_helix_folder_says_to_init(tmp_path: Path) -> None:
     with pytest.raises(IndexUnavailable, match="helix init"):
         index.ensure()
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_version_1_index_is_migrated_keeping_its_objects(
+    index: Index, index_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:1])
+        index.ensure()
+        index.query("SELECT 1")
+    import duckdb
+
+    with duckdb.connect(str(index_path)) as con:
+        con.execute(
+            "INSERT INTO objects VALUES ('k' || repeat('0', 39), 'rows', 10, 20, 'arrow', 'c', "
+            "1.5, NULL, now()::TIMESTAMP, now()::TIMESTAMP)"
+        )
+    index.ensure()
+    assert version(index) == schema.latest_version()
+    (obj,) = index.objects().values()
+    assert obj.name == "rows" and obj.compute_seconds == 1.5 and obj.recompute_seconds is None

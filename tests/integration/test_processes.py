@@ -14,22 +14,23 @@ import pytest
 from helixvcs.store import DiskObjectStore
 from tests.integration.toy import FILES, TOTAL, computed
 
-# the delay is read at run time from an untracked-by-key file, so tests can slow a run
-# down without changing any key
+# ``total`` waits while data/hold exists: tests hold a run in progress as long as they need,
+# without changing any key (the file is read at run time, not by the operator's identity)
 SLOW = (
     FILES["workflow.py"]
     .replace("import time\n", "import time\nfrom pathlib import Path\n")
     .replace(
         "def total(scaled, shifted):\n    time.sleep(0.02)",
         "def total(scaled, shifted):\n"
-        "    time.sleep(float((Path(__file__).parent / 'data' / 'delay').read_text()))",
+        "    while (Path(__file__).parent / 'data' / 'hold').exists():\n"
+        "        time.sleep(0.02)",
     )
 )
 
 
 @pytest.fixture
 def slow_toy(git_repo):
-    git_repo.gen({**FILES, "workflow.py": SLOW, "data/delay": "0.02"}, commit="slow toy")
+    git_repo.gen({**FILES, "workflow.py": SLOW, ".gitignore": "data/hold\n"}, commit="slow toy")
     git_repo.helix("init")
     git_repo.commit("ignore .helix/")
     return git_repo
@@ -70,7 +71,8 @@ def test_corrupt_object_is_detected_and_recomputed(slow_toy):
 
 
 def test_sigkill_mid_run_leaves_no_partial_object_and_next_run_succeeds(slow_toy):
-    (slow_toy.path / "data/delay").write_text("30")
+    hold = slow_toy.path / "data/hold"
+    hold.touch()
     proc = slow_toy.helix_proc("run")
     _wait_for(lambda: _running(slow_toy))
     objects = slow_toy.path / ".helix" / "objects"
@@ -82,14 +84,15 @@ def test_sigkill_mid_run_leaves_no_partial_object_and_next_run_succeeds(slow_toy
         store.get(key)  # every object verifies
     log = slow_toy.helix_json("log")
     assert log[0]["status"] == "interrupted"
-    (slow_toy.path / "data/delay").write_text("0.02")
+    hold.unlink()
     doc = slow_toy.helix_json("run")
     assert doc["status"] == "ok" and doc["metrics"]["total"] == TOTAL
     assert "xs" not in computed(doc)  # resumed from what the killed run kept
 
 
 def test_log_and_status_work_while_a_run_is_writing(slow_toy):
-    (slow_toy.path / "data/delay").write_text("4")
+    hold = slow_toy.path / "data/hold"
+    hold.touch()
     proc = slow_toy.helix_proc("run", "--json")
     _wait_for(lambda: _running(slow_toy))
     for _ in range(3):
@@ -100,6 +103,7 @@ def test_log_and_status_work_while_a_run_is_writing(slow_toy):
             json.loads(out)
     status = json.loads(slow_toy.helix_proc("status", "--json").communicate(timeout=60)[0])
     assert status["running"]
+    hold.unlink()
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert json.loads(out)["status"] == "ok"
@@ -107,8 +111,11 @@ def test_log_and_status_work_while_a_run_is_writing(slow_toy):
 
 
 def test_two_runs_at_once_both_succeed(slow_toy):
-    (slow_toy.path / "data/delay").write_text("1")
+    hold = slow_toy.path / "data/hold"
+    hold.touch()
     procs = [slow_toy.helix_proc("run", "--json") for _ in range(2)]
+    _wait_for(lambda: sum(e["status"] == "running" for e in slow_toy.helix_json("log")) == 2)
+    hold.unlink()
     docs = []
     for p in procs:
         out, err = p.communicate(timeout=120)

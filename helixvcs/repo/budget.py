@@ -1,0 +1,94 @@
+"""The storage budget over the real store: what each stored object is worth, and eviction.
+
+Shared by ``helix run`` (new values compete with stored ones for room) and ``helix gc``
+(drop the least valuable objects until the store fits a size). An object's worth is its
+expected benefit per byte (``helixvcs.plan.benefit``); objects that a run in progress
+may load are never evicted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from helixvcs.index import Index
+from helixvcs.plan.benefit import STALE_WEIGHT, StoredValue, choose_evictions, default_probability
+from helixvcs.store import ObjectStore
+
+
+def stored_values(
+    store: ObjectStore,
+    index: Index,
+    *,
+    protected: set[str],
+    probabilities: Mapping[str, float],
+    current_keys: Mapping[str, str],
+) -> list[StoredValue]:
+    """Every stored object that may be evicted, valued."""
+    records = index.objects()
+    values = []
+    for key in list(store.keys()):
+        if key in protected:
+            continue
+        rec = records.get(key)
+        if rec is None:  # kept by a run that died before recording it: worth unknown
+            info = store.info(key)
+            values.append(StoredValue(key, "?", info.bytes if info else 0, 0.0, 0.0))
+            continue
+        p = probabilities.get(rec.name, default_probability())
+        if current_keys.get(rec.name) != key:
+            p *= STALE_WEIGHT
+        recompute = (
+            rec.recompute_seconds if rec.recompute_seconds is not None else rec.compute_seconds
+        )
+        values.append(StoredValue(key, rec.name, rec.bytes, recompute, p))
+    return values
+
+
+class StoreBudget:
+    """A ``Budget`` (see ``helixvcs.exec.budget``) that evicts the least valuable objects."""
+
+    def __init__(
+        self,
+        limit: int,
+        store: ObjectStore,
+        index: Index,
+        *,
+        protected: set[str],
+        probabilities: Mapping[str, float],
+        current_keys: Mapping[str, str],
+    ) -> None:
+        self.limit, self.store, self.index = limit, store, index
+        self.used = store.total_bytes()
+        self.protected = set(protected)
+        self.probabilities, self.current_keys = probabilities, current_keys
+        self.evicted: list[str] = []
+
+    def free(self) -> int:
+        return self.limit - self.used
+
+    def make_room(self, nbytes: int, benefit_per_byte: float) -> bool:
+        need = nbytes - self.free()
+        if need <= 0:
+            return True
+        candidates = stored_values(
+            self.store,
+            self.index,
+            protected=self.protected,
+            probabilities=self.probabilities,
+            current_keys=self.current_keys,
+        )
+        chosen = choose_evictions(candidates, need, better_than=benefit_per_byte)
+        if chosen is None:
+            return False
+        for obj in chosen:
+            if self.store.delete(obj.key):
+                self.used -= obj.bytes
+            self.evicted.append(obj.key)
+        return self.free() >= nbytes
+
+    def added(self, key: str, name: str, nbytes: int, recompute_seconds: float) -> None:
+        self.used += nbytes
+        self.protected.add(key)
+
+    def removed(self, key: str, nbytes: int) -> None:
+        self.used -= nbytes

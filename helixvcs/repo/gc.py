@@ -1,0 +1,91 @@
+"""``helix gc``: drop the stored intermediates least likely to pay off, to fit a size.
+
+Objects are dropped in order of expected benefit per byte, lowest first; an object that
+a run in progress may load is never dropped. A dropped object is only a cache miss: the
+next run that needs it recomputes it. Scratch trees of commits (``.helix/trees/``) that
+no run in progress uses are removed too; they are re-read from git when needed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from helixvcs.plan.benefit import eviction_order, survival_probabilities
+from helixvcs.repo.budget import stored_values
+
+if TYPE_CHECKING:
+    from helixvcs.repo import Repo
+
+TREE_GRACE_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class GcReport:
+    target_bytes: int
+    before_bytes: int
+    after_bytes: int
+    dropped: list[dict[str, Any]] = field(default_factory=list)
+    trees_removed: int = 0
+    dry_run: bool = False
+
+    @property
+    def freed_bytes(self) -> int:
+        return self.before_bytes - self.after_bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "target_bytes": self.target_bytes,
+            "before_bytes": self.before_bytes,
+            "after_bytes": self.after_bytes,
+            "freed_bytes": self.freed_bytes,
+            "dropped": self.dropped,
+            "trees_removed": self.trees_removed,
+        }
+
+
+def gc(repo: Repo, max_size: int | None = None, dry_run: bool = False) -> GcReport:
+    index, store = repo.index, repo.store
+    target = max_size if max_size is not None else repo.layout.read_config().max_store_bytes
+    last = index.last_run(status="ok")
+    current = {op.name: op.key for op in index.operators(last.run_id)} if last else {}
+    history = index.key_history(last.workflow) if last else []
+    candidates = stored_values(
+        store,
+        index,
+        protected=index.running_keys(),
+        probabilities=survival_probabilities(history),
+        current_keys=current,
+    )
+    before = store.total_bytes()
+    size, dropped = before, []
+    for obj in eviction_order(candidates):
+        if size <= target:
+            break
+        if not dry_run:
+            store.delete(obj.key)
+        size -= obj.bytes
+        dropped.append(
+            {"key": obj.key, "name": obj.name, "bytes": obj.bytes, "benefit": obj.benefit}
+        )
+    if not dry_run:
+        index.forget_objects([str(d["key"]) for d in dropped])
+    trees = 0 if dry_run else _remove_trees(repo)
+    return GcReport(target, before, size, dropped, trees, dry_run)
+
+
+def _remove_trees(repo: Repo) -> int:
+    root = repo.layout.trees
+    if not root.is_dir():
+        return 0
+    busy = {r.commit for r in repo.index.runs(status="running")}
+    recent = time.time() - TREE_GRACE_SECONDS  # a run may be compiling from it right now
+    removed = 0
+    for tree in root.iterdir():
+        if tree.name not in busy and tree.stat().st_mtime < recent:
+            shutil.rmtree(tree, ignore_errors=True)
+            removed += 1
+    return removed
