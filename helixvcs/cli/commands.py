@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,7 +44,18 @@ def json_option(func: F) -> F:
 
 
 def emit_json(doc: Any) -> None:
-    click.echo(json.dumps(doc, indent=2, default=str))
+    """One JSON document; NaN and infinities (not JSON) become null."""
+    click.echo(json.dumps(_finite(doc), indent=2, default=str, allow_nan=False))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 @click.group(cls=HelixGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -197,6 +209,24 @@ def show(obj: Ctx, node: str, rev: str | None, output: Path | None) -> None:
 
 
 @cli.command()
+@click.option("--max-size", metavar="SIZE", help="Target store size (default: the budget).")
+@click.option("--dry-run", is_flag=True, help="Say what would be dropped; drop nothing.")
+@json_option
+@click.pass_obj
+def gc(obj: Ctx, max_size: str | None, dry_run: bool) -> None:
+    """Drop the stored intermediates least likely to pay off until the store fits a size.
+
+    Example: helix gc --max-size 500MB --dry-run
+    """
+    from helixvcs.cli import render
+    from helixvcs.repo import parse_size
+
+    limit = parse_size(max_size) if max_size else None
+    report = obj.repo().gc(limit, dry_run=dry_run)
+    emit_json(report.to_json()) if obj.as_json else render.gc_report(report)
+
+
+@cli.command()
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.pass_obj
 def demo(obj: Ctx, directory: Path | None) -> None:
@@ -212,3 +242,7 @@ def demo(obj: Ctx, directory: Path | None) -> None:
     render.log_entries(report.log)
     click.echo(f"\nthe demo repository is {report.path}; try there:")
     click.echo("  helix status    helix plan    helix log    helix show rows")
+
+
+# commit-and-run and hooks live in their own module and register themselves on `cli`
+from helixvcs.cli import git_commands  # noqa: E402, F401

@@ -8,7 +8,9 @@ from typing import Any
 
 import click
 
-__all__ = ["HelixGroup", "main"]
+__all__ = ["INTERNAL_ERROR", "HelixGroup", "main"]
+
+INTERNAL_ERROR = 70  # a bug in helixvcs (EX_SOFTWARE); 1 is reserved for a failed workflow
 
 
 class HelixGroup(click.Group):
@@ -23,7 +25,7 @@ class HelixGroup(click.Group):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(0)
         except KeyboardInterrupt:
-            click.echo("interrupted; finished intermediates are kept", err=True)
+            click.echo("interrupted; intermediates already stored are kept", err=True)
             ctx.exit(130)
         except Exception as exc:
             debug = bool(getattr(ctx.obj, "debug", False)) or os.environ.get("HELIX_DEBUG") == "1"
@@ -39,7 +41,7 @@ def _report(exc: Exception, debug: bool) -> int:
         traceback.print_exception(exc)
     if isinstance(exc, WorkflowFailed):
         click.echo(f"error: {exc}", err=True)
-        if exc.details and not debug:
+        if exc.details:
             click.echo(exc.details.rstrip(), err=True)
         return exc.exit_code
     if isinstance(exc, HelixError):
@@ -51,7 +53,7 @@ def _report(exc: Exception, debug: bool) -> int:
             "(run with --debug for the traceback, and please report it)",
             err=True,
         )
-    return 1
+    return INTERNAL_ERROR
 
 
 def main() -> None:

@@ -29,6 +29,8 @@ def run_report(report: Any) -> None:
 
 
 def plan_report(report: Any) -> None:
+    for note in report.warnings:
+        click.echo(f"warning: {note}", err=True)
     click.echo(f"plan for {report.revision}: estimated {report.plan.estimated_seconds:.2f} s")
     rows = [
         [p.name, p.state, _secs(p.compute_cost), _secs(p.load_cost), p.reason]
@@ -57,6 +59,8 @@ def status_report(report: Any) -> None:
 
 
 def log_entries(entries: list[Any]) -> None:
+    for q in getattr(entries, "queued", ()):  # commits the post-commit hook has yet to run
+        click.echo(f"queued: {q.sha[:7]}  {q.subject or ''}".rstrip())
     if not entries:
         click.echo("no runs yet; `helix run` records one")
         return
@@ -75,3 +79,26 @@ def show_report(report: Any) -> None:
     click.echo(report.preview)
     if report.exported:
         click.echo(f"exported to {report.exported}")
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n} B"
+
+
+def gc_report(report: Any) -> None:
+    verb = "would drop" if report.dry_run else "dropped"
+    click.echo(
+        f"{verb} {len(report.dropped)} objects, {_size(report.freed_bytes)}: "
+        f"store {_size(report.before_bytes)} -> {_size(report.after_bytes)} "
+        f"(target {_size(report.target_bytes)})"
+    )
+    for d in report.dropped[:20]:
+        click.echo(f"  {d['name']:<24} {d['key'][:12]}  {_size(d['bytes'])}")
+    if len(report.dropped) > 20:
+        click.echo(f"  ... and {len(report.dropped) - 20} more")
+    if report.trees_removed:
+        click.echo(f"removed {report.trees_removed} scratch trees of commits")

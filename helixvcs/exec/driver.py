@@ -142,8 +142,8 @@ class _Run:
             self.result.failure = failed.failure
             self._keep_finished()
         for name, outcome in self.result.outcomes.items():
-            if outcome.status == "skipped":
-                outcome.state = states.get(name, PRUNE)
+            if outcome.status == "skipped":  # planned but never reached when a run fails
+                outcome.state = PRUNE if self.result.failure else states.get(name, PRUNE)
         return self.result
 
     def _pass(self, states: Mapping[str, str]) -> bool:

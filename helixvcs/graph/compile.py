@@ -32,6 +32,11 @@ def find_workflow_file(root: Path) -> Path:
     """``[tool.helix] workflow`` in the root's pyproject.toml, else ``workflow.py``."""
     configured = _configured_workflow(root)
     path = root / (configured or DEFAULT_WORKFLOW)
+    if configured and not path.resolve().is_relative_to(root.resolve()):
+        raise UserInputError(
+            f"{root / 'pyproject.toml'}: [tool.helix] workflow = {configured!r} is outside "
+            "the repository; point it at a file inside it"
+        )
     if not path.is_file():
         hint = (
             f"[tool.helix] workflow = {configured!r} in pyproject.toml"
@@ -77,7 +82,7 @@ def compile_workflow(
             "the workflow has no @wf.metric or @wf.output, so nothing would run; mark its results",
             file=str(path),
         )
-    cache = stat_cache or StatCache(None)
+    cache = stat_cache if stat_cache is not None else StatCache(None)
     nodes: dict[str, Node] = {}
     for spec in order:
         nodes[spec.name] = _make_node(spec, parents[spec.name], nodes, root, cache, data_root)

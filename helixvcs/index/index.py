@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -92,7 +92,8 @@ class Index:
     def record_loads(self, loads: Mapping[str, float]) -> None:
         """``record_load`` for many objects in one transaction."""
         if loads:
-            self._update(lambda con: writes.record_loads(con, loads), None)
+            when = datetime.now(UTC)
+            self._update(lambda con: writes.record_loads(con, loads, when), None)
 
     def forget_objects(self, keys: Sequence[str]) -> None:
         """Drop object records (after the store deleted the objects)."""

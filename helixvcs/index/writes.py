@@ -179,6 +179,9 @@ def mark_interrupted(con: DuckDBPyConnection) -> int:
     return len(dead)
 
 
-def record_loads(con: DuckDBPyConnection, loads: Mapping[str, float]) -> None:
+def record_loads(con: DuckDBPyConnection, loads: Mapping[str, float], when: datetime) -> None:
     for key, seconds in loads.items():
-        con.execute("UPDATE objects SET load_seconds = ? WHERE key = ?", [seconds, key])
+        con.execute(
+            "UPDATE objects SET load_seconds = ?, last_used = ? WHERE key = ?",
+            [seconds, to_db_time(when), key],
+        )

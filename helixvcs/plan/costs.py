@@ -46,6 +46,16 @@ class CostModel:
             return "measured"
         return "same operator, earlier code" if name in self.by_name else "default guess"
 
+    def load_source(self, key: str) -> str | None:
+        if key in self.in_memory:
+            return "in memory"
+        obj = self.stored.get(key)
+        if obj is None:
+            return None
+        if obj.load_seconds is not None:
+            return "measured"
+        return f"estimated from {obj.bytes} bytes at {self.throughput / 1e6:.0f} MB/s"
+
     def load_seconds(self, key: str) -> float | None:
         """None when the key is neither stored nor in memory."""
         if key in self.in_memory:

@@ -28,6 +28,8 @@ class NodePlan:
     compute_cost: float
     load_cost: float | None
     changed: bool
+    compute_source: str = "default guess"  # "measured", "same operator, earlier code", ...
+    load_source: str | None = None  # "measured", "estimated from bytes", "in memory"
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,9 @@ def make_plan(
             reason = _compute_reason(node, change, load[node.name], compute[node.name])
         elif state == LOAD:
             full = recompute_seconds(node.name, parents, compute, stored=set())
+            what = "unchanged" if change is None else "stored from an earlier version"
             reason = (
-                f"unchanged, loaded ({load[node.name]:.2g} s) "
+                f"{what}, loaded ({load[node.name]:.2g} s) "
                 f"instead of recomputing ({full:.2g} s with ancestors)"
             )
         else:
@@ -81,6 +84,8 @@ def make_plan(
             compute_cost=compute[node.name],
             load_cost=load[node.name],
             changed=change is not None,
+            compute_source=model.compute_source(node.name, node.key),
+            load_source=model.load_source(node.key),
         )
     return Plan(nodes=nodes, estimated_seconds=plan_cost(states, compute, load))
 

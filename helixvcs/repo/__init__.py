@@ -6,14 +6,18 @@ only parses arguments, calls a method and prints the report it gets back.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 
 from helixvcs.errors import NotInitialized
 from helixvcs.exec import Progress
 from helixvcs.index import Index
+from helixvcs.repo.commit import CommitRunReport
+from helixvcs.repo.gc import GcReport
+from helixvcs.repo.hooks import HooksReport
 from helixvcs.repo.layout import Layout, parse_size
-from helixvcs.repo.log import LogEntry
+from helixvcs.repo.log import LogEntries, LogEntry
 from helixvcs.repo.plan import PlanReport
 from helixvcs.repo.run import RunOptions, RunReport
 from helixvcs.repo.show import ShowReport
@@ -22,6 +26,10 @@ from helixvcs.store import DiskObjectStore, ObjectStore
 from helixvcs.vcs import ensure_gitignore, find_root
 
 __all__ = [
+    "CommitRunReport",
+    "GcReport",
+    "HooksReport",
+    "LogEntries",
     "LogEntry",
     "PlanReport",
     "Repo",
@@ -89,11 +97,18 @@ class Repo:
         self._require()
         return status(self)
 
-    def log(self, *, limit: int | None = None, metric: str | None = None) -> list[LogEntry]:
+    def log(self, *, limit: int | None = None, metric: str | None = None) -> LogEntries:
         from helixvcs.repo.log import log
 
         self._require()
         return log(self, limit=limit, metric=metric)
+
+    def gc(self, max_size: int | None = None, dry_run: bool = False) -> GcReport:
+        """Drop the least valuable stored intermediates until the store fits ``max_size``."""
+        from helixvcs.repo.gc import gc
+
+        self._require()
+        return gc(self, max_size, dry_run)
 
     def show(
         self,
@@ -106,3 +121,46 @@ class Repo:
 
         self._require()
         return show(self, name, progress or Progress(), output, rev)
+
+    def commit_and_run(
+        self,
+        message: str,
+        *,
+        all: bool = False,
+        paths: Sequence[str] = (),
+        cwd: Path | None = None,
+        progress: Progress | None = None,
+    ) -> CommitRunReport:
+        """``git commit -m MESSAGE [-a] [-- PATHS]`` (run in ``cwd`` if inside the repo),
+        then run the new commit and compare its metrics with its parent's."""
+        from helixvcs.repo.commit import commit_and_run
+
+        self._require()
+        return commit_and_run(
+            self, message, all=all, paths=paths, cwd=cwd, progress=progress or Progress()
+        )
+
+    def hooks_install(self) -> HooksReport:
+        """Install helix's post-commit hook, chaining a hook already in place."""
+        from helixvcs.repo import hooks
+
+        self._require()
+        return hooks.install(self)
+
+    def hooks_uninstall(self) -> HooksReport:
+        """Remove helix's post-commit hook and restore the chained one."""
+        from helixvcs.repo import hooks
+
+        return hooks.uninstall(self)
+
+    def hooks_status(self) -> HooksReport:
+        from helixvcs.repo import hooks
+
+        return hooks.status(self)
+
+    def post_commit(self, sha: str, say: Callable[[str], None]) -> None:
+        """What the hook starts in the background: queue ``sha`` and run the queue."""
+        from helixvcs.repo import hooks
+
+        self._require()
+        hooks.post_commit(self, sha, say)

@@ -1,12 +1,18 @@
-"""``helix log``: runs, newest first, with metrics, wall time, counts and time saved."""
+"""``helix log``: runs, newest first, with metrics, wall time, counts and time saved.
+
+Commits that the post-commit hook queued but whose run has not started yet come along as
+``LogEntries.queued``; they have no run, so they are not entries (nor in ``--json``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from helixvcs.repo import Repo
+    from helixvcs.repo.hooks import QueuedCommit
 
 
 @dataclass(frozen=True)
@@ -39,13 +45,23 @@ class LogEntry:
         }
 
 
-def log(repo: Repo, *, limit: int | None = None, metric: str | None = None) -> list[LogEntry]:
+class LogEntries(list[LogEntry]):
+    """Runs, newest first, and the commits still waiting for a background run."""
+
+    def __init__(self, entries: Iterable[LogEntry] = (), queued: Iterable[QueuedCommit] = ()):
+        super().__init__(entries)
+        self.queued = list(queued)
+
+
+def log(repo: Repo, *, limit: int | None = None, metric: str | None = None) -> LogEntries:
+    from helixvcs.repo.hooks import waiting
+
     index = repo.index
     index.mark_interrupted()
     runs = index.runs(limit=limit)
     ids = [r.run_id for r in runs]
     metrics, counts = index.metrics_for(ids), index.counts_for(ids)
-    entries = []
+    entries = LogEntries(queued=waiting(repo))
     for r in runs:
         values = metrics.get(r.run_id, {})
         if metric is not None:
@@ -54,7 +70,7 @@ def log(repo: Repo, *, limit: int | None = None, metric: str | None = None) -> l
             LogEntry(
                 run_id=r.run_id,
                 revision=r.revision,
-                commit=r.commit,
+                commit=r.commit if r.fingerprint is None else None,  # as `run --json`
                 subject=r.subject,
                 status=r.status,
                 started=r.started.isoformat(timespec="seconds"),

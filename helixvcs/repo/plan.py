@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from helixvcs.graph import Dag
 from helixvcs.plan import Plan, make_plan
 from helixvcs.repo.context import compile_version, cost_model, previous_operators
+from helixvcs.repo.history import untracked_data_warnings
 
 if TYPE_CHECKING:
     from helixvcs.repo import Repo
@@ -18,6 +19,7 @@ class PlanReport:
     revision: str
     dag: Dag
     plan: Plan
+    warnings: list[str] = field(default_factory=list)  # e.g. untracked data that changed
 
     def to_json(self) -> dict[str, Any]:
         """The ``helix plan --json`` document (DESIGN.md, "Machine-readable output")."""
@@ -32,6 +34,8 @@ class PlanReport:
                     "reason": p.reason,
                     "compute_cost": round(p.compute_cost, 6),
                     "load_cost": None if p.load_cost is None else round(p.load_cost, 6),
+                    "compute_source": p.compute_source,
+                    "load_source": p.load_source,
                 }
                 for p in self.plan.nodes.values()
             ],
@@ -44,4 +48,5 @@ def plan(repo: Repo, rev: str | None = None) -> PlanReport:
     result = make_plan(
         dag, cost_model(dag, index, repo.store), previous_operators(index, dag.workflow)
     )
-    return PlanReport(revision=version.revision, dag=dag, plan=result)
+    notes = untracked_data_warnings(index, dag, version, repo.layout.root) if rev else []
+    return PlanReport(revision=version.revision, dag=dag, plan=result, warnings=notes)

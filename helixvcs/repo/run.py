@@ -23,7 +23,8 @@ from helixvcs.plan.benefit import default_probability, survival_probabilities
 from helixvcs.plan.costs import replanned
 from helixvcs.repo.budget import StoreBudget
 from helixvcs.repo.context import compile_version, cost_model, previous_operators
-from helixvcs.vcs import Version
+from helixvcs.repo.history import untracked_data_warnings
+from helixvcs.vcs import MergeInProgress, Version, merge_in_progress
 
 if TYPE_CHECKING:
     from helixvcs.repo import Repo
@@ -85,7 +86,12 @@ def run(repo: Repo, options: RunOptions, progress: Progress) -> RunReport:
     budget = options.budget if options.budget is not None else config.max_store_bytes
     index.ensure()
     index.mark_interrupted()
+    if options.rev is None and merge_in_progress(layout.root):
+        raise MergeInProgress(layout.root)
     dag, version = compile_version(layout, options.rev)
+    notes = untracked_data_warnings(index, dag, version, layout.root) if options.rev else []
+    for note in notes:
+        progress.warn(note)
     model = cost_model(dag, index, store)
     plan = make_plan(dag, model, previous_operators(index, dag.workflow))
     probabilities = survival_probabilities(index.key_history(dag.workflow))
@@ -132,7 +138,7 @@ def run(repo: Repo, options: RunOptions, progress: Progress) -> RunReport:
                 error="interrupted",
             )
         executor.close()
-    saved = _saved_seconds(plan, result)
+    saved = _saved_seconds(plan, result) if status == "ok" else 0.0
     _record(index, record, result, status, wall, saved, room.evicted)
     return RunReport(
         run_id=record.run_id,
@@ -144,7 +150,7 @@ def run(repo: Repo, options: RunOptions, progress: Progress) -> RunReport:
         metrics=result.metrics,
         nodes=[_node_json(dag, o) for o in result.outcomes.values()],
         failure=result.failure,
-        warnings=result.warnings,
+        warnings=[*notes, *result.warnings],
         outputs=result.outputs,
     )
 

@@ -17,6 +17,7 @@ from helixvcs.plan import MaterializePolicy, make_plan
 from helixvcs.plan.costs import replanned
 from helixvcs.repo.context import compile_version, cost_model
 from helixvcs.repo.preview import describe, export
+from helixvcs.store import CorruptObject, MissingObject
 
 if TYPE_CHECKING:
     from helixvcs.repo import Repo
@@ -52,9 +53,11 @@ def show(
             f"no operator named {name!r} in workflow {dag.workflow!r}; known: {known}"
         )
     node, store = dag[name], repo.store
-    if store.has(node.key):
+    try:
         value, origin = store.get(node.key), "store"
-    else:
+    except (CorruptObject, MissingObject) as exc:
+        if isinstance(exc, CorruptObject):
+            progress.warn(str(exc))
         value, origin = _compute(repo, dag, name, progress), "computed"
     label, text = describe(value)
     if output is not None:
@@ -67,7 +70,7 @@ def _compute(repo: Repo, dag: Any, name: str, progress: Progress) -> Any:
 
     model = cost_model(dag, repo.index, repo.store)
     plan = make_plan(dag, model, outputs=[name])
-    progress.warn(f"{name} is not stored; computing it")
+    progress.warn(f"{name} is not stored; computing it (nothing is recorded)")
     result = execute(
         dag,
         plan.states(),

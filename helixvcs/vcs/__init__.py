@@ -7,18 +7,30 @@ store and the index; it knows nothing about workflows.
 Reading is strictly read-only. ``working_version`` never writes the index, refs or
 objects (unlike ``git status``, which refreshes the index's stat cache), so helix can
 inspect a repository while the user's own git commands run. Writing (``init_repo``,
-``commit_all``, ``ensure_gitignore``) exists for ``helix init``, ``commit-and-run`` and
-the demo, and behaves like the git commands it names.
+``commit_all``, ``ensure_gitignore``) exists for ``helix init`` and the demo, and behaves
+like the git commands it names. ``commit-and-run`` and the hooks go through the ``git``
+binary itself (``gitcli``), so that a commit made for the user is exactly ``git commit``'s.
 """
 
 from __future__ import annotations
 
-from helixvcs.vcs.revisions import UnknownRevision, export_tree, resolve
+from helixvcs.vcs.gitcli import GitCommit, GitFailed, git_commit, hooks_dir
+from helixvcs.vcs.revisions import (
+    UnknownRevision,
+    export_tree,
+    first_parent,
+    first_parents,
+    resolve,
+)
 from helixvcs.vcs.root import NotAGitRepo, find_root
+from helixvcs.vcs.state import MergeInProgress, merge_in_progress
 from helixvcs.vcs.version import Version, working_version
 from helixvcs.vcs.write import commit_all, ensure_gitignore, init_repo
 
 __all__ = [
+    "GitCommit",
+    "GitFailed",
+    "MergeInProgress",
     "NotAGitRepo",
     "UnknownRevision",
     "Version",
@@ -26,7 +38,12 @@ __all__ = [
     "ensure_gitignore",
     "export_tree",
     "find_root",
+    "first_parent",
+    "first_parents",
+    "git_commit",
+    "hooks_dir",
     "init_repo",
+    "merge_in_progress",
     "resolve",
     "working_version",
 ]

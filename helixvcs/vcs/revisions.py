@@ -71,6 +71,36 @@ def _parse(repo: GitRepo, rev: str) -> Commit:
     return commit
 
 
+def first_parent(root: Path, sha: str) -> str | None:
+    """The full sha of commit ``sha``'s first parent; None for a root commit."""
+    parents = first_parents(root, sha, limit=1)
+    return parents[0] if parents else None
+
+
+def first_parents(root: Path, sha: str, limit: int) -> list[str]:
+    """Up to ``limit`` first-parent ancestors of commit ``sha``, nearest first.
+
+    Empty for a root commit, or for a sha the repository does not have (any more).
+    """
+    from dulwich.objects import Commit
+    from dulwich.repo import Repo as GitRepo
+
+    found: list[str] = []
+    with GitRepo(str(find_root(root))) as repo:
+        commit = _object(repo, sha.encode("ascii"))
+        while isinstance(commit, Commit) and commit.parents and len(found) < limit:
+            found.append(commit.parents[0].decode("ascii"))
+            commit = _object(repo, commit.parents[0])  # None where a shallow clone ends
+    return found
+
+
+def _object(repo: GitRepo, sha: bytes) -> object | None:
+    try:
+        return repo[sha]
+    except KeyError:
+        return None
+
+
 def _branch_named(repo: GitRepo, rev: str) -> str | None:
     return rev if f"refs/heads/{rev}".encode() in repo.refs.allkeys() else None
 

@@ -1,0 +1,93 @@
+"""What helix asks of the ``git`` binary itself: commits and the hooks folder.
+
+A commit made for the user (``helix commit-and-run``) must be exactly the commit ``git
+commit`` would make: the user's identity, configuration, signing, templates and hooks
+all apply. Re-implementing that with dulwich would drift from git in a hundred small
+ways, so helix runs ``git commit`` and only reads the result. Likewise the folder git
+runs hooks from (``core.hooksPath``, relative to the work tree, or the common git dir
+of a linked worktree) is asked of git: ``git rev-parse --git-path hooks``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from helixvcs.errors import UserInputError
+
+
+class GitFailed(UserInputError):
+    """``git`` refused (nothing to commit, a hook said no, bad arguments) or is missing."""
+
+
+@dataclass(frozen=True)
+class GitCommit:
+    """A commit git just made, and what git printed while making it."""
+
+    sha: str
+    stdout: str  # "[main 1a2b3c4] message" and the diffstat, as git prints them
+    stderr: str  # hook output and warnings
+
+
+def git_commit(
+    root: Path,
+    message: str,
+    *,
+    all: bool = False,
+    paths: Sequence[str] = (),
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> GitCommit:
+    """``git commit -m MESSAGE [-a] [-- PATHS]``; the full sha of the new commit.
+
+    ``paths`` are pathspecs as the user typed them, so git runs in ``cwd`` when that is
+    inside the work tree at ``root`` (as if the user had typed ``git commit`` there),
+    else at ``root``. ``env`` is added to this process's environment.
+    """
+    args = ["commit", "-m", message, *(["-a"] if all else []), *(["--", *paths] if paths else [])]
+    where = cwd if cwd is not None and _inside(cwd, root) else root
+    done = _git(args, where, env)
+    if done.returncode != 0:
+        reason = _last_line(done.stderr) or _last_line(done.stdout) or f"exit {done.returncode}"
+        raise GitFailed(f"git commit failed: {reason}")
+    head = _git(["rev-parse", "--verify", "HEAD"], root, env)
+    return GitCommit(sha=head.stdout.strip(), stdout=done.stdout, stderr=done.stderr)
+
+
+def hooks_dir(root: Path) -> Path:
+    """The folder git runs this work tree's hooks from (honours ``core.hooksPath``)."""
+    done = _git(["rev-parse", "--git-path", "hooks"], root)
+    if done.returncode != 0:
+        raise GitFailed(
+            f"git rev-parse --git-path hooks failed in {root}: {_last_line(done.stderr)}"
+        )
+    return Path(os.path.normpath(root / done.stdout.strip()))
+
+
+def _git(
+    args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            env={**os.environ, **env} if env else None,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise GitFailed("the git command is not installed or not on PATH; install git") from None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return Path(path).resolve().is_relative_to(Path(root).resolve())
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
