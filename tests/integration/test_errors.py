@@ -115,3 +115,40 @@ def test_internal_errors_do_not_show_tracebacks_without_debug(git_repo):
     assert result.stderr.strip().splitlines() == [
         "error: bad size 'lots'; use bytes or a unit, e.g. 500MB or 2GiB"
     ]
+
+
+def test_a_failed_run_reports_only_what_ran_and_saves_nothing(git_repo):
+    git_repo.gen({**FILES, "workflow.py": FAILING}, commit="broken")
+    git_repo.helix("init")
+    doc = git_repo.helix_json("run", code=1)
+    states = {n["name"]: n["state"] for n in doc["nodes"]}
+    assert doc["status"] == "failed" and doc["saved_seconds"] == 0
+    assert states["shifted"] == "compute"  # the operator that raised
+    assert states["total"] == "prune" and states["count"] == "prune"  # never reached
+    log = git_repo.helix_json("log")
+    assert log[0]["counts"]["compute"] == 5  # raw, xs, ys, scaled, and the failing shifted
+
+
+def test_debug_still_shows_the_operators_traceback(git_repo):
+    git_repo.gen({**FILES, "workflow.py": FAILING}, commit="broken")
+    git_repo.helix("init")
+    result = git_repo.helix("--debug", "run", code=1)
+    assert "raise ValueError('bad shift')" in result.stderr
+
+
+def test_a_non_finite_metric_is_null_in_json(git_repo):
+    nan = FILES["workflow.py"].replace("return float(len(xs))", "return float('nan')")
+    git_repo.gen({**FILES, "workflow.py": nan}, commit="nan")
+    git_repo.helix("init")
+    doc = git_repo.helix_json("run")
+    assert doc["metrics"]["count"] is None
+
+
+def test_workflow_configured_outside_the_repository_is_refused(git_repo):
+    git_repo.gen(
+        {**FILES, "pyproject.toml": '[tool.helix]\nworkflow = "../elsewhere.py"\n'}, commit="x"
+    )
+    (git_repo.path.parent / "elsewhere.py").write_text(FILES["workflow.py"])
+    git_repo.helix("init")
+    result = git_repo.helix("plan", code=2)
+    assert "outside the repository" in result.stderr

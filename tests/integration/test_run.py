@@ -134,3 +134,20 @@ def test_cosmetic_edits_recompute_nothing(toy):
     toy.edit("toylib.py", "return x * f", "return (x *   f)  # same")
     doc = toy.helix_json("run")
     assert computed(doc) == set()
+
+
+def test_the_stat_cache_is_kept_between_runs(toy):
+    toy.helix("run")
+    cache = toy.path / ".helix" / "statcache.json"
+    assert cache.is_file()
+    assert "points.csv" in cache.read_text()
+
+
+def test_show_recomputes_a_corrupt_object(toy):
+    doc = toy.helix_json("run")
+    key = next(n["key"] for n in doc["nodes"] if n["name"] == "scaled")
+    path = toy.path / ".helix" / "objects" / key[:2] / key[2:]
+    path.write_bytes(path.read_bytes()[:-3])
+    result = toy.helix("show", "scaled")
+    assert "[2.0, 4.0, 6.0]" in result.stdout
+    assert "corrupt" in result.stderr
