@@ -244,5 +244,6 @@ def demo(obj: Ctx, directory: Path | None) -> None:
     click.echo("  helix status    helix plan    helix log    helix show rows")
 
 
-# commit-and-run and hooks live in their own module and register themselves on `cli`
-from helixvcs.cli import git_commands  # noqa: E402, F401
+# commit-and-run and hooks, and the history commands (diff, blame-metric, bisect,
+# explain, plot, dag) live in their own modules and register themselves on `cli`
+from helixvcs.cli import git_commands, history_commands  # noqa: E402, F401

@@ -1,42 +1,121 @@
-"""Executors: how one operator's function is called. ``local`` calls it in-process."""
+"""Executors: where ``run_task`` runs. They differ only in ``submit``.
+
+The driver hands an executor one ``Task`` at a time, once the task's parents are done,
+with the handles of its parents' results; the executor starts ``run_task(task, *parent
+results)`` somewhere and calls ``done(task, meta)`` when it finishes, from whatever
+thread it likes. A handle is a future of the ``TaskResult`` (``.result()``), and stays
+where the executor put it: the driver never needs a value except the run's targets.
+
+* ``local``   -- in the driver's thread, one task at a time, in the plan's order (the
+  default, and what every other executor must agree with);
+* ``threads`` -- a thread pool in the driver's process: independent branches run at
+  once, which pays for operators that release the GIL (numpy, Arrow, scikit-learn);
+* ``dask``    -- a ``distributed`` cluster (``helixvcs.exec.dask_executor``, imported only
+  when chosen: the core never imports dask).
+"""
 
 from __future__ import annotations
 
-import time
+import os
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from helixvcs.errors import UserInputError
-from helixvcs.graph import Node
+from helixvcs.exec.task import Task, TaskMeta, TaskResult, run_task
+from helixvcs.store import ObjectStore
+
+Done = Callable[[Task, "TaskMeta | BaseException"], None]
+"""Called once per submitted task: its meta, or the exception that kept it from running."""
+
+EXECUTORS = ("local", "threads", "dask")
 
 
 class Executor(ABC):
     name: str
+    in_process = True
+    """Whether tasks run in the driver's process, where they can use its compiled workflow;
+    other processes import the workflow from the source snapshot taken at compile time."""
+
+    def open(self, store: ObjectStore) -> None:  # noqa: B027 - optional hook
+        """Get ready to run tasks on ``store``: a ``UserInputError`` now if that cannot work."""
 
     @abstractmethod
-    def call(self, node: Node, kwargs: Mapping[str, Any]) -> tuple[Any, float]:
-        """Run ``node``'s function; return its value and the seconds it took."""
+    def submit(self, task: Task, parents: Sequence[Any], done: Done) -> Any:
+        """Start ``run_task(task, *parent results)``; return a handle (a future) to its result."""
+
+    def results(self, handles: Mapping[str, Any]) -> dict[str, TaskResult]:
+        """The results behind ``handles``, brought to the driver."""
+        return {name: handle.result() for name, handle in handles.items()}
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release workers, if any."""
 
 
 class LocalExecutor(Executor):
+    """In the driver's thread: ``submit`` returns when the task is done."""
+
     name = "local"
 
-    def call(self, node: Node, kwargs: Mapping[str, Any]) -> tuple[Any, float]:
-        start = time.perf_counter()
-        value = node.spec.func(**kwargs)
-        return value, time.perf_counter() - start
+    def submit(self, task: Task, parents: Sequence[Any], done: Done) -> Any:
+        future: Future[TaskResult] = Future()
+        try:
+            result = run_task(task, *(p.result() for p in parents))
+        except Exception as exc:  # a bug or a store error; KeyboardInterrupt goes through
+            future.set_exception(exc)
+            done(task, exc)
+        else:
+            future.set_result(result)
+            done(task, result.meta)
+        return future
 
 
-EXECUTORS = {"local": LocalExecutor}
+class ThreadsExecutor(Executor):
+    """A pool of ``os.cpu_count()`` threads in the driver's process."""
+
+    name = "threads"
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self._pool: ThreadPoolExecutor | None = None
+
+    def submit(self, task: Task, parents: Sequence[Any], done: Done) -> Any:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="helix-operator")
+        future = self._pool.submit(run_task, task, *(p.result() for p in parents))
+        future.add_done_callback(lambda f: done(task, _outcome(f)))
+        return future
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
 
-def get_executor(name: str) -> Executor:
+def _outcome(future: Future[TaskResult]) -> TaskMeta | BaseException:
+    exc = future.exception()
+    return exc if exc is not None else future.result().meta
+
+
+def get_executor(name: str, scheduler: str | None = None) -> Executor:
+    """The executor called ``name``; ``scheduler`` is a Dask scheduler's address."""
+    if name not in EXECUTORS:
+        known = ", ".join(EXECUTORS)
+        raise UserInputError(f"unknown executor {name!r}; choose one of: {known}")
+    if scheduler is not None and name != "dask":
+        raise UserInputError(
+            f"--scheduler {scheduler} needs the dask executor; add --executor dask"
+        )
+    if name == "local":
+        return LocalExecutor()
+    if name == "threads":
+        return ThreadsExecutor()
     try:
-        return EXECUTORS[name]()
-    except KeyError:
-        known = ", ".join(sorted(EXECUTORS))
-        raise UserInputError(f"unknown executor {name!r}; choose one of: {known}") from None
+        from helixvcs.exec.dask_executor import DaskExecutor
+    except ImportError as exc:
+        raise UserInputError(
+            f"the dask executor needs dask.distributed ({exc}); "
+            "install it with: pip install 'helixvcs[dask]'"
+        ) from None
+    return DaskExecutor(scheduler)

@@ -16,6 +16,7 @@ from helixvcs.dsl import NodeSpec, Workflow
 from helixvcs.errors import CompileError, UserInputError
 from helixvcs.graph.dag import Dag, Node
 from helixvcs.graph.loader import load_workflow_module
+from helixvcs.graph.snapshot import take_snapshot
 from helixvcs.hashing import (
     StatCache,
     code_identity,
@@ -86,7 +87,10 @@ def compile_workflow(
     nodes: dict[str, Node] = {}
     for spec in order:
         nodes[spec.name] = _make_node(spec, parents[spec.name], nodes, root, cache, data_root)
-    return Dag(workflow=wf.name, root=root, module_file=path.resolve(), nodes=nodes)
+    sources = take_snapshot(root)  # after keying: the text the keys were computed from
+    return Dag(
+        workflow=wf.name, root=root, module_file=path.resolve(), nodes=nodes, sources=sources
+    )
 
 
 def _the_workflow(namespace: Mapping[str, Any], path: Path) -> Workflow:
@@ -212,6 +216,7 @@ def _make_node(
         inputs=inputs,
         input_root=input_root,
         parts=parts,
+        extra=extra,
     )
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from helixvcs.dsl import NodeSpec
+    from helixvcs.graph.snapshot import SourceSnapshot
     from helixvcs.hashing import CodeIdentity
 
 
@@ -29,6 +30,9 @@ class Node:
     parts: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     """Labelled pieces of the key ("body", "helper:m.f", "default:C", "data:x.csv", ...),
     recorded per run so that later commands can say what changed."""
+    extra: str = field(default="", repr=False, compare=False)
+    """What the key covers beyond code, constants and parents (decorator options, a
+    source's file digests), so that the node can be re-keyed under other parents."""
 
     @property
     def is_output(self) -> bool:
@@ -51,6 +55,8 @@ class Dag:
     root: Path
     module_file: Path
     nodes: Mapping[str, Node]
+    sources: SourceSnapshot | None = field(default=None, repr=False, compare=False)
+    """The compiled source, for executors whose workers import the workflow themselves."""
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes.values())

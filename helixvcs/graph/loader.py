@@ -55,6 +55,15 @@ def load_workflow_module(path: Path, root: Path) -> ModuleType:
     return module
 
 
+def repo_modules() -> dict[str, ModuleType]:
+    """The workflow module and the repository modules that loading it imported, by name.
+
+    What a ``SourceSnapshot`` (``helixvcs.graph.snapshot``) is taken from.
+    """
+    names = [*sorted(_loaded - {WORKFLOW_MODULE}), WORKFLOW_MODULE]
+    return {name: sys.modules[name] for name in names if name in sys.modules}
+
+
 def forget_loaded_modules() -> None:
     """Drop repo modules imported by an earlier load, and the repo paths it added."""
     for name, module in list(sys.modules.items()):

@@ -13,12 +13,18 @@ from pathlib import Path
 from helixvcs.errors import NotInitialized
 from helixvcs.exec import Progress
 from helixvcs.index import Index
+from helixvcs.repo.bisect import BisectReport
+from helixvcs.repo.blame import BlameReport
 from helixvcs.repo.commit import CommitRunReport
+from helixvcs.repo.dag import DagReport
+from helixvcs.repo.diff import DiffReport
+from helixvcs.repo.explain import ExplainReport
 from helixvcs.repo.gc import GcReport
 from helixvcs.repo.hooks import HooksReport
 from helixvcs.repo.layout import Layout, parse_size
 from helixvcs.repo.log import LogEntries, LogEntry
 from helixvcs.repo.plan import PlanReport
+from helixvcs.repo.plot import PlotReport
 from helixvcs.repo.run import RunOptions, RunReport
 from helixvcs.repo.show import ShowReport
 from helixvcs.repo.status import StatusReport
@@ -164,3 +170,63 @@ class Repo:
 
         self._require()
         hooks.post_commit(self, sha, say)
+
+    # -- across versions (docs/history.md) --------------------------------------------
+
+    def diff(self, a: str, b: str | None = None) -> DiffReport:
+        """Logical diff of revision ``a`` and ``b`` (None or ``WORKTREE``: the working tree)."""
+        from helixvcs.repo.diff import diff
+
+        self._require()
+        return diff(self, a, b)
+
+    def blame_metric(
+        self,
+        metric: str,
+        range: str | None = None,
+        *,
+        isolate: bool = False,
+        progress: Progress | None = None,
+    ) -> BlameReport:
+        """Attribute each change of ``metric`` along first-parent history to its edits."""
+        from helixvcs.repo.blame import blame_metric
+
+        self._require()
+        return blame_metric(self, metric, range, isolate, progress or Progress())
+
+    def bisect(
+        self,
+        metric: str,
+        *,
+        good: str,
+        bad: str = "HEAD",
+        threshold: float = 0.0,
+        rise: bool = False,
+        progress: Progress | None = None,
+    ) -> BisectReport:
+        """The first commit after ``good`` where ``metric`` is worse by more than ``threshold``."""
+        from helixvcs.repo.bisect import bisect
+
+        self._require()
+        return bisect(self, metric, good, bad, threshold, rise, progress or Progress())
+
+    def explain(self, metric: str, a: str, b: str) -> ExplainReport:
+        """The path through recorded versions that accounts for ``metric``'s gap."""
+        from helixvcs.repo.explain import explain
+
+        self._require()
+        return explain(self, metric, a, b)
+
+    def plot(self, metric: str, range: str | None, output: Path) -> PlotReport:
+        """``metric`` across first-parent iterations, as a PNG or SVG file."""
+        from helixvcs.repo.plot import plot
+
+        self._require()
+        return plot(self, metric, range, Path(output))
+
+    def dag(self, rev: str | None, output: Path) -> DagReport:
+        """The DAG of ``rev`` (or the working tree), coloured by last state, to a file."""
+        from helixvcs.repo.dag import dag
+
+        self._require()
+        return dag(self, rev, Path(output))

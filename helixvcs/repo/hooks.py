@@ -111,6 +111,7 @@ class HooksReport:
 
 def install(repo: Repo) -> HooksReport:
     """Install (or refresh) helix's post-commit hook, chaining any hook already there."""
+    text = script(sys.executable)  # before anything moves: it may refuse
     folder = hooks_dir(repo.root)
     hook, chained = folder / HOOK, folder / CHAINED
     action = "updated" if _is_ours(hook) else "installed"
@@ -122,7 +123,7 @@ def install(repo: Repo) -> HooksReport:
             )
         os.rename(hook, chained)
     folder.mkdir(parents=True, exist_ok=True)
-    _write_script(hook, script(sys.executable))
+    _write_script(hook, text)
     return status(repo, action)
 
 

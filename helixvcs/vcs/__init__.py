@@ -15,6 +15,13 @@ binary itself (``gitcli``), so that a commit made for the user is exactly ``git 
 from __future__ import annotations
 
 from helixvcs.vcs.gitcli import GitCommit, GitFailed, git_commit, hooks_dir
+from helixvcs.vcs.history import (
+    CommitInfo,
+    CommitRange,
+    NotOnFirstParentChain,
+    first_parent_history,
+    resolve_range,
+)
 from helixvcs.vcs.revisions import (
     UnknownRevision,
     export_tree,
@@ -28,10 +35,13 @@ from helixvcs.vcs.version import Version, working_version
 from helixvcs.vcs.write import commit_all, ensure_gitignore, init_repo
 
 __all__ = [
+    "CommitInfo",
+    "CommitRange",
     "GitCommit",
     "GitFailed",
     "MergeInProgress",
     "NotAGitRepo",
+    "NotOnFirstParentChain",
     "UnknownRevision",
     "Version",
     "commit_all",
@@ -39,11 +49,13 @@ __all__ = [
     "export_tree",
     "find_root",
     "first_parent",
+    "first_parent_history",
     "first_parents",
     "git_commit",
     "hooks_dir",
     "init_repo",
     "merge_in_progress",
     "resolve",
+    "resolve_range",
     "working_version",
 ]

@@ -89,5 +89,9 @@ def _inside(path: Path, root: Path) -> bool:
 
 
 def _last_line(text: str) -> str:
+    """git's last word on the matter, without its own ``error:`` / ``fatal:`` prefix."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+    last = lines[-1] if lines else ""
+    for prefix in ("error: ", "fatal: "):
+        last = last.removeprefix(prefix)
+    return last

@@ -1,0 +1,327 @@
+"""One operator's work, wherever it runs: ``run_task(task, *parent_results)``.
+
+The driver turns each planned node into a ``Task``: a small, picklable description (the
+node, what to do with it, and what deciding to keep its value needs). ``run_task`` does
+the work in whichever process the executor chose: a load reads the store (a corrupt or
+missing object is reported, not raised); a compute calls the operator with its parents'
+values, times it, and writes the value to the store if the materialization rule keeps
+it; a save writes a value that finished before a failure. It returns a ``TaskResult``:
+the value, which stays where it was computed, and a small ``TaskMeta`` that goes back to
+the driver (timings, sizes, the object written, metric values, the user's traceback).
+
+Where the operator's function comes from: in the driver's process, the compiled
+workflow registered by ``in_process``; in any other process, the source snapshot taken
+at compile time (``helixvcs.graph.snapshot``), never the repository's files.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from helixvcs.graph.snapshot import SourceSnapshot, import_snapshot, snapshot_functions
+from helixvcs.plan import (
+    COMPUTE,
+    LOAD,
+    MaterializePolicy,
+    estimate_load_seconds,
+    should_materialize,
+)
+from helixvcs.store import (
+    CorruptObject,
+    DiskObjectStore,
+    MissingObject,
+    ObjectInfo,
+    ObjectStore,
+    StoreUnavailable,
+    UnstorableValue,
+    estimate_size,
+)
+
+SAVE = "save"  # keep a value that finished before the run failed
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
+
+
+@dataclass(frozen=True)
+class OperatorFailure:
+    name: str
+    message: str
+    traceback: str
+
+
+@dataclass(frozen=True)
+class Keep:
+    """What the materialization rule needs, known when the task is submitted."""
+
+    policy: MaterializePolicy
+    probability: float  # P(the key survives the next iteration)
+    upstream_seconds: float  # ancestors that would be recomputed without this value
+    is_output: bool
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    key: str
+    kind: str
+    state: str  # compute | load | save
+    run: str  # the run's id: names the task for a scheduler, finds the in-process context
+    store_root: str | None  # the store, for processes other than the driver's
+    code: SourceSnapshot | None  # the workflow's source, for processes other than the driver's
+    params: tuple[str, ...] = ()  # the parameter each parent result is passed as
+    source: tuple[str, str | list[str]] | None = None  # a source's (parameter, path or paths)
+    keep: Keep | None = None  # None: never write the value (stored already, or policy none)
+
+
+@dataclass(frozen=True)
+class TaskMeta:
+    """What the driver learns about a finished task; small, whatever the value's size."""
+
+    name: str
+    state: str
+    seconds: float = 0.0  # computing or loading (or writing, for a save)
+    bytes: int | None = None  # on disk: the object loaded or written
+    size: int | None = None  # estimated size of a computed value, when it could be kept
+    recompute: float | None = None  # its seconds plus its upstream's, when it could be kept
+    info: ObjectInfo | None = None  # the object this task wrote
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    failure: OperatorFailure | None = None
+    lost: str | None = None  # a load found no valid object: what to tell the user
+    warning: str | None = None
+
+
+class TaskResult:
+    """A task's value and meta. Pickled, the value travels as bytes that are unpickled
+    only by ``value``, after ``run_task`` imported the workflow's snapshot: a value of a
+    class that the workflow defines can only be rebuilt once that module exists."""
+
+    __slots__ = ("_frozen", "_value", "meta")
+
+    def __init__(self, value: Any, meta: TaskMeta) -> None:
+        self._value, self.meta = value, meta
+        self._frozen: tuple[bytes, list[Any]] | None = None
+
+    @property
+    def value(self) -> Any:
+        if self._frozen is not None:
+            data, buffers = self._frozen
+            self._value, self._frozen = pickle.loads(data, buffers=buffers), None
+        return self._value
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self._frozen is not None:
+            return _thaw, (self.meta, *self._frozen)
+        return _thaw, (self.meta, *_freeze(self._value))
+
+
+def _freeze(value: Any) -> tuple[bytes, list[Any]]:
+    """Pickle ``value``; large buffers (arrays, Arrow data) stay out of band, uncopied."""
+    buffers: list[Any] = []
+    try:
+        data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        import cloudpickle  # what a scheduler falls back to as well: lambdas, local classes
+
+        buffers.clear()
+        data = cloudpickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+    return data, buffers
+
+
+def _thaw(meta: TaskMeta, data: bytes, buffers: list[Any]) -> TaskResult:
+    result = TaskResult(None, meta)
+    result._frozen = (data, buffers)
+    return result
+
+
+def task_meta(result: TaskResult) -> TaskMeta:
+    return result.meta
+
+
+# -- where the work happens ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _InProcess:
+    functions: Mapping[str, Callable[..., Any]]
+    store: ObjectStore
+
+
+_contexts: dict[str, _InProcess] = {}
+_stores: dict[str, ObjectStore] = {}
+_stores_lock = threading.Lock()
+
+
+@contextmanager
+def in_process(
+    run: str, functions: Mapping[str, Callable[..., Any]], store: ObjectStore
+) -> Iterator[None]:
+    """While the run goes, tasks of ``run`` in this process use the driver's own objects."""
+    _contexts[run] = _InProcess(functions, store)
+    try:
+        yield
+    finally:
+        _contexts.pop(run, None)
+
+
+def run_task(task: Task, *parents: TaskResult) -> TaskResult:
+    """Do ``task``; user errors and lost objects are reported in the result's meta."""
+    context = _contexts.get(task.run)
+    store = context.store if context is not None else _disk_store(task.store_root)
+    try:
+        function = _function(task, context)
+    except Exception as exc:  # the workflow does not import here: the user's error
+        return TaskResult(None, TaskMeta(task.name, task.state, failure=_import_failure(task, exc)))
+    if task.state == LOAD:
+        return _load(task, store)
+    if task.state == SAVE:
+        return _save(task, store, parents[0].value)
+    assert function is not None
+    return _compute(task, store, function, parents)
+
+
+def _function(task: Task, context: _InProcess | None) -> Callable[..., Any] | None:
+    if context is not None:
+        return context.functions.get(task.name)
+    if task.code is None:
+        raise RuntimeError(f"task {task.name} has neither an in-process workflow nor a snapshot")
+    if task.state != COMPUTE:
+        import_snapshot(task.code)  # stored values may be of the workflow's own classes
+        return None
+    return snapshot_functions(task.code)[task.name]
+
+
+def _disk_store(root: str | None) -> ObjectStore:
+    if root is None:
+        raise RuntimeError("no store root for a task outside the driver's process")
+    with _stores_lock:
+        if root not in _stores:
+            if not os.path.isdir(root):  # never create an empty store where none is shared
+                raise StoreUnavailable(Path(root), FileNotFoundError(2, "no such folder", root))
+            _stores[root] = DiskObjectStore(root)
+        return _stores[root]
+
+
+def _load(task: Task, store: ObjectStore) -> TaskResult:
+    start = time.perf_counter()
+    try:
+        value = store.get(task.key)
+    except (CorruptObject, MissingObject) as exc:
+        lost = (
+            str(exc)
+            if isinstance(exc, CorruptObject)
+            else f"the stored value of {task.name} vanished; recomputing it"
+        )
+        return TaskResult(None, TaskMeta(task.name, LOAD, time.perf_counter() - start, lost=lost))
+    seconds = time.perf_counter() - start
+    info = store.info(task.key)
+    meta = TaskMeta(task.name, LOAD, seconds, bytes=info.bytes if info else None)
+    return TaskResult(value, _with_metrics(task, value, meta))
+
+
+def _compute(
+    task: Task, store: ObjectStore, function: Callable[..., Any], parents: tuple[TaskResult, ...]
+) -> TaskResult:
+    kwargs = {p: r.value for p, r in zip(task.params, parents, strict=True)}
+    if task.source is not None:
+        kwargs[task.source[0]] = task.source[1]
+    # constants are the function's own defaults: the same text that made the key
+    start = time.perf_counter()
+    try:
+        value = function(**kwargs)
+    except Exception as exc:
+        failure = _user_failure(task.name, exc)
+        return TaskResult(None, TaskMeta(task.name, COMPUTE, _since(start), failure=failure))
+    meta = _with_metrics(task, value, TaskMeta(task.name, COMPUTE, _since(start)))
+    if meta.failure is None and task.keep is not None:
+        meta = _materialize(task, task.keep, store, value, meta)
+    return TaskResult(value, meta)
+
+
+def _materialize(
+    task: Task, keep: Keep, store: ObjectStore, value: Any, meta: TaskMeta
+) -> TaskMeta:
+    """OPT-MAT-PLAN, online (``helixvcs.plan.materialize``); the budget is the driver's."""
+    size = estimate_size(value)
+    recompute = meta.seconds + keep.upstream_seconds
+    meta = replace(meta, size=size, recompute=recompute)
+    wanted, _why = should_materialize(
+        keep.policy,
+        recompute=recompute,
+        load_estimate=estimate_load_seconds(size),
+        probability=keep.probability,
+        is_output=keep.is_output,
+    )
+    if not wanted:
+        return meta
+    try:
+        info = store.put(task.key, value)
+    except UnstorableValue as exc:
+        return replace(meta, warning=f"{task.name}: {exc}; it will be recomputed when needed")
+    return replace(meta, info=info, bytes=info.bytes)
+
+
+def _save(task: Task, store: ObjectStore, value: Any) -> TaskResult:
+    start = time.perf_counter()
+    try:
+        info = store.put(task.key, value)
+    except UnstorableValue as exc:
+        warning = f"{task.name}: {exc}; it will be recomputed when needed"
+        return TaskResult(None, TaskMeta(task.name, SAVE, _since(start), warning=warning))
+    meta = TaskMeta(task.name, SAVE, _since(start), bytes=info.bytes, info=info)
+    return TaskResult(None, meta)
+
+
+def _since(start: float) -> float:
+    return time.perf_counter() - start
+
+
+# -- metrics and failures ------------------------------------------------------------------
+
+
+def _with_metrics(task: Task, value: Any, meta: TaskMeta) -> TaskMeta:
+    if task.kind != "metric":
+        return meta
+    items = (
+        {f"{task.name}.{k}": v for k, v in value.items()}
+        if isinstance(value, Mapping)
+        else {task.name: value}
+    )
+    metrics = {}
+    for name, v in items.items():
+        try:
+            if isinstance(v, bool | str | bytes):
+                raise TypeError
+            metrics[name] = float(v)
+        except (TypeError, ValueError):
+            message = (
+                f"metric '{task.name}' returned {type(v).__name__}; "
+                "return a float or a dict of floats"
+            )
+            return replace(meta, failure=OperatorFailure(task.name, message, ""))
+    return replace(meta, metrics=metrics)
+
+
+def _user_failure(name: str, exc: BaseException) -> OperatorFailure:
+    """The user's traceback: frames from helixvcs itself are cut off."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        tb = tb.tb_next
+    text = "".join(traceback.format_exception(type(exc), exc, tb))
+    return OperatorFailure(name, f"operator '{name}' failed: {type(exc).__name__}: {exc}", text)
+
+
+def _import_failure(task: Task, exc: BaseException) -> OperatorFailure:
+    failure = _user_failure(task.name, exc)
+    message = (
+        f"operator '{task.name}' failed: importing the workflow in worker process "
+        f"{os.getpid()} raised {type(exc).__name__}: {exc}"
+    )
+    return replace(failure, message=message)

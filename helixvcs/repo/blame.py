@@ -1,0 +1,275 @@
+"""``helix blame-metric M [RANGE] [--isolate]``: which edits moved metric M, commit by commit.
+
+The walk follows first parents, oldest first. Every commit is compared with its first
+parent: a commit whose value of M differs is listed with the operators it edited
+(changed, added, removed, renamed; not those only recomputed downstream), and the delta
+is attributed:
+
+* one edit: the whole delta is that operator's;
+* several edits, without ``--isolate``: the effects are unknown (``null``) and the whole
+  delta is the commit's ``remainder``;
+* several edits, with ``--isolate``: each edit is replayed alone on top of the parent (a
+  hybrid workflow, see ``graph.hybrid``; replays are not recorded as runs), its effect is
+  the hybrid's value minus the parent's, and the remainder is the interaction:
+  ``delta - sum(effects)``. An edit that cannot stand alone (it needs an operator the
+  parent lacks, or removes one the parent still uses) has no effect and is part of the
+  remainder;
+* no edit (data the commit does not track changed, or nondeterminism): all remainder.
+
+So effects plus the remainder always add up to the delta. Commits without a successful
+run are run first (``iterations.measure``); commits that cannot run are skipped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from helixvcs.exec import Progress
+from helixvcs.graph import Dag
+from helixvcs.graph.diff import ADDED, REMOVED, RENAMED, Edit, diff_operators
+from helixvcs.graph.hybrid import SpliceError, splice
+from helixvcs.repo.context import compile_version
+from helixvcs.repo.iterations import Measurement, measure, recorded_operators
+from helixvcs.repo.replay import replay
+from helixvcs.vcs import CommitInfo, first_parent_history, resolve_range
+
+if TYPE_CHECKING:
+    from helixvcs.repo import Repo
+
+
+@dataclass(frozen=True)
+class OperatorEffect:
+    name: str
+    change: str  # changed | added | removed | renamed
+    causes: tuple[str, ...]
+    effect: float | None  # None: not isolated, or could not be replayed alone
+    note: str  # how the effect was found, or why there is none
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "change": self.change,
+            "causes": list(self.causes),
+            "effect": self.effect,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class BlamedCommit:
+    commit: str
+    subject: str
+    parent: str
+    before: float
+    after: float
+    operators: list[OperatorEffect]
+    isolated: bool  # edits were replayed one by one
+
+    @property
+    def delta(self) -> float:
+        return self.after - self.before
+
+    @property
+    def remainder(self) -> float:
+        """The part of the delta no single edit accounts for (interaction, unknowns)."""
+        return self.delta - sum(o.effect for o in self.operators if o.effect is not None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "commit": self.commit,
+            "subject": self.subject,
+            "parent": self.parent,
+            "a": self.before,
+            "b": self.after,
+            "delta": self.delta,
+            "operators": [o.to_json() for o in self.operators],
+            "remainder": self.remainder,
+            "isolated": self.isolated,
+        }
+
+
+@dataclass(frozen=True)
+class OperatorTotal:
+    name: str
+    total: float  # sum of the effects attributed to it
+    edits: int  # commits of the range that edited it
+    unattributed: float  # sum of deltas of commits it shared with other edits, not isolated
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "total": self.total,
+            "edits": self.edits,
+            "unattributed": self.unattributed,
+        }
+
+
+@dataclass
+class BlameReport:
+    metric: str
+    range: str
+    walked: int  # commits in the range
+    commits: list[BlamedCommit] = field(default_factory=list)
+    operators: list[OperatorTotal] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (sha, why)
+    runs: int = 0  # commits this command ran
+    computed: int = 0  # operators computed by those runs and by the replays
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``helix blame-metric --json`` document (docs/history.md)."""
+        return {
+            "metric": self.metric,
+            "range": self.range,
+            "walked": self.walked,
+            "commits": [c.to_json() for c in self.commits],
+            "operators": [o.to_json() for o in self.operators],
+            "skipped": [{"commit": sha, "reason": why} for sha, why in self.skipped],
+            "runs": self.runs,
+            "computed_operators": self.computed,
+        }
+
+
+def blame_metric(
+    repo: Repo, metric: str, spec: str | None, isolate: bool, progress: Progress
+) -> BlameReport:
+    span = resolve_range(repo.root, spec)
+    history = first_parent_history(repo.root, span.end, span.start)
+    report = BlameReport(metric, spec or "HEAD", len(history))
+    shas = [history[0].parent] if history and history[0].parent else []
+    values = {}
+    for sha in [*shas, *(c.sha for c in history)]:
+        m = measure(repo, sha, metric, progress)
+        values[sha] = m
+        report.runs += m.ran
+        report.computed += m.computed
+    edits_seen: dict[str, int] = {}
+    for commit in history:
+        blamed = _commit(repo, commit, values, metric, isolate, progress, report, edits_seen)
+        if blamed is not None:
+            report.commits.append(blamed)
+    report.operators = _totals(report.commits, edits_seen)
+    _check_metric(report, values.values(), metric)
+    return report
+
+
+def _commit(
+    repo: Repo,
+    commit: CommitInfo,
+    values: dict[str, Measurement],
+    metric: str,
+    isolate: bool,
+    progress: Progress,
+    report: BlameReport,
+    edits_seen: dict[str, int],
+) -> BlamedCommit | None:
+    after = values[commit.sha]
+    before = values.get(commit.parent) if commit.parent else None
+    if before is None:
+        return None  # the root commit: nothing to compare with
+    if after.value is None or before.value is None:
+        why = after.error if after.value is None else f"parent {before.short}: {before.error}"
+        report.skipped.append((commit.sha, why or "no value"))
+        return None
+    assert commit.parent is not None
+    old_ops = recorded_operators(repo.index, commit.parent) or []
+    new_ops = recorded_operators(repo.index, commit.sha) or []
+    edits = diff_operators(old_ops, new_ops, with_source=False).edits
+    for e in edits:
+        edits_seen[e.name] = edits_seen.get(e.name, 0) + 1
+    if math.isclose(after.value, before.value, rel_tol=1e-12, abs_tol=1e-12):
+        return None
+    delta = after.value - before.value
+    if len(edits) == 1:
+        effects = [_effect(edits[0], delta, "the only edit")]
+    elif len(edits) > 1 and isolate:
+        effects = _isolate(repo, commit, edits, metric, before.value, progress, report)
+    else:
+        note = "shared with other edits; --isolate separates them"
+        effects = [_effect(e, None, note) for e in edits]
+    return BlamedCommit(
+        commit.sha,
+        commit.subject,
+        commit.parent,
+        before.value,
+        after.value,
+        effects,
+        isolated=isolate and len(edits) > 1,
+    )
+
+
+def _isolate(
+    repo: Repo,
+    commit: CommitInfo,
+    edits: Sequence[Edit],
+    metric: str,
+    base: float,
+    progress: Progress,
+    report: BlameReport,
+) -> list[OperatorEffect]:
+    assert commit.parent is not None
+    parent, _ = compile_version(repo.layout, commit.parent)
+    child, _ = compile_version(repo.layout, commit.sha)
+    effects = []
+    for edit in edits:
+        try:
+            hybrid = _hybrid(parent, child, edit)
+        except SpliceError as exc:
+            effects.append(_effect(edit, None, f"cannot be replayed alone: {exc}"))
+            continue
+        result = replay(repo, hybrid, progress)
+        report.computed += result.computed
+        value = result.metrics.get(metric)
+        if result.error is not None or value is None:
+            why = result.error or f"the hybrid has no metric {metric}"
+            effects.append(_effect(edit, None, f"replay failed: {why}"))
+            continue
+        effects.append(_effect(edit, value - base, "replayed alone on the parent"))
+    return effects
+
+
+def _hybrid(parent: Dag, child: Dag, edit: Edit) -> Dag:
+    """The parent's workflow with this one edit applied."""
+    if edit.change == REMOVED:
+        return splice(parent, child, drop=[edit.name])
+    if edit.change == RENAMED:
+        assert edit.old_name is not None
+        return splice(parent, child, take=[edit.name], drop=[edit.old_name])
+    return splice(parent, child, take=[edit.name])  # changed or added
+
+
+def _effect(edit: Edit, effect: float | None, note: str) -> OperatorEffect:
+    name = edit.name if edit.change != RENAMED else f"{edit.old_name} -> {edit.name}"
+    causes = edit.causes if edit.change not in (ADDED, REMOVED) else ()
+    return OperatorEffect(name, edit.change, causes, effect, note)
+
+
+def _totals(commits: list[BlamedCommit], edits_seen: dict[str, int]) -> list[OperatorTotal]:
+    totals: dict[str, float] = {}
+    shared: dict[str, float] = {}
+    for c in commits:
+        for o in c.operators:
+            totals.setdefault(o.name, 0.0)
+            shared.setdefault(o.name, 0.0)
+            if o.effect is not None:
+                totals[o.name] += o.effect
+            elif len(c.operators) > 1:
+                shared[o.name] += c.delta
+    rows = [
+        OperatorTotal(name, totals[name], edits_seen.get(name.split(" -> ")[-1], 1), shared[name])
+        for name in totals
+    ]
+    return sorted(rows, key=lambda r: (-abs(r.total), -abs(r.unattributed), r.name))
+
+
+def _check_metric(report: BlameReport, values: Any, metric: str) -> None:
+    from helixvcs.errors import UserInputError
+
+    if any(m.value is not None for m in values) or report.walked == 0:
+        return
+    raise UserInputError(
+        f"no commit in {report.range} has a metric named {metric!r}; "
+        "check the name with `helix log`"
+    )

@@ -1,0 +1,167 @@
+"""``helix explain M A B``: a path through recorded versions that accounts for M's gap.
+
+Every version with a successful run that measured M is a point: each commit, and each
+uncommitted edit that ran (a *variant*: HEAD plus a fingerprint of the changes). The
+newest successful run stands for its version. ``graph.versions.explain_path`` picks the
+path from A to B (shortest logical distance, then through the most versions, then the
+most monotone in M); each step lists its edits and the change of M.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any
+
+from helixvcs.errors import UserInputError
+from helixvcs.graph.diff import DagDiff, diff_operators, operators_of
+from helixvcs.graph.versions import VersionPoint, explain_path
+from helixvcs.repo.iterations import SHORT, is_worktree
+from helixvcs.vcs import resolve, working_version
+
+if TYPE_CHECKING:
+    from helixvcs.repo import Repo
+
+_VERSIONS = """
+SELECT run_id, "commit", fingerprint, subject FROM (
+    SELECT *, row_number() OVER (
+        PARTITION BY "commit", fingerprint ORDER BY started DESC, run_id DESC) AS newest
+    FROM runs WHERE status = 'ok' AND workflow = ?)
+WHERE newest = 1 ORDER BY started, run_id
+"""
+_WORKFLOW = (
+    "SELECT workflow FROM runs WHERE status = 'ok' AND \"commit\" IS NOT DISTINCT FROM ? "
+    "AND fingerprint IS NOT DISTINCT FROM ? ORDER BY started DESC LIMIT 1"
+)
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    id: str  # the commit sha, or "<short>+dirty:<fingerprint>" for a variant
+    commit: str | None
+    fingerprint: str | None
+    subject: str | None
+    run_id: str
+    value: float
+
+    @property
+    def label(self) -> str:
+        if self.fingerprint is None and self.commit is not None:
+            return self.commit[:SHORT]
+        return self.id
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.label,
+            "commit": self.commit if self.fingerprint is None else None,
+            "subject": self.subject,
+            "run_id": self.run_id,
+            "metric": self.value,
+        }
+
+
+@dataclass(frozen=True)
+class Step:
+    a: VersionInfo
+    b: VersionInfo
+    diff: DagDiff
+
+    @property
+    def delta(self) -> float:
+        return self.b.value - self.a.value
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "from": self.a.label,
+            "to": self.b.label,
+            "subject": self.b.subject,
+            "distance": self.diff.distance,
+            "delta": self.delta,
+            "a": self.a.value,
+            "b": self.b.value,
+            "changes": self.diff.to_json(),
+        }
+
+
+@dataclass(frozen=True)
+class ExplainReport:
+    metric: str
+    a: VersionInfo
+    b: VersionInfo
+    steps: list[Step]
+    versions: int  # recorded versions considered
+
+    @property
+    def distance(self) -> int:
+        return sum(s.diff.distance for s in self.steps)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``helix explain --json`` document (docs/history.md)."""
+        return {
+            "metric": self.metric,
+            "a": self.a.to_json(),
+            "b": self.b.to_json(),
+            "gap": self.b.value - self.a.value,
+            "distance": self.distance,
+            "versions": self.versions,
+            "path": [self.a.label, *(s.b.label for s in self.steps)],
+            "steps": [s.to_json() for s in self.steps],
+        }
+
+
+def explain(repo: Repo, metric: str, a: str, b: str) -> ExplainReport:
+    index = repo.index
+    start, end = _version_key(repo, a), _version_key(repo, b)
+    workflow = _workflow(repo, a, start)  # the workflow A ran; B's must be the same one
+    rows = index.query(_VERSIONS, [workflow])
+    values = index.metrics_for([str(r[0]) for r in rows])
+    infos: dict[str, VersionInfo] = {}
+    for run_id, commit, fingerprint, subject in rows:
+        value = values.get(run_id, {}).get(metric)
+        if value is None:
+            continue
+        vid = _id(commit, fingerprint)
+        infos[vid] = VersionInfo(vid, commit, fingerprint, subject, run_id, value)
+    for rev, key in ((a, start), (b, end)):
+        if _id(*key) not in infos:
+            raise UserInputError(
+                f"{rev} has no successful run with a metric named {metric!r}; "
+                f"run it first ({_run_hint(rev)}) or check the name with `helix log`"
+            )
+    points = [
+        VersionPoint(v.id, tuple(operators_of(index.operators(v.run_id))), v.value)
+        for v in infos.values()
+    ]
+    by_id = {p.id: p for p in points}
+    path = explain_path(points, _id(*start), _id(*end))
+    steps = [
+        Step(infos[u], infos[v], diff_operators(by_id[u].operators, by_id[v].operators))
+        for u, v in pairwise(path)
+    ]
+    return ExplainReport(metric, infos[path[0]], infos[path[-1]], steps, len(points))
+
+
+def _version_key(repo: Repo, rev: str) -> tuple[str | None, str | None]:
+    """(commit, fingerprint) of a revision, or of the working tree as it is now."""
+    if is_worktree(rev):
+        version = working_version(repo.root)
+        return version.commit, version.fingerprint
+    return resolve(repo.root, rev).commit, None
+
+
+def _id(commit: str | None, fingerprint: str | None) -> str:
+    if fingerprint is None and commit is not None:
+        return commit
+    base = (commit or "worktree")[:SHORT]
+    return f"{base}+dirty:{(fingerprint or '')[:8]}"
+
+
+def _run_hint(rev: str) -> str:
+    return "`helix run`" if is_worktree(rev) else f"`helix run {rev}`"
+
+
+def _workflow(repo: Repo, rev: str, key: tuple[str | None, str | None]) -> str:
+    rows = repo.index.query(_WORKFLOW, list(key))
+    if not rows:
+        raise UserInputError(f"{rev} has no successful run; run it first ({_run_hint(rev)})")
+    return str(rows[0][0])

@@ -1,0 +1,86 @@
+"""First-parent history: the iterations of a workflow, as ``git log --first-parent``.
+
+Each commit on the first-parent chain is one iteration; commits brought in by merges
+are the merged branch's business. ``resolve_range`` reads ``A..B`` the way git does for
+this chain: the commits after A up to and including B.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from helixvcs.errors import UserInputError
+from helixvcs.vcs.revisions import resolve
+from helixvcs.vcs.root import find_root
+from helixvcs.vcs.version import SHORT_SHA, _subject
+
+
+class NotOnFirstParentChain(UserInputError):
+    """The start of a range is not a first-parent ancestor of its end."""
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    subject: str
+    parent: str | None  # first parent; None for a root commit (or where a shallow clone ends)
+
+    @property
+    def short(self) -> str:
+        return self.sha[:SHORT_SHA]
+
+
+@dataclass(frozen=True)
+class CommitRange:
+    """Commits after ``start`` (exclusive; None: from the root) up to ``end`` (inclusive)."""
+
+    start: str | None
+    end: str
+
+
+def resolve_range(root: Path, spec: str | None) -> CommitRange:
+    """``A..B``, ``A..`` (to HEAD), ``..B`` or ``B`` (all of B's history), None (HEAD's)."""
+    if spec is None or not spec.strip():
+        return CommitRange(None, _sha(root, "HEAD"))
+    if ".." not in spec:
+        return CommitRange(None, _sha(root, spec))
+    if "..." in spec:
+        raise UserInputError(f"range {spec!r}: use A..B (symmetric A...B ranges are not history)")
+    start, _, end = spec.partition("..")
+    return CommitRange(_sha(root, start) if start else None, _sha(root, end or "HEAD"))
+
+
+def first_parent_history(root: Path, end: str, start: str | None = None) -> list[CommitInfo]:
+    """The commits after ``start`` up to ``end`` along first parents, oldest first.
+
+    ``start`` must be on ``end``'s first-parent chain (``NotOnFirstParentChain``
+    otherwise); with no ``start`` the walk goes back to the root commit.
+    """
+    from dulwich.objects import Commit
+    from dulwich.repo import Repo as GitRepo
+
+    found: list[CommitInfo] = []
+    with GitRepo(str(find_root(root))) as repo:
+        sha: str | None = end
+        while sha is not None and sha != start:
+            try:
+                commit = repo[sha.encode("ascii")]
+            except KeyError:  # a shallow clone ends here
+                break
+            assert isinstance(commit, Commit)
+            parent = commit.parents[0].decode("ascii") if commit.parents else None
+            found.append(CommitInfo(sha, _subject(commit.message), parent))
+            sha = parent
+    if start is not None and sha != start:
+        raise NotOnFirstParentChain(
+            f"{start[:SHORT_SHA]} is not on the first-parent history of {end[:SHORT_SHA]}; "
+            "give an older commit of the same branch"
+        )
+    return found[::-1]
+
+
+def _sha(root: Path, rev: str) -> str:
+    commit = resolve(root, rev).commit
+    assert commit is not None
+    return commit
