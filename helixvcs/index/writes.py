@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from helixvcs.index.errors import RunExists, UnknownRun
-from helixvcs.index.liveness import process_alive
+from helixvcs.liveness import process_alive
 from helixvcs.index.records import (
     FINISHED_STATUSES,
     NODE_COLUMNS,

@@ -24,6 +24,7 @@ import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
+from helixvcs.liveness import process_alive
 from helixvcs.store.base import KEY_RE, ObjectInfo, ObjectStore, check_key
 from helixvcs.store.errors import (
     CorruptObject,
@@ -200,28 +201,12 @@ def remove_stale_temp_files(temp_dir: Path) -> int:
         names = [entry.name for entry in entries]
     for name in names:
         match = _TEMP_RE.fullmatch(name)
-        if match is None or _process_alive(int(match.group(1))):
+        if match is None or process_alive(int(match.group(1))):
             continue
         with contextlib.suppress(FileNotFoundError):
             (temp_dir / name).unlink()
             removed += 1
     return removed
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by another user
-    except (OverflowError, ValueError):
-        return False  # not a pid any process could have
-    return True
 
 
 def _make_private_dir(path: Path, *, parents: bool = False) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from helixvcs.index import Index, RunRecord
-from helixvcs.index.liveness import process_alive
+from helixvcs.liveness import process_alive
 
 MakeRun = Callable[..., RunRecord]
 HAS_PROC = Path("/proc/self/stat").exists()

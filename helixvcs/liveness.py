@@ -1,4 +1,4 @@
-"""Is the process that started a run still there?
+"""Is a process still there? (Shared by the index, for runs, and the store, for writers.)
 
 ``kill(pid, 0)`` alone is not enough: pids are reused, and in containers the same small
 pid comes back on every start. On Linux the process's start time (from ``/proc``) tells a
@@ -28,6 +28,8 @@ def process_alive(pid: int, *, since: datetime | None = None) -> bool:
         return False
     except PermissionError:
         pass  # exists, owned by another user
+    except (OverflowError, ValueError):
+        return False  # not a pid any process could have
     stat = _proc_stat(pid)
     if stat is None:
         return True  # no /proc (macOS): trust kill()
