@@ -107,15 +107,30 @@ def init(obj: Ctx) -> None:
     help="Which intermediates to keep.",
 )
 @click.option("--budget", metavar="SIZE", help="Store budget for this run, e.g. 500MB, 2GiB.")
-@click.option("--executor", metavar="NAME", help="How operators run: local.")
+@click.option(
+    "--executor",
+    metavar="NAME",
+    help="How operators run: local (default), threads, or dask (docs/execution.md).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    help="Dask scheduler to run on, e.g. tcp://host:8786 (implies --executor dask).",
+)
 @json_option
 @click.pass_obj
 def run(
-    obj: Ctx, rev: str | None, materialize: str | None, budget: str | None, executor: str | None
+    obj: Ctx,
+    rev: str | None,
+    materialize: str | None,
+    budget: str | None,
+    executor: str | None,
+    scheduler: str | None,
 ) -> None:
     """Run the workflow: compute what changed, load or prune the rest, record the run.
 
     Example: helix run --json
+    Example: helix run --executor dask --scheduler tcp://10.0.0.5:8786
     """
     from helixvcs.cli import render
     from helixvcs.errors import WorkflowFailed
@@ -126,6 +141,7 @@ def run(
         materialize=materialize,
         budget=parse_size(budget) if budget else None,
         executor=executor,
+        scheduler=scheduler or None,
     )
     with obj.progress() as progress:
         report = obj.repo().run(options, progress)

@@ -17,6 +17,10 @@ def _delta(value: float | None) -> str:
     return "-" if value is None else f"{value:+.4f}"
 
 
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}s"
+
+
 def _indent(text: str, prefix: str) -> str:
     return "".join(prefix + line for line in text.splitlines(keepends=True)).rstrip("\n")
 
@@ -63,7 +67,7 @@ def diff_report(report: Any) -> None:
             [name, _num(va), _num(vb), _delta(None if va is None or vb is None else vb - va)]
         )
     if a.wall_seconds is not None or b.wall_seconds is not None:
-        rows.append(["wall seconds", _num(a.wall_seconds), _num(b.wall_seconds), ""])
+        rows.append(["wall time", _secs(a.wall_seconds), _secs(b.wall_seconds), ""])
     if len(rows) > 1:
         click.echo("")
         _table(rows)
@@ -158,6 +162,9 @@ def explain_report(report: Any) -> None:
             f"{step.a.label} -> {step.b.label}  {_delta(step.delta)}  "
             f"({_num(step.a.value)} -> {_num(step.b.value)})  {step.b.subject or ''}".rstrip()
         )
+        if step.first.id != step.b.id:
+            first = f"{step.first.label} {step.first.subject or ''}".rstrip()
+            click.echo(f"    (operators as first in {first})")
         changes(step.diff, indent="    ", sources=False)
 
 

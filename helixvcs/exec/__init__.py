@@ -1,17 +1,27 @@
-"""Running a plan: the generic driver loop, executors, and the progress display.
+"""Running a plan: the generic driver loop, the tasks it hands out, executors, progress.
 
-The driver owns the policy (what to load, compute, keep) and every store write
-decision; an executor only says how one operator's function is called. Nothing here
-writes the index: the driver returns records and the repo layer writes them.
+The driver owns the policy (what to load, compute, keep within the budget, and what to
+do when an operator fails or a stored object is bad); ``run_task`` does one operator's
+work wherever an executor runs it (``local``, ``threads``, ``dask``). Nothing here
+writes the index: the driver returns records and the repo layer writes them. Only
+``helixvcs.exec.dask_executor`` imports dask, and only when that executor is chosen.
 """
 
 from __future__ import annotations
 
 from helixvcs.exec.driver import ExecResult, NodeOutcome, OperatorFailure, RunSettings, execute
-from helixvcs.exec.executor import Executor, LocalExecutor, get_executor
+from helixvcs.exec.executor import (
+    EXECUTORS,
+    Executor,
+    LocalExecutor,
+    ThreadsExecutor,
+    get_executor,
+)
 from helixvcs.exec.progress import Progress, make_progress
+from helixvcs.exec.task import Task, TaskMeta, TaskResult, run_task
 
 __all__ = [
+    "EXECUTORS",
     "ExecResult",
     "Executor",
     "LocalExecutor",
@@ -19,7 +29,12 @@ __all__ = [
     "OperatorFailure",
     "Progress",
     "RunSettings",
+    "Task",
+    "TaskMeta",
+    "TaskResult",
+    "ThreadsExecutor",
     "execute",
     "get_executor",
     "make_progress",
+    "run_task",
 ]

@@ -1,52 +1,60 @@
-"""The generic run loop: walk the plan in topological order, load or compute, keep.
+"""The generic run loop: submit each planned node once its parents are done, account, keep.
+
+Policy lives here and nowhere else: what state each node is in (the plan, and new plans
+when stored objects turn out bad), what the budget allows, what the run records. The
+executor only decides where ``run_task`` runs (``executor.py``); ``run_task`` does one
+node's work and decides, by the materialization rule, whether to write its value
+(``task.py``). The loop is the same for every executor: with ``local``, whose ``submit``
+returns when the task is done, it walks the plan in topological order, one node at a
+time; with the others, every node whose parents are done is in flight at once.
 
 Glossary of the state it keeps:
 
-* ``values``   -- name -> value held in memory for nodes done in this run;
-* ``outcomes`` -- name -> ``NodeOutcome``: what happened to each node (the run record);
-* ``stored``   -- keys known to be in the store (grows as values are materialized).
+* ``states``    -- name -> compute | load | prune: the current plan;
+* ``handles``   -- name -> future of the ``TaskResult`` of a node done in this run (the
+  value stays where it was computed; only targets are brought back, at the end);
+* ``inflight``  -- name -> ``Task`` submitted and not finished;
+* ``outcomes``  -- name -> ``NodeOutcome``: what happened to each node (the run record);
+* ``stored``    -- names whose key is in the store (grows as values are kept);
+* ``unsaved``   -- names computed this run and not in the store;
+* ``lost``      -- keys whose object turned out missing or corrupt.
 
 A load that finds its object corrupt or gone does not fail the run: the store has
-already dropped the object, the driver asks for a new plan in which every value it holds
-loads for free, and carries on. An operator that raises stops the run; every value that
-finished is kept in the store so the next run resumes from it.
+already dropped the object; the driver lets the tasks in flight finish, asks for a new
+plan in which every value it holds loads for free, and carries on. An operator that
+raises stops the run: nothing more is submitted, the tasks in flight finish, and every
+value that finished is kept in the store, where it lives, so the next run resumes from it.
 """
 
 from __future__ import annotations
 
-import time
-import traceback
+import queue
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from helixvcs.errors import UserInputError
 from helixvcs.exec.budget import Budget, FixedBudget
 from helixvcs.exec.executor import Executor
 from helixvcs.exec.progress import Progress
+from helixvcs.exec.task import (
+    SAVE,
+    Keep,
+    OperatorFailure,
+    Task,
+    TaskMeta,
+    in_process,
+)
 from helixvcs.graph import Dag, Node, source_argument
-from helixvcs.plan import (
-    COMPUTE,
-    LOAD,
-    PRUNE,
-    MaterializePolicy,
-    estimate_load_seconds,
-    should_materialize,
-)
+from helixvcs.plan import COMPUTE, LOAD, PRUNE, MaterializePolicy
 from helixvcs.plan.materialize import recompute_seconds
-from helixvcs.store import (
-    CorruptObject,
-    MissingObject,
-    ObjectInfo,
-    ObjectStore,
-    UnstorableValue,
-    estimate_size,
-)
-
-_PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
+from helixvcs.store import DiskObjectStore, ObjectInfo, ObjectStore
 
 Replanner = Callable[[frozenset[str], frozenset[str]], Mapping[str, str]]
 """Given the keys held in memory and the keys found missing or corrupt, a fresh plan."""
+
+__all__ = ["ExecResult", "NodeOutcome", "OperatorFailure", "Replanner", "RunSettings", "execute"]
 
 
 @dataclass(frozen=True)
@@ -66,17 +74,10 @@ class NodeOutcome:
     load_seconds: float | None = None
     bytes: int | None = None
     materialized: bool = False
-    status: str = "skipped"  # ok | failed | skipped
+    status: str = "skipped"  # ok | failed | skipped (| running, while in flight)
     note: str = ""
     info: ObjectInfo | None = None
     recompute_seconds: float | None = None
-
-
-@dataclass(frozen=True)
-class OperatorFailure:
-    name: str
-    message: str
-    traceback: str
 
 
 @dataclass
@@ -86,11 +87,6 @@ class ExecResult:
     outputs: dict[str, Any] = field(default_factory=dict)
     failure: OperatorFailure | None = None
     warnings: list[str] = field(default_factory=list)
-
-
-class _Failed(Exception):
-    def __init__(self, failure: OperatorFailure) -> None:
-        self.failure = failure
 
 
 def execute(
@@ -104,11 +100,20 @@ def execute(
     settings: RunSettings,
     progress: Progress,
     targets: Sequence[str] | None = None,
+    run_id: str | None = None,
 ) -> ExecResult:
     """Run ``states``; ``targets`` names the nodes whose values to return (default: outputs)."""
-    run = _Run(dag, store, executor, compute_estimates, settings, progress)
-    run.targets = frozenset(dag.outputs if targets is None else targets)
-    return run.go(dict(states), replan)
+    if not executor.in_process and dag.sources is None:
+        raise UserInputError(
+            f"the {executor.name} executor runs operators in other processes, which need the "
+            "workflow's compiled source; this graph has none (use --executor local)"
+        )
+    executor.open(store)
+    run_id = run_id or uuid.uuid4().hex[:12]
+    wanted = frozenset(dag.outputs if targets is None else targets)
+    run = _Run(dag, store, executor, compute_estimates, settings, progress, run_id, wanted)
+    with in_process(run_id, {n.name: n.spec.func for n in dag}, store):
+        return run.go(dict(states), replan)
 
 
 class _Run:
@@ -120,122 +125,217 @@ class _Run:
         estimates: Mapping[str, float],
         settings: RunSettings,
         progress: Progress,
+        run_id: str,
+        targets: frozenset[str],
     ) -> None:
         self.dag, self.store, self.executor = dag, store, executor
-        self.settings, self.progress = settings, progress
+        self.settings, self.progress, self.budget = settings, progress, settings.budget
+        self.id, self.targets = run_id, targets
+        self.store_root = str(store.root) if isinstance(store, DiskObjectStore) else None
         self.seconds = dict(estimates)  # compute seconds: measured this run, else estimated
         self.parents = dag.parents()
-        self.values: dict[str, Any] = {}
-        self.targets: frozenset[str] = frozenset(dag.outputs)
-        self.unsaved: set[str] = set()  # computed this run, not (yet) in the store
-        self.lost: set[str] = set()  # keys whose object turned out missing or corrupt
+        self.states: dict[str, str] = {}
+        self.todo: list[str] = []  # planned, not submitted yet, in topological order
+        self.handles: dict[str, Any] = {}
+        self.inflight: dict[str, Task] = {}
+        self.submitted: dict[str, Any] = {}  # name -> handle, while in flight
+        self.finished: queue.SimpleQueue[tuple[Task, TaskMeta | BaseException]] = (
+            queue.SimpleQueue()
+        )
+        self.sizes: dict[str, int] = {}  # estimated bytes of computed values
+        self.unsaved: set[str] = set()
+        self.lost: set[str] = set()
+        self.replan_needed = False
+        self.errors: list[BaseException] = []  # not the user's: raised once the run drained
         self.stored = {n.name for n in dag if store.has(n.key)}
-        self.budget = settings.budget
         self.result = ExecResult(outcomes={n.name: NodeOutcome(n.name, n.key, PRUNE) for n in dag})
 
+    # -- the loop --------------------------------------------------------------------------
+
     def go(self, states: dict[str, str], replan: Replanner) -> ExecResult:
-        try:
-            while not self._pass(states):
-                held = frozenset(self.dag[n].key for n in self.values)
-                states = dict(replan(held, frozenset(self.lost)))
-        except _Failed as failed:
-            self.result.failure = failed.failure
+        self._plan(states)
+        while True:
+            self._drive()
+            self._drain()
+            if self.errors:
+                raise self.errors[0]
+            if self.result.failure is not None:
+                break
+            if not self.replan_needed:
+                if self.todo:  # a node whose parents no plan state provides
+                    raise RuntimeError(f"the plan never reaches {', '.join(self.todo)}")
+                break
+            held = frozenset(self.dag[n].key for n in self.handles)
+            self._plan(dict(replan(held, frozenset(self.lost))))
+        if self.result.failure is not None:
             self._keep_finished()
+        wanted = {n: self.handles[n] for n in self.targets if n in self.handles}
+        self.result.outputs = {n: r.value for n, r in self.executor.results(wanted).items()}
         for name, outcome in self.result.outcomes.items():
             if outcome.status == "skipped":  # planned but never reached when a run fails
-                outcome.state = PRUNE if self.result.failure else states.get(name, PRUNE)
+                outcome.state = PRUNE if self.result.failure else self.states.get(name, PRUNE)
         return self.result
 
-    def _pass(self, states: Mapping[str, str]) -> bool:
-        """One walk over the plan; False when a load failed and a new plan is needed."""
-        for node in self.dag:
-            state = states[node.name]
-            if state == PRUNE or node.name in self.values:
-                continue
-            if state == LOAD and not self._load(node):
-                return False
-            if state == COMPUTE:
-                self._compute(node)
-        return True
+    def _plan(self, states: dict[str, str]) -> None:
+        self.states, self.replan_needed = states, False
+        self.todo = [n.name for n in self.dag if states[n.name] != PRUNE]
+        self.todo = [name for name in self.todo if name not in self.handles]
 
-    def _load(self, node: Node) -> bool:
-        self.progress.start(node.name, LOAD)
-        start = time.perf_counter()
-        try:
-            value = self.store.get(node.key)
-        except (CorruptObject, MissingObject) as exc:
-            self.stored.discard(node.name)
-            if node.key in self.lost:  # a plan must never load a lost key twice
-                raise RuntimeError(f"planner chose to load lost object {node.key}") from exc
-            self.lost.add(node.key)
-            self.progress.finish(node.name, "lost", time.perf_counter() - start)
-            if isinstance(exc, CorruptObject):
-                self._warn(str(exc))
+    def _stopping(self) -> bool:
+        return bool(self.result.failure or self.replan_needed or self.errors)
+
+    def _drive(self) -> None:
+        """Submit every node whose parents are done, in topological order, until none is left."""
+        while True:
+            self._collect(block=False)
+            if self._stopping():
+                return
+            name = self._next_ready()
+            if name is not None:
+                self._submit(self.dag[name])
+            elif self.inflight:
+                self._collect(block=True)
             else:
-                self._warn(f"the stored value of {node.name} vanished; recomputing it")
-            return False
-        seconds = time.perf_counter() - start
+                return
+
+    def _drain(self) -> None:
+        while self.inflight:
+            self._collect(block=True)
+
+    def _next_ready(self) -> str | None:
+        for name in self.todo:
+            if self.states[name] == LOAD or all(p in self.handles for p in self.parents[name]):
+                self.todo.remove(name)
+                return name
+        return None
+
+    def _collect(self, block: bool) -> None:
+        """Account for every task that finished (waiting for one first when ``block``)."""
+        if block:
+            self._finish(*self.finished.get())
+        while True:
+            try:
+                item = self.finished.get_nowait()
+            except queue.Empty:
+                return
+            self._finish(*item)
+
+    def _submit(self, node: Node) -> None:
+        state = self.states[node.name]
+        task = self._task(node, state)
         out = self.result.outcomes[node.name]
-        out.state, out.status, out.seconds, out.load_seconds = LOAD, "ok", seconds, seconds
-        info = self.store.info(node.key)
-        out.bytes = info.bytes if info else None
-        self._accept(node, value)
-        self.progress.finish(node.name, LOAD, seconds)
-        return True
+        out.state, out.status = state, "running"
+        self.progress.start(node.name, state)
+        parents = [self.handles[p] for p in node.parents] if state == COMPUTE else []
+        self.inflight[node.name] = task
+        self.submitted[node.name] = self.executor.submit(task, parents, self._done)
 
-    def _compute(self, node: Node) -> None:
-        out = self.result.outcomes[node.name]
-        out.state = COMPUTE
-        self.progress.start(node.name, COMPUTE)
-        try:
-            value, seconds = self.executor.call(node, self._arguments(node))
-        except Exception as exc:
-            out.status = "failed"
-            raise _Failed(_failure(node, exc)) from None
-        out.status, out.seconds = "ok", seconds
-        self.seconds[node.name] = seconds
-        try:
-            self._accept(node, value)
-        except _Failed:
-            out.status = "failed"
-            raise
-        self.unsaved.add(node.name)
-        note = self._maybe_materialize(node, value)
-        self.progress.finish(node.name, COMPUTE, seconds, note)
+    def _done(self, task: Task, outcome: TaskMeta | BaseException) -> None:
+        self.finished.put((task, outcome))  # from any thread; accounted in the driver's
 
-    def _arguments(self, node: Node) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {p: self.values[p] for p in node.parents}
-        kwargs.update(node.constants)
-        if node.kind == "source":
-            kwargs[node.spec.params[0]] = source_argument(node, self.dag.root)
-        return kwargs
+    def _task(self, node: Node, state: str, keep: Keep | None = None) -> Task:
+        source = None
+        if node.kind == "source" and state == COMPUTE:
+            source = (node.spec.params[0], source_argument(node, self.dag.root))
+        if state == COMPUTE and node.name not in self.stored:
+            keep = self._keep(node)
+        return Task(
+            name=node.name,
+            key=node.key,
+            kind=node.kind,
+            state=state,
+            run=self.id,
+            store_root=self.store_root,
+            code=self.dag.sources,
+            params=node.parents if state == COMPUTE else (),
+            source=source,
+            keep=keep,
+        )
 
-    def _accept(self, node: Node, value: Any) -> None:
-        if node.kind == "metric":
-            self.result.metrics.update(_metric_values(node, value))
-        if node.name in self.targets:
-            self.result.outputs[node.name] = value
-        self.values[node.name] = value
-
-    def _maybe_materialize(self, node: Node, value: Any) -> str:
-        if node.name in self.stored:
-            return ""
-        nbytes = estimate_size(value)
-        recompute = recompute_seconds(node.name, self.parents, self.seconds, self.stored)
-        probability = self.settings.probabilities.get(node.name, self.settings.default_probability)
-        keep, _why = should_materialize(
-            self.settings.policy,
-            recompute=recompute,
-            load_estimate=estimate_load_seconds(nbytes),
-            probability=probability,
+    def _keep(self, node: Node) -> Keep | None:
+        if self.settings.policy is MaterializePolicy.NONE:
+            return None
+        own = self.seconds.get(node.name, 0.0)
+        total = recompute_seconds(node.name, self.parents, self.seconds, self.stored)
+        return Keep(
+            policy=self.settings.policy,
+            probability=self._probability(node.name),
+            upstream_seconds=max(total - own, 0.0),
             is_output=node.is_output,
         )
-        if not keep:
+
+    def _probability(self, name: str) -> float:
+        return self.settings.probabilities.get(name, self.settings.default_probability)
+
+    # -- results -----------------------------------------------------------------------------
+
+    def _finish(self, task: Task, outcome: TaskMeta | BaseException) -> None:
+        del self.inflight[task.name]
+        handle = self.submitted.pop(task.name)
+        out = self.result.outcomes[task.name]
+        if isinstance(outcome, BaseException):
+            out.status = "failed"
+            self.errors.append(outcome)
+            return
+        meta = outcome
+        if meta.failure is not None:
+            out.status, out.seconds = "failed", meta.seconds
+            self.progress.finish(task.name, "failed", meta.seconds)
+            if self.result.failure is None:
+                self.result.failure = meta.failure
+            return
+        if meta.lost is not None:
+            self._lost(task, meta, out)
+            return
+        self.handles[task.name] = handle
+        self.result.metrics.update(meta.metrics)
+        if meta.warning:
+            self._warn(meta.warning)
+        out.status, out.seconds = "ok", meta.seconds
+        note = ""
+        if task.state == LOAD:
+            out.load_seconds, out.bytes = meta.seconds, meta.bytes
+        else:
+            self.seconds[task.name] = meta.seconds
+            if task.name not in self.stored:
+                self.unsaved.add(task.name)
+            if meta.size is not None:
+                self.sizes[task.name] = meta.size
+            note = self._account(task.name, meta)
+        self.progress.finish(task.name, task.state, meta.seconds, note)
+
+    def _lost(self, task: Task, meta: TaskMeta, out: NodeOutcome) -> None:
+        out.state, out.status = PRUNE, "skipped"
+        self.stored.discard(task.name)
+        if task.key in self.lost:  # a plan must never load a lost key twice
+            self.errors.append(RuntimeError(f"planner chose to load lost object {task.key}"))
+            return
+        self.lost.add(task.key)
+        self.replan_needed = True
+        self.progress.finish(task.name, "lost", meta.seconds)
+        self._warn(meta.lost or "")
+
+    def _account(self, name: str, meta: TaskMeta) -> str:
+        """Budget a value a task wrote: keep it, make room for it, or delete it."""
+        if meta.info is None or meta.recompute is None:
             return ""
-        worth = probability * recompute / max(nbytes, 1)
-        if not self._room(nbytes, worth):
-            return "no room in the budget"
-        return "kept" if self._save(node, value, recompute, worth) else ""
+        worth = self._probability(name) * meta.recompute / max(meta.size or 0, 1)
+        if self._stored(name, meta.info, meta.recompute, worth):
+            return "kept"
+        return "no room in the budget"
+
+    def _stored(self, name: str, info: ObjectInfo, recompute: float, worth: float) -> bool:
+        self.budget.added(info.key, name, info.bytes, recompute)
+        if self.budget.free() < 0 and not self._room(0, worth):
+            self.store.delete(info.key)  # over budget, and nothing worth less to evict
+            self.budget.removed(info.key, info.bytes)
+            return False
+        out = self.result.outcomes[name]
+        out.materialized, out.bytes, out.info = True, info.bytes, info
+        out.recompute_seconds = recompute
+        self.stored.add(name)
+        self.unsaved.discard(name)
+        return True
 
     def _room(self, nbytes: int, worth: float) -> bool:
         if nbytes <= self.budget.free():
@@ -244,23 +344,7 @@ class _Run:
             return False  # keep-everything keeps what fits, first come first served
         return self.budget.make_room(nbytes, worth)
 
-    def _save(self, node: Node, value: Any, recompute: float, worth: float) -> bool:
-        try:
-            info = self.store.put(node.key, value)
-        except UnstorableValue as exc:
-            self._warn(f"{node.name}: {exc}; it will be recomputed when needed")
-            return False
-        self.budget.added(node.key, node.name, info.bytes, recompute)
-        if self.budget.free() < 0 and not self._room(-self.budget.free(), worth):
-            self.store.delete(node.key)  # compressed size beat the estimate the wrong way
-            self.budget.removed(node.key, info.bytes)
-            return False
-        out = self.result.outcomes[node.name]
-        out.materialized, out.bytes, out.info = True, info.bytes, info
-        out.recompute_seconds = recompute
-        self.stored.add(node.name)
-        self.unsaved.discard(node.name)
-        return True
+    # -- after a failure -------------------------------------------------------------------
 
     def _keep_finished(self) -> None:
         """After a failure: keep the values that finished, so the next run resumes from them.
@@ -268,20 +352,37 @@ class _Run:
         Only values that no child has received yet: a child may have changed its input in
         place, and a value stored under its key must be exactly what the operator returned.
         Children that did run are kept themselves, so the frontier survives either way.
+        Each value is written where it lives, by a save task.
         """
         if self.settings.policy is MaterializePolicy.NONE:
             return
         children = self.dag.children()
         for node in self.dag:
-            if node.name not in self.unsaved:
+            if node.name not in self.unsaved or node.name not in self.sizes:
                 continue
             if any(self._received(c) for c in children[node.name]):
                 continue
-            value = self.values[node.name]
+            size = self.sizes[node.name]
             recompute = recompute_seconds(node.name, self.parents, self.seconds, self.stored)
-            worth = recompute / max(estimate_size(value), 1)
-            if self._room(estimate_size(value), worth):
-                self._save(node, value, recompute, worth)
+            worth = recompute / max(size, 1)
+            if self._room(size, worth):
+                self._save(node, recompute, worth)
+
+    def _save(self, node: Node, recompute: float, worth: float) -> None:
+        task = self._task(node, SAVE)
+        self.inflight[node.name] = task
+        self.submitted[node.name] = self.executor.submit(
+            task, [self.handles[node.name]], self._done
+        )
+        saved, outcome = self.finished.get()
+        del self.inflight[saved.name]
+        self.submitted.pop(saved.name)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        if outcome.warning:
+            self._warn(outcome.warning)
+        if outcome.info is not None:
+            self._stored(node.name, outcome.info, recompute, worth)
 
     def _received(self, child: str) -> bool:
         out = self.result.outcomes[child]
@@ -290,37 +391,3 @@ class _Run:
     def _warn(self, message: str) -> None:
         self.result.warnings.append(message)
         self.progress.warn(message)
-
-
-def _metric_values(node: Node, value: Any) -> dict[str, float]:
-    if isinstance(value, Mapping):
-        items = {f"{node.name}.{k}": v for k, v in value.items()}
-    else:
-        items = {node.name: value}
-    result = {}
-    for name, v in items.items():
-        try:
-            if isinstance(v, bool | str | bytes):
-                raise TypeError
-            result[name] = float(v)
-        except (TypeError, ValueError):
-            raise _Failed(
-                OperatorFailure(
-                    node.name,
-                    f"metric '{node.name}' returned {type(v).__name__}; "
-                    "return a float or a dict of floats",
-                    "",
-                )
-            ) from None
-    return result
-
-
-def _failure(node: Node, exc: BaseException) -> OperatorFailure:
-    """The user's traceback: frames from helixvcs itself are cut off."""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        tb = tb.tb_next
-    text = "".join(traceback.format_exception(type(exc), exc, tb))
-    return OperatorFailure(
-        node.name, f"operator '{node.name}' failed: {type(exc).__name__}: {exc}", text
-    )

@@ -116,10 +116,11 @@ class TaskResult:
             self._value, self._frozen = pickle.loads(data, buffers=buffers), None
         return self._value
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        if self._frozen is not None:
-            return _thaw, (self.meta, *self._frozen)
-        return _thaw, (self.meta, *_freeze(self._value))
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        data, buffers = self._frozen if self._frozen is not None else _freeze(self._value)
+        if isinstance(protocol, int) and protocol >= 5:  # buffers travel out of band
+            return _thaw, (self.meta, data, [pickle.PickleBuffer(b) for b in buffers])
+        return _thaw, (self.meta, data, [bytes(memoryview(b)) for b in buffers])
 
 
 def _freeze(value: Any) -> tuple[bytes, list[Any]]:

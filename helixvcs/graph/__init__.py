@@ -3,7 +3,10 @@
 Owns turning a workflow module into a validated ``Dag`` (loading the module, resolving
 parents by parameter name, rejecting unknown parents, cycles and sources outside the
 repository) and giving every node its key from its code identity, constants and
-parents' keys. networkx is imported here, lazily.
+parents' keys. Also comparing versions, as pure functions: the logical diff of two
+operator sets (``diff``), hybrids of two versions (``hybrid``), the stage of each operator
+(``stages``) and the path through recorded versions that explains a metric gap
+(``versions``). networkx is imported here, lazily.
 """
 
 from __future__ import annotations

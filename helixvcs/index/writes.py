@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from helixvcs.index.errors import RunExists, UnknownRun
-from helixvcs.liveness import process_alive
 from helixvcs.index.records import (
     FINISHED_STATUSES,
     NODE_COLUMNS,
@@ -34,6 +33,7 @@ from helixvcs.index.records import (
     run_to_row,
     to_db_time,
 )
+from helixvcs.liveness import process_alive
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection

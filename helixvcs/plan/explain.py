@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from helixvcs.graph import Dag, Node
+from helixvcs.graph.diff import part_causes
 from helixvcs.plan.costs import CostModel
 from helixvcs.plan.materialize import recompute_seconds
 from helixvcs.plan.optimizer import COMPUTE, LOAD, optimal_states, plan_cost
@@ -116,28 +117,13 @@ def _describe(
         return f"new operator {node.name}"
     if before.key == node.key:
         return None
-    causes = changed_parts(node.parts, before.parts)
+    causes = part_causes(before.parts, node.parts)
     if causes:
         return "changed: " + ", ".join(f"{c} of {node.name}" if c == "body" else c for c in causes)
     moved = [p for p in node.parents if upstream.get(p) is not None]
     if moved:
         return "upstream changed: " + ", ".join(moved)
     return "changed: inputs or constants"
-
-
-def changed_parts(now: Mapping[str, str], before: Mapping[str, str]) -> list[str]:
-    """Human labels of the identity parts that differ, e.g. ['body', 'helper censuslib.f']."""
-    labels = []
-    for label in sorted(set(now) | set(before)):
-        if now.get(label) != before.get(label):
-            kind, _, what = label.partition(":")
-            verb = (
-                ""
-                if label in now and label in before
-                else ("added " if label in now else "removed ")
-            )
-            labels.append(f"{verb}{kind} {what}".strip())
-    return labels
 
 
 def _needed(dag: Dag, outputs: Sequence[str]) -> set[str]:

@@ -257,11 +257,14 @@ def _totals(commits: list[BlamedCommit], edits_seen: dict[str, int]) -> list[Ope
                 totals[o.name] += o.effect
             elif len(c.operators) > 1:
                 shared[o.name] += c.delta
+    for name in edits_seen:  # edited, but the metric did not move
+        if name not in totals and not any(t.endswith(f" -> {name}") for t in totals):
+            totals[name], shared[name] = 0.0, 0.0
     rows = [
         OperatorTotal(name, totals[name], edits_seen.get(name.split(" -> ")[-1], 1), shared[name])
         for name in totals
     ]
-    return sorted(rows, key=lambda r: (-abs(r.total), -abs(r.unattributed), r.name))
+    return sorted(rows, key=lambda r: (-abs(r.total), -abs(r.unattributed), -r.edits, r.name))
 
 
 def _check_metric(report: BlameReport, values: Any, metric: str) -> None:

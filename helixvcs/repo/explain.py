@@ -17,7 +17,7 @@ from helixvcs.errors import UserInputError
 from helixvcs.graph.diff import DagDiff, diff_operators, operators_of
 from helixvcs.graph.versions import VersionPoint, explain_path
 from helixvcs.repo.iterations import SHORT, is_worktree
-from helixvcs.vcs import resolve, working_version
+from helixvcs.vcs import first_parent_history, resolve, resolve_range, working_version
 
 if TYPE_CHECKING:
     from helixvcs.repo import Repo
@@ -65,6 +65,7 @@ class Step:
     a: VersionInfo
     b: VersionInfo
     diff: DagDiff
+    first: VersionInfo  # the first version (in history order) with b's operators
 
     @property
     def delta(self) -> float:
@@ -75,6 +76,7 @@ class Step:
             "from": self.a.label,
             "to": self.b.label,
             "subject": self.b.subject,
+            "first_with_these_operators": self.first.label,
             "distance": self.diff.distance,
             "delta": self.delta,
             "a": self.a.value,
@@ -113,7 +115,7 @@ def explain(repo: Repo, metric: str, a: str, b: str) -> ExplainReport:
     index = repo.index
     start, end = _version_key(repo, a), _version_key(repo, b)
     workflow = _workflow(repo, a, start)  # the workflow A ran; B's must be the same one
-    rows = index.query(_VERSIONS, [workflow])
+    rows = _in_history_order(repo, index.query(_VERSIONS, [workflow]))
     values = index.metrics_for([str(r[0]) for r in rows])
     infos: dict[str, VersionInfo] = {}
     for run_id, commit, fingerprint, subject in rows:
@@ -133,12 +135,35 @@ def explain(repo: Repo, metric: str, a: str, b: str) -> ExplainReport:
         for v in infos.values()
     ]
     by_id = {p.id: p for p in points}
+    first: dict[frozenset[tuple[str, str]], str] = {}
+    for p in points:  # in history order
+        first.setdefault(p.identity, p.id)
     path = explain_path(points, _id(*start), _id(*end))
     steps = [
-        Step(infos[u], infos[v], diff_operators(by_id[u].operators, by_id[v].operators))
+        Step(
+            infos[u],
+            infos[v],
+            diff_operators(by_id[u].operators, by_id[v].operators),
+            infos[first[by_id[v].identity]],
+        )
         for u, v in pairwise(path)
     ]
     return ExplainReport(metric, infos[path[0]], infos[path[-1]], steps, len(points))
+
+
+def _in_history_order(repo: Repo, rows: list[tuple]) -> list[tuple]:
+    """Versions in HEAD's first-parent order (others after, by run time), so that of
+    versions with the same operators the first commit that had them stands for them."""
+    try:
+        chain = first_parent_history(repo.root, resolve_range(repo.root, None).end)
+    except UserInputError:  # no commit yet
+        chain = []
+    position = {c.sha: i for i, c in enumerate(chain)}
+    ranked = sorted(
+        enumerate(rows),
+        key=lambda item: (position.get(item[1][1], len(position)), item[1][2] is not None, item[0]),
+    )
+    return [row for _, row in ranked]
 
 
 def _version_key(repo: Repo, rev: str) -> tuple[str | None, str | None]:

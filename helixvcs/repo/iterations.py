@@ -18,7 +18,6 @@ from helixvcs.graph.diff import Operator, operators_of, operators_of_dag
 from helixvcs.index import Index, RunRecord
 from helixvcs.repo.context import compile_version
 from helixvcs.repo.history import last_ok_run
-from helixvcs.vcs import working_version
 
 if TYPE_CHECKING:
     from helixvcs.repo import Repo
@@ -101,19 +100,3 @@ def operators_at(repo: Repo, sha: str) -> list[Operator] | None:
 
 def is_worktree(rev: str | None) -> bool:
     return rev is None or rev == WORKTREE
-
-
-def worktree_run(repo: Repo) -> RunRecord | None:
-    """The newest successful run of the working tree as it is now."""
-    version = working_version(repo.root)
-    return last_run(repo.index, version.commit, version.fingerprint)
-
-
-def require_metric(metric: str, seen: set[str], where: str) -> None:
-    """One clear line when no measured version has ``metric``."""
-    if metric in seen:
-        return
-    known = ", ".join(sorted(seen)) or "none"
-    raise UserInputError(
-        f"no recorded run {where} has a metric named {metric!r}; known metrics: {known}"
-    )

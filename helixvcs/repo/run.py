@@ -36,6 +36,7 @@ class RunOptions:
     materialize: str | None = None
     budget: int | None = None
     executor: str | None = None
+    scheduler: str | None = None  # a Dask scheduler's address; implies the dask executor
 
 
 @dataclass
@@ -82,7 +83,9 @@ def run(repo: Repo, options: RunOptions, progress: Progress) -> RunReport:
     layout, index, store = repo.layout, repo.index, repo.store
     config = layout.read_config()
     policy = _policy(options.materialize or config.materialize)
-    executor = get_executor(options.executor or config.executor)
+    executor = get_executor(
+        options.executor or ("dask" if options.scheduler else config.executor), options.scheduler
+    )
     budget = options.budget if options.budget is not None else config.max_store_bytes
     index.ensure()
     index.mark_interrupted()
@@ -104,7 +107,12 @@ def run(repo: Repo, options: RunOptions, progress: Progress) -> RunReport:
         current_keys=dag.keys(),
     )
     record = _run_record(dag, version, policy, executor.name)
-    index.begin_run(record, operator_records(dag))
+    executor.open(store)  # workers unreachable, or blind to the store: exit 2, nothing recorded
+    try:
+        index.begin_run(record, operator_records(dag))
+    except BaseException:
+        executor.close()
+        raise
     started = time.perf_counter()
     status, result = "failed", None
     try:
@@ -122,6 +130,7 @@ def run(repo: Repo, options: RunOptions, progress: Progress) -> RunReport:
                 default_probability=default_probability(),
             ),
             progress=progress,
+            run_id=record.run_id,
         )
         status = "ok" if result.failure is None else "failed"
     finally:

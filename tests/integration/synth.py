@@ -102,7 +102,21 @@ NEEDED = 8  # operators a full run computes (summary is pruned)
 BASE_ACCURACY = 0.9066666666666666
 
 DROP_COLUMN = ("workflow.py", "samples[0][:, [3, 4, 5]]", "samples[0][:, [3, 5]]")
-STRONG_C = ("workflow.py", "def model(features, labels, C=1.0):", "def model(features, labels, C=0.003):")
+STRONG_C = (
+    "workflow.py",
+    "def model(features, labels, C=1.0):",
+    "def model(features, labels, C=0.003):",
+)
+
+METHOD_FORM = (
+    "workflow.py",
+    "float(np.mean(model.predict(features[test]) == labels[test]))",
+    "float((model.predict(features[test]) == labels[test]).mean())",
+)
+_FIT = "    time.sleep(0.02)\n    train"
+_HSTACK = "np.hstack([shape_features, texture_features])"
+_CONCATENATE = "np.concatenate([shape_features, texture_features], axis=1)"
+_SUMMARY = "@wf.op\ndef summary"
 
 # Commits 2-16 of the bisect history; commit 11 (index 9 here) drops accuracy by 3.5 points.
 # Every other edit leaves accuracy as it was: documentation, comments, code that computes
@@ -110,20 +124,20 @@ STRONG_C = ("workflow.py", "def model(features, labels, C=1.0):", "def model(fea
 HISTORY: list[tuple[str, str, str, str]] = [
     ("README.md", "", "# synth\n", "Add a README"),
     ("workflow.py", 'wf = Workflow("synth")\n', 'wf = Workflow("synth")  # toy data\n', "Comment"),
-    ("workflow.py", "    return len(samples[1])\n", "    return int(len(samples[1]))\n", "Summary"),
-    ("workflow.py", "    time.sleep(0.02)\n    train", '    """Fit."""\n    time.sleep(0.02)\n    train', "Docstring"),
-    ("workflow.py", "    return samples[1]\n", "    _, y = samples\n    return y\n", "Unpack labels"),
+    ("workflow.py", "return len(samples[1])", "return int(len(samples[1]))", "Summary"),
+    ("workflow.py", _FIT, '    """Fit."""\n' + _FIT, "Docstring"),
+    ("workflow.py", "    return samples[1]\n", "    _, y = samples\n    return y\n", "Unpack"),
     ("README.md", "# synth\n", "# synth\n\nA toy.\n", "README: describe"),
-    ("synthlib.py", "def held_out(n):", "def unused():\n    return 0\n\n\ndef held_out(n):", "Helper"),
-    ("workflow.py", "np.hstack([shape_features, texture_features])", "np.concatenate([shape_features, texture_features], axis=1)", "Concatenate"),
+    ("synthlib.py", "def held_out(n):", "def unused():\n    pass\n\n\ndef held_out(n):", "Helper"),
+    ("workflow.py", _HSTACK, _CONCATENATE, "Concatenate"),
     ("workflow.py", "# toy data", "# synthetic data", "Comment again"),
     (*DROP_COLUMN, "Texture features: drop column 4"),
     ("README.md", "A toy.", "A toy workflow.", "README wording"),
-    ("workflow.py", "@wf.op\ndef summary", "# not an output\n@wf.op\ndef summary", "Comment summary"),
-    ("workflow.py", "float(np.mean(model.predict(features[test]) == labels[test]))", "float((model.predict(features[test]) == labels[test]).mean())", "Accuracy: method form"),
+    ("workflow.py", _SUMMARY, "# not an output\n" + _SUMMARY, "Comment summary"),
+    (*METHOD_FORM, "Accuracy: method form"),
     ("README.md", "A toy workflow.", "A toy workflow for tests.", "README again"),
     ("workflow.py", "# not an output", "# pruned: not an output", "Last comment"),
-]  # fmt: skip
+]
 
 
 def build(repo, history=HISTORY) -> list[str]:
