@@ -170,15 +170,16 @@ def report(
     print(
         f"census sequence, data x{args.scale}; Dask cluster start-up {startup:.2f} s (not counted)"
     )
-    print(f"{'run':<16}{'computed':>9}" + "".join(f"{n:>14}" for n in names))
+    print("wall seconds per run (operators computed)")
+    print(f"{'run':<16}" + "".join(f"{n:>16}" for n in names))
     for i, run in enumerate(local):
-        walls = "".join(f"{results[n][i]['wall']:>12.2f} s" for n in names)
-        print(f"{run['label']:<16}{run['computed']:>9}{walls}")
+        cells = "".join(
+            f"{results[n][i]['wall']:>10.2f} s ({results[n][i]['computed']:>2})" for n in names
+        )
+        print(f"{run['label']:<16}{cells}")
     totals = {n: sum(r["wall"] for r in results[n]) for n in names}
-    print(f"{'total':<16}{'':>9}" + "".join(f"{totals[n]:>12.2f} s" for n in names))
-    print(
-        f"{'speedup':<16}{'':>9}" + "".join(f"{totals['local'] / totals[n]:>13.2f}x" for n in names)
-    )
+    print(f"{'total':<16}" + "".join(f"{totals[n]:>10.2f} s     " for n in names))
+    print(f"{'speedup':<16}" + "".join(f"{totals['local'] / totals[n]:>11.2f}x    " for n in names))
     for name in names:
         same = all(a["metrics"] == b["metrics"] for a, b in zip(local, results[name], strict=True))
         assert same, f"{name} metrics differ from local"

@@ -23,7 +23,8 @@ from typing import Any
 
 import dask
 from distributed import Client, Future, LocalCluster
-from distributed.comm.addressing import get_address_host_port
+from distributed.comm.addressing import get_address_host_port, parse_address
+from distributed.comm.registry import get_backend
 from distributed.scheduler import KilledWorker
 
 from helixvcs.errors import UserInputError
@@ -81,7 +82,10 @@ class DaskExecutor(Executor):
                 )
             return Client(self.cluster, set_as_default=False)
         try:
-            get_address_host_port(self.scheduler)  # a bad address fails before any Client
+            scheme = parse_address(self.scheduler)[0]  # a bad address fails before any Client
+            get_backend(scheme)
+            if scheme != "inproc":  # a scheduler in this process has no port
+                get_address_host_port(self.scheduler)
         except ValueError as exc:
             raise SchedulerUnreachable(
                 f"bad Dask scheduler address {self.scheduler!r} ({exc}); use tcp://HOST:8786"
@@ -103,8 +107,8 @@ class DaskExecutor(Executor):
             self.client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
         except TimeoutError:
             raise UserInputError(
-                f"the Dask scheduler at {where} has no workers; start some with "
-                f"`dask worker {where}`"
+                f"no Dask worker joined {where} within {WORKER_WAIT_SECONDS:.0f} s; "
+                "start some with `dask worker ADDRESS`"
             ) from None
         try:
             seen = self.client.run(_store_visible, root)
@@ -157,7 +161,8 @@ def _report(task: Task, done: Done, meta: Future) -> None:
     except KilledWorker as exc:
         deaths = exc.allowed_failures + 1
         times = "twice" if deaths == 2 else f"{deaths} times"
-        message = f"operator '{task.name}' failed: the worker running it died {times}"
+        # queued on a worker counts as running there: Dask gives up on both alike
+        message = f"operator '{task.name}' failed: its worker died {times}"
         outcome = TaskMeta(task.name, task.state, failure=OperatorFailure(task.name, message, ""))
     except BaseException as exc:
         outcome = exc

@@ -169,12 +169,21 @@ class _Run:
             self._plan(dict(replan(held, frozenset(self.lost))))
         if self.result.failure is not None:
             self._keep_finished()
-        wanted = {n: self.handles[n] for n in self.targets if n in self.handles}
-        self.result.outputs = {n: r.value for n, r in self.executor.results(wanted).items()}
+        self.result.outputs = self._outputs()
         for name, outcome in self.result.outcomes.items():
             if outcome.status == "skipped":  # planned but never reached when a run fails
                 outcome.state = PRUNE if self.result.failure else self.states.get(name, PRUNE)
         return self.result
+
+    def _outputs(self) -> dict[str, Any]:
+        """The targets' values, brought to the driver (what finished, if the run failed)."""
+        wanted = {n: self.handles[n] for n in self.targets if n in self.handles}
+        try:
+            return {n: r.value for n, r in self.executor.results(wanted).items()}
+        except Exception:
+            if self.result.failure is None:
+                raise
+            return {}  # e.g. lost with a dead worker: the failure is what the user needs
 
     def _plan(self, states: dict[str, str]) -> None:
         self.states, self.replan_needed = states, False

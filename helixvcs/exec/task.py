@@ -120,7 +120,7 @@ class TaskResult:
         data, buffers = self._frozen if self._frozen is not None else _freeze(self._value)
         if isinstance(protocol, int) and protocol >= 5:  # buffers travel out of band
             return _thaw, (self.meta, data, [pickle.PickleBuffer(b) for b in buffers])
-        return _thaw, (self.meta, data, [bytes(memoryview(b)) for b in buffers])
+        return _thaw, (self.meta, data, [bytearray(memoryview(b)) for b in buffers])
 
 
 def _freeze(value: Any) -> tuple[bytes, list[Any]]:
@@ -176,6 +176,8 @@ def run_task(task: Task, *parents: TaskResult) -> TaskResult:
     """Do ``task``; user errors and lost objects are reported in the result's meta."""
     context = _contexts.get(task.run)
     store = context.store if context is not None else _disk_store(task.store_root)
+    if context is None and task.code is None:
+        raise RuntimeError(f"task {task.name} has neither an in-process workflow nor a snapshot")
     try:
         function = _function(task, context)
     except Exception as exc:  # the workflow does not import here: the user's error
@@ -191,8 +193,7 @@ def run_task(task: Task, *parents: TaskResult) -> TaskResult:
 def _function(task: Task, context: _InProcess | None) -> Callable[..., Any] | None:
     if context is not None:
         return context.functions.get(task.name)
-    if task.code is None:
-        raise RuntimeError(f"task {task.name} has neither an in-process workflow nor a snapshot")
+    assert task.code is not None
     if task.state != COMPUTE:
         import_snapshot(task.code)  # stored values may be of the workflow's own classes
         return None
