@@ -45,6 +45,7 @@ from helixvcs.exec.task import (
     Task,
     TaskMeta,
     in_process,
+    with_overhead,
 )
 from helixvcs.graph import Dag, Node, source_argument
 from helixvcs.plan import COMPUTE, LOAD, PRUNE, MaterializePolicy
@@ -145,6 +146,9 @@ class _Run:
         self.sizes: dict[str, int] = {}  # estimated bytes of computed values
         self.unsaved: set[str] = set()
         self.lost: set[str] = set()
+        self.reserved = 0  # bytes reserved for tasks in flight (see _keep)
+        self.reservations: dict[str, int] = {}
+        self.pending: dict[str, tuple[Any, float, float]] = {}  # saving: handle, recompute, worth
         self.replan_needed = False
         self.errors: list[BaseException] = []  # not the user's: raised once the run drained
         self.stored = {n.name for n in dag if store.has(n.key)}
@@ -266,11 +270,17 @@ class _Run:
             return None
         own = self.seconds.get(node.name, 0.0)
         total = recompute_seconds(node.name, self.parents, self.seconds, self.stored)
+        # the room this task may write into without asking: reserved until it finishes,
+        # so tasks in flight together can never overfill the store
+        room = max(self.budget.free() - self.reserved, 0)
+        self.reserved += room
+        self.reservations[node.name] = room
         return Keep(
             policy=self.settings.policy,
             probability=self._probability(node.name),
             upstream_seconds=max(total - own, 0.0),
             is_output=node.is_output,
+            room=room,
         )
 
     def _probability(self, name: str) -> float:
@@ -281,6 +291,10 @@ class _Run:
     def _finish(self, task: Task, outcome: TaskMeta | BaseException) -> None:
         del self.inflight[task.name]
         handle = self.submitted.pop(task.name)
+        self.reserved -= self.reservations.pop(task.name, 0)
+        if task.state == SAVE:
+            self._saved(task, outcome)
+            return
         out = self.result.outcomes[task.name]
         if isinstance(outcome, BaseException):
             out.status = "failed"
@@ -296,7 +310,6 @@ class _Run:
         if meta.lost is not None:
             self._lost(task, meta, out)
             return
-        self.handles[task.name] = handle
         self.result.metrics.update(meta.metrics)
         if meta.warning:
             self._warn(meta.warning)
@@ -310,8 +323,35 @@ class _Run:
                 self.unsaved.add(task.name)
             if meta.size is not None:
                 self.sizes[task.name] = meta.size
+            if meta.wants_room and self._save_later(task, meta, handle):
+                self.progress.finish(task.name, task.state, meta.seconds, "kept")
+                return  # children wait until the value is written: none may change it first
             note = self._account(task.name, meta)
+        self.handles[task.name] = handle
         self.progress.finish(task.name, task.state, meta.seconds, note)
+
+    def _save_later(self, task: Task, meta: TaskMeta, handle: Any) -> bool:
+        """Make room for a value worth keeping that did not fit, and have it written."""
+        assert meta.size is not None and meta.recompute is not None
+        worth = self._probability(task.name) * meta.recompute / max(meta.size, 1)
+        if not self._room(with_overhead(meta.size), worth):
+            return False
+        self.pending[task.name] = (handle, meta.recompute, worth)
+        save = self._task(self.dag[task.name], SAVE)
+        self.inflight[task.name] = save
+        self.submitted[task.name] = self.executor.submit(save, [handle], self._done)
+        return True
+
+    def _saved(self, task: Task, outcome: TaskMeta | BaseException) -> None:
+        handle, recompute, worth = self.pending.pop(task.name)
+        self.handles[task.name] = handle  # its children may run now
+        if isinstance(outcome, BaseException):
+            self.errors.append(outcome)
+            return
+        if outcome.warning:
+            self._warn(outcome.warning)
+        if outcome.info is not None:
+            self._stored(task.name, outcome.info, recompute, worth)
 
     def _lost(self, task: Task, meta: TaskMeta, out: NodeOutcome) -> None:
         out.state, out.status = PRUNE, "skipped"

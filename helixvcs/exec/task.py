@@ -65,6 +65,7 @@ class Keep:
     probability: float  # P(the key survives the next iteration)
     upstream_seconds: float  # ancestors that would be recomputed without this value
     is_output: bool
+    room: int | None = None  # bytes the driver reserved for it; None: no limit
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ class TaskMeta:
     failure: OperatorFailure | None = None
     lost: str | None = None  # a load found no valid object: what to tell the user
     warning: str | None = None
+    wants_room: bool = False  # worth keeping, but larger than the room reserved for it
 
 
 class TaskResult:
@@ -263,11 +265,20 @@ def _materialize(
     )
     if not wanted:
         return meta
+    if keep.room is not None and with_overhead(size) > keep.room:
+        return replace(meta, wants_room=True)  # the driver makes room, then saves it
     try:
         info = store.put(task.key, value)
     except UnstorableValue as exc:
         return replace(meta, warning=f"{task.name}: {exc}; it will be recomputed when needed")
     return replace(meta, info=info, bytes=info.bytes)
+
+
+def with_overhead(size: int) -> int:
+    """A bound on a value's bytes on disk: zstd's worst case, our header, a codec header
+    (an .npy header is 128 bytes). An Arrow schema with many columns can exceed it: the
+    driver's after-the-fact check (``_Run._stored``) catches that rare case."""
+    return size + size // 64 + 512
 
 
 def _save(task: Task, store: ObjectStore, value: Any) -> TaskResult:
