@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -37,10 +38,12 @@ from typing import Any
 
 import _census
 
+import helixvcs
+
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "_scratch_runner.py"
 HELIX = Path(sys.executable).parent / "helix"
-DEFAULT_SCALE = 16.0
+DEFAULT_SCALE = 24.0
 QUICK_SCALE = 1.0
 TOLERANCE = 1e-9
 SYSTEMS = ("scratch", "helix-all", "helix-none", "helix", "dvc")
@@ -66,10 +69,22 @@ class Step:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+# Child CPU seconds (user + system) of the last ``timed`` call: less sensitive than wall
+# time to other load on the machine, recorded beside it.
+LAST_CPU = [0.0]
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(cmd: list[str], cwd: Path | None = None) -> tuple[float, subprocess.CompletedProcess]:
+    cpu = _children_cpu()
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
+    LAST_CPU[0] = _children_cpu() - cpu
     if done.returncode != 0:
         tail = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         raise RuntimeError(f"{' '.join(cmd)} exited {done.returncode}\n{tail}")
@@ -264,6 +279,7 @@ def summarize(
             "loaded": sum(s.loaded for s in runs),
             "pruned": sum(s.pruned for s in runs),
             "final_store_bytes": runs[-1].store_bytes,
+            "cpu_seconds": sum(s.extra.get("cpu_seconds", 0.0) for s in runs),
         }
         if name.startswith("helix"):
             cumulative[name]["exec_seconds"] = sum(s.extra["exec_seconds"] for s in runs)
@@ -281,6 +297,13 @@ def summarize(
         "helix execution/oracle": ratio(execution, oracle_total),
         "helix/helix-all store bytes": ratio(store["helix"], store.get("helix-all")),
     }
+    by_kind: dict[str, dict[str, float]] = {}
+    for i, commit in enumerate(commits):
+        row = by_kind.setdefault(commit.kind, {"iterations": 0})
+        row["iterations"] += 1
+        for name, runs in steps.items():
+            row[name] = row.get(name, 0.0) + runs[i].wall_seconds
+        row["oracle"] = row.get("oracle", 0.0) + oracle_steps[i]["seconds"]
     targets = {}
     for key, (op, bound) in TARGETS.items():
         value = ratios.get(key)
@@ -291,6 +314,7 @@ def summarize(
         "systems": {n: [asdict(s) for s in runs] for n, runs in steps.items()},
         "oracle": oracle_steps,
         "cumulative": cumulative,
+        "by_kind": by_kind,
         "ratios": ratios,
         "targets": targets,
     }
@@ -321,8 +345,13 @@ def print_summary(summary: dict[str, Any]) -> None:
         extra = f"  execution {c['exec_seconds']:.2f} s" if "exec_seconds" in c else ""
         print(
             f"  {name:11s} {c['wall_seconds']:8.2f} s  c/l/p {c['computed']}/{c['loaded']}/"
-            f"{c['pruned']}  final store {fmt_bytes(c['final_store_bytes'])}{extra}"
+            f"{c['pruned']}  final store {fmt_bytes(c['final_store_bytes'])}  "
+            f"cpu {c['cpu_seconds']:.1f} s{extra}"
         )
+    print("\nwall seconds by kind of iteration:")
+    for kind, row in summary["by_kind"].items():
+        cells = "  ".join(f"{n} {v:.1f}" for n, v in row.items() if n != "iterations")
+        print(f"  {kind:15s} x{row['iterations']:<3d} {cells}")
     print("\nratios (cumulative wall seconds):")
     for key, value in summary["ratios"].items():
         print(f"  {key:28s} {'n/a' if value is None else f'{value:.2f}'}")
@@ -343,9 +372,15 @@ def main() -> int:
     parser.add_argument("--dvc", default=shutil.which("dvc"), help="the dvc program to use")
     parser.add_argument("--workdir", type=Path, help="where to build the repos (default: /tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the repos afterwards")
+    parser.add_argument(
+        "--threads", type=int, help="OMP/BLAS threads for every system (default: unset)"
+    )
     parser.add_argument("--out", type=Path, default=Path("iterations.json"), help="JSON results")
     args = parser.parse_args()
     scale = args.scale or (QUICK_SCALE if args.quick else DEFAULT_SCALE)
+    if args.threads:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[var] = str(args.threads)
     wanted = [s for s in args.systems.split(",") if s]
     for must in ("scratch", "helix"):
         if must not in wanted:
@@ -393,12 +428,17 @@ def main() -> int:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            "helixvcs": str(Path(helixvcs.__file__).parent),
+            "threads": args.threads,
         }
         for index, commit in enumerate(commits):
             now: dict[str, Step] = {}
             for name, system in systems.items():
                 _census.checkout(repos[name], commit.sha)
+                load = os.getloadavg()[0]
                 now[name] = system.run(repos[name])
+                now[name].extra["cpu_seconds"] = LAST_CPU[0]
+                now[name].extra["loadavg_1min_before"] = load
                 steps[name].append(now[name])
             oracle_steps = oracle(steps["helix"])
             print_step(index, commit, now, oracle_steps[-1]["seconds"])
