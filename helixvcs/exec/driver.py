@@ -272,9 +272,13 @@ class _Run:
         total = recompute_seconds(node.name, self.parents, self.seconds, self.stored)
         # the room this task may write into without asking: reserved until it finishes,
         # so tasks in flight together can never overfill the store
-        room = max(self.budget.free() - self.reserved, 0)
-        self.reserved += room
-        self.reservations[node.name] = room
+        # (local only: a parallel task that had to hand its value back for a save would
+        # leave it on a worker that may die before the save; there, write-then-account)
+        room = None
+        if self.executor.name == "local":
+            room = max(self.budget.free() - self.reserved, 0)
+            self.reserved += room
+            self.reservations[node.name] = room
         return Keep(
             policy=self.settings.policy,
             probability=self._probability(node.name),
