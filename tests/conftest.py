@@ -94,3 +94,15 @@ def git_repo(tmp_path: Path) -> GitRepo:
     repo = GitRepo(path)
     repo.git("init", "-q", "-b", "main")
     return repo
+
+
+@pytest.fixture
+def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the user's git configuration (signing, hooks, identity) out of the tests."""
+    home = tmp_path_factory.mktemp("home")
+    for name in list(os.environ):
+        if name.startswith("GIT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")

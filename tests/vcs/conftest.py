@@ -8,7 +8,6 @@ DVC's ``tmp_dir.scm_gen``.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -22,14 +21,7 @@ GitRunner = Callable[..., str]
 
 
 @pytest.fixture(autouse=True)
-def git_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    home = tmp_path_factory.mktemp("home")
-    for name in list(os.environ):
-        if name.startswith("GIT_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+def git_env(isolated_git: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GIT_AUTHOR_NAME", AUTHOR[0])
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", AUTHOR[1])
     monkeypatch.setenv("GIT_COMMITTER_NAME", AUTHOR[0])
