@@ -18,6 +18,27 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Ctx:
     def __init__(self, repo_path: str, as_json: bool, quiet: bool, debug: bool) -> None:
         self.repo_path, self.as_json, self.quiet, self.debug = repo_path, as_json, quiet, debug
+        self.sample: str | None = None  # --sample FRACTION, as given
+        self.seed: str | None = None  # --seed N, as given
+
+    def sampling(self) -> tuple[float | None, int | None]:
+        """``--sample`` and ``--seed`` as numbers; a bad value is one line and exit 2."""
+        from helixvcs.errors import UserInputError
+
+        sample = seed = None
+        if self.sample is not None:
+            try:
+                sample = float(self.sample)
+            except ValueError:
+                raise UserInputError(
+                    f"bad --sample {self.sample!r}: give a fraction between 0 and 1, e.g. 0.1"
+                ) from None
+        if self.seed is not None:
+            try:
+                seed = int(self.seed)
+            except ValueError:
+                raise UserInputError(f"bad --seed {self.seed!r}: give an integer, e.g. 0") from None
+        return sample, seed
 
     def repo(self) -> Any:
         from helixvcs.repo import Repo
@@ -40,6 +61,26 @@ def json_option(func: F) -> F:
     return click.option(
         "--json", "as_json", is_flag=True, expose_value=False, callback=set_json,
         help="Print one JSON document on stdout (schema in docs/json.md).",
+    )(func)  # fmt: skip
+
+
+def sample_options(func: F) -> F:
+    """``--sample FRACTION`` and ``--seed N`` after the command name as well as before it."""
+
+    def setter(attribute: str) -> Callable[[click.Context, click.Parameter, str | None], None]:
+        def set_value(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+            if value is not None:
+                setattr(ctx.ensure_object(Ctx), attribute, value)
+
+        return set_value
+
+    func = click.option(
+        "--seed", metavar="N", expose_value=False, callback=setter("seed"),
+        help="Which rows a sample keeps (default 0); the same seed keeps the same rows.",
+    )(func)  # fmt: skip
+    return click.option(
+        "--sample", metavar="FRACTION", expose_value=False, callback=setter("sample"),
+        help="Run on this fraction (0 < F < 1) of every source's rows; metrics are approximate.",
     )(func)  # fmt: skip
 
 
@@ -71,9 +112,23 @@ def _finite(value: Any) -> Any:
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@click.option(
+    "--sample",
+    metavar="FRACTION",
+    help="run, plan, explore: use this fraction (0 < F < 1) of every source's rows.",
+)
+@click.option("--seed", metavar="N", help="Which rows --sample keeps (default 0).")
 @click.version_option(package_name="helixvcs", prog_name="helix")
 @click.pass_context
-def cli(ctx: click.Context, repo_path: str, as_json: bool, quiet: bool, debug: bool) -> None:
+def cli(
+    ctx: click.Context,
+    repo_path: str,
+    as_json: bool,
+    quiet: bool,
+    debug: bool,
+    sample: str | None,
+    seed: str | None,
+) -> None:
     """helixvcs: iterate on ML workflows; reuse what did not change; see why metrics move.
 
     \b
@@ -84,6 +139,7 @@ def cli(ctx: click.Context, repo_path: str, as_json: bool, quiet: bool, debug: b
       helix log       # runs with metrics and time saved
     """
     ctx.obj = Ctx(repo_path, as_json, quiet, debug)
+    ctx.obj.sample, ctx.obj.seed = sample, seed
 
 
 @cli.command()
@@ -117,6 +173,7 @@ def init(obj: Ctx) -> None:
     metavar="ADDRESS",
     help="Dask scheduler to run on, e.g. tcp://host:8786 (implies --executor dask).",
 )
+@sample_options
 @json_option
 @click.pass_obj
 def run(
@@ -130,19 +187,24 @@ def run(
     """Run the workflow: compute what changed, load or prune the rest, record the run.
 
     Example: helix run --json
+    Example: helix run --sample 0.1 --seed 0
     Example: helix run --executor dask --scheduler tcp://10.0.0.5:8786
     """
     from helixvcs.cli import render
     from helixvcs.errors import WorkflowFailed
     from helixvcs.repo import RunOptions, parse_size
 
+    sample, seed = obj.sampling()
     options = RunOptions(
         rev=rev,
         materialize=materialize,
         budget=parse_size(budget) if budget else None,
         executor=executor,
         scheduler=scheduler or None,
+        sample=sample,
+        seed=seed,
     )
+    options.sample_spec()  # a bad --sample is exit 2 before anything else
     with obj.progress() as progress:
         report = obj.repo().run(options, progress)
     if obj.as_json:
@@ -155,6 +217,7 @@ def run(
 
 @cli.command()
 @click.argument("rev", required=False)
+@sample_options
 @json_option
 @click.pass_obj
 def plan(obj: Ctx, rev: str | None) -> None:
@@ -163,8 +226,11 @@ def plan(obj: Ctx, rev: str | None) -> None:
     Example: helix plan
     """
     from helixvcs.cli import render
+    from helixvcs.repo import RunOptions
 
-    report = obj.repo().plan(rev)
+    sample, seed = obj.sampling()
+    spec = RunOptions(sample=sample, seed=seed).sample_spec()
+    report = obj.repo().plan(rev, sample=spec)
     emit_json(report.to_json()) if obj.as_json else render.plan_report(report)
 
 
@@ -262,4 +328,9 @@ def demo(obj: Ctx, directory: Path | None) -> None:
 
 # commit-and-run and hooks, and the history commands (diff, blame-metric, bisect,
 # explain, plot, dag) live in their own modules and register themselves on `cli`
-from helixvcs.cli import git_commands, history_commands  # noqa: E402, F401
+from helixvcs.cli import (  # noqa: E402, F401
+    explore_commands,
+    git_commands,
+    history_commands,
+    ui_command,
+)

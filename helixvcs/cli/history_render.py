@@ -73,6 +73,25 @@ def diff_report(report: Any) -> None:
         _table(rows)
     elif a.run_id is None or b.run_id is None:
         click.echo("(no metrics: a version has no recorded run)")
+    for side in (a, b) if a.revision != b.revision else (b,):
+        _explored(side)
+
+
+def _explored(side: Any) -> None:
+    """Variants explored from one version, apart from it: the delta is against it."""
+    if not side.explored:
+        return
+    click.echo(f"\nexplored from {side.revision} (not commits; `helix suggest` ranks them):")
+    rows = []
+    for variant, metrics in side.explored:
+        mark = "~" if variant.sample is not None else ""
+        shown = []
+        for name, value in sorted(metrics.items()):
+            base = side.metrics.get(name)
+            delta = "" if base is None or mark else f" ({_delta(value - base)})"
+            shown.append(f"{name}={mark}{value:.4g}{delta}")
+        rows.append([variant.label, variant.run_id, "  ".join(shown)])
+    _table(rows, "  ")
 
 
 def blame_report(report: Any) -> None:

@@ -18,14 +18,24 @@ def _secs(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}s"
 
 
-def _metrics(metrics: dict[str, float]) -> str:
-    return "  ".join(f"{k}={v:.4g}" for k, v in sorted(metrics.items()))
+def _metrics(metrics: dict[str, float], approximate: bool = False) -> str:
+    """``accuracy=0.8505``; ``accuracy=~0.8472`` for a sampled run's estimate."""
+    mark = "~" if approximate else ""
+    return "  ".join(f"{k}={mark}{v:.4g}" for k, v in sorted(metrics.items()))
+
+
+def _ci(ci: tuple[float, float] | None) -> str:
+    return "" if ci is None else f"  (95% CI {ci[0]:.6g} .. {ci[1]:.6g})"
 
 
 def run_report(report: Any) -> None:
-    click.echo(f"run {report.run_id} of {report.revision}: {report.status}, {report.summary()}")
+    what = report.revision
+    if report.sample is not None:
+        what += f" on a {report.sample:g} sample (seed {report.seed})"
+    click.echo(f"run {report.run_id} of {what}: {report.status}, {report.summary()}")
+    mark = "~" if report.approximate else ""
     for name, value in sorted(report.metrics.items()):
-        click.echo(f"  {name:<24} {value:.6g}")
+        click.echo(f"  {name:<24} {mark}{value:.6g}{_ci(report.intervals.get(name))}")
 
 
 def plan_report(report: Any) -> None:
@@ -66,12 +76,48 @@ def log_entries(entries: list[Any]) -> None:
         return
     rows = []
     for e in entries:
+        if e.kind == "explored":
+            continue
         c = e.counts
+        revision = e.revision + (f" ~{e.sample:g}" if e.sample is not None else "")
         rows.append([
-            e.run_id, e.revision, e.status, _secs(e.wall_seconds), _secs(e.saved_seconds),
-            f"{c['compute']}/{c['load']}/{c['prune']}", _metrics(e.metrics), (e.subject or "")[:40],
+            e.run_id, revision, e.status, _secs(e.wall_seconds), _secs(e.saved_seconds),
+            f"{c['compute']}/{c['load']}/{c['prune']}", _metrics(e.metrics, e.approximate),
+            (e.subject or "")[:40],
         ])  # fmt: skip
-    _table(rows, ["run", "revision", "status", "wall", "saved", "c/l/p", "metrics", "subject"])
+    if rows:
+        _table(rows, ["run", "revision", "status", "wall", "saved", "c/l/p", "metrics", "subject"])
+    _explored(entries)
+    _agreement(entries)
+
+
+def _explored(entries: list[Any]) -> None:
+    """Variants `helix explore` ran, apart from the iterations, with their base."""
+    explored = [e for e in entries if e.kind == "explored"]
+    if not explored:
+        return
+    click.echo(f"\nexplored variants ({len(explored)}; `helix suggest` ranks them):")
+    rows = [
+        [e.run_id, e.revision.partition("[")[0], e.revision.partition("[")[2].rstrip("]"),
+         e.status, _secs(e.wall_seconds), f"{e.counts['compute']}/{e.counts['load']}",
+         _metrics(e.metrics, e.approximate)]
+        for e in explored
+    ]  # fmt: skip
+    _table(rows, ["run", "base", "variant", "status", "wall", "c/l", "metrics"])
+
+
+def _agreement(entries: list[Any]) -> None:
+    """How often a sampled run's change from the parent had the sign of the full change."""
+    tally: dict[str, list[int]] = {}
+    for e in entries:
+        for name, a in e.agreement.items():
+            agreed, total = tally.get(name, [0, 0])
+            tally[name] = [agreed + a.agree, total + 1]
+    if not tally:
+        return
+    click.echo("\nsampled runs predicted the direction of the full change (vs the parent commit):")
+    for name, (agreed, total) in sorted(tally.items()):
+        click.echo(f"  {name:<24} {agreed} of {total} commits ({100 * agreed / total:.0f}%)")
 
 
 def show_report(report: Any) -> None:

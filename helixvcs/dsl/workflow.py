@@ -14,7 +14,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 KINDS = ("source", "op", "metric", "output")
 OUTPUT_KINDS = frozenset({"metric", "output"})
-_KNOWN_OPTIONS = frozenset({"explore"})
+_KNOWN_OPTIONS = frozenset({"explore", "per_row"})
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,7 @@ class Workflow:
                 operator=name,
             )
         params, defaults = _signature(func, file, line, name)
+        _check_options(kind, options, defaults, file, line, name)
         self._nodes[name] = NodeSpec(
             name=name,
             kind=kind,
@@ -170,3 +171,38 @@ def _signature(
         if p.default is not p.empty:
             defaults[p.name] = p.default
     return tuple(params), defaults
+
+
+def _check_options(
+    kind: str,
+    options: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    file: str,
+    line: int,
+    name: str,
+) -> None:
+    """``explore={"C": [0.1, 1, 10]}`` names constants and lists their alternatives;
+    ``per_row=True`` is for metrics only."""
+
+    def fail(message: str) -> CompileError:
+        return CompileError(message, file=file, line=line, operator=name)
+
+    if "per_row" in options:
+        if kind != "metric":
+            raise fail("per_row=True is an option of @wf.metric only")
+        if not isinstance(options["per_row"], bool):
+            raise fail("per_row must be True or False")
+    grid = options.get("explore")
+    if grid is None:
+        return
+    if not isinstance(grid, Mapping) or not grid:
+        raise fail('explore must be a dict: constant name -> list of values, e.g. {"C": [0.1, 1]}')
+    for constant, values in grid.items():
+        if constant not in defaults:
+            known = ", ".join(sorted(defaults)) or "none"
+            raise fail(
+                f"explore names {constant!r}, which is not a parameter with a default "
+                f"(the constants of {name}: {known})"
+            )
+        if isinstance(values, str | bytes) or not isinstance(values, list | tuple) or not values:
+            raise fail(f"explore[{constant!r}] must be a non-empty list of values to try")

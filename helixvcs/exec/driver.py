@@ -45,6 +45,7 @@ from helixvcs.exec.task import (
     Task,
     TaskMeta,
     in_process,
+    variant_fields,
     with_overhead,
 )
 from helixvcs.graph import Dag, Node, source_argument
@@ -64,6 +65,7 @@ class RunSettings:
     budget: Budget = field(default_factory=lambda: FixedBudget(5 * 2**30))
     probabilities: Mapping[str, float] = field(default_factory=dict)  # P(key survives)
     default_probability: float = 1.0
+    checksums: Mapping[str, str] = field(default_factory=dict)  # key -> checksum in the index
 
 
 @dataclass
@@ -135,6 +137,7 @@ class _Run:
         self.store_root = str(store.root) if isinstance(store, DiskObjectStore) else None
         self.seconds = dict(estimates)  # compute seconds: measured this run, else estimated
         self.parents = dag.parents()
+        self.children = dag.children()
         self.states: dict[str, str] = {}
         self.todo: list[str] = []  # planned, not submitted yet, in topological order
         self.handles: dict[str, Any] = {}
@@ -252,6 +255,7 @@ class _Run:
             source = (node.spec.params[0], source_argument(node, self.dag.root))
         if state == COMPUTE and node.name not in self.stored:
             keep = self._keep(node)
+        watch = tuple(p for p in node.parents if self._shared(p)) if state == COMPUTE else ()
         return Task(
             name=node.name,
             key=node.key,
@@ -263,7 +267,16 @@ class _Run:
             params=node.parents if state == COMPUTE else (),
             source=source,
             keep=keep,
+            checksum=self.settings.checksums.get(node.key) if state == LOAD else None,
+            watch=watch,
+            **variant_fields(node, state),
         )
+
+    def _shared(self, name: str) -> bool:
+        """Whether other operators (or the run's results) receive ``name``'s value too:
+        then a child must not change it in place, and the task checks that it did not."""
+        consumers = sum(1 for c in self.children[name] if self.states.get(c) == COMPUTE)
+        return consumers > 1 or name in self.targets
 
     def _keep(self, node: Node) -> Keep | None:
         if self.settings.policy is MaterializePolicy.NONE:
@@ -378,6 +391,13 @@ class _Run:
         return "no room in the budget"
 
     def _stored(self, name: str, info: ObjectInfo, recompute: float, worth: float) -> bool:
+        known = self.settings.checksums.get(info.key)
+        if known is not None and known != info.checksum:
+            self._warn(
+                f"operator '{name}' is not deterministic: it computed a different value for "
+                f"key {info.key[:12]} than the one stored before; runs that reuse it may not "
+                "reproduce (seed its randomness, or make it depend only on its inputs)"
+            )
         self.budget.added(info.key, name, info.bytes, recompute)
         if self.budget.free() < 0 and not self._room(0, worth):
             self.store.delete(info.key)  # over budget, and nothing worth less to evict

@@ -27,7 +27,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from helixvcs.exec import sampling, scores
+from helixvcs.graph import Node
 from helixvcs.graph.snapshot import SourceSnapshot, import_snapshot, snapshot_functions
+from helixvcs.hashing import SampleSpec
 from helixvcs.plan import (
     COMPUTE,
     LOAD,
@@ -80,6 +83,11 @@ class Task:
     params: tuple[str, ...] = ()  # the parameter each parent result is passed as
     source: tuple[str, str | list[str]] | None = None  # a source's (parameter, path or paths)
     keep: Keep | None = None  # None: never write the value (stored already, or policy none)
+    checksum: str | None = None  # a load: the checksum the index recorded for the object
+    watch: tuple[str, ...] = ()  # parameters whose values other operators receive too
+    sample: SampleSpec | None = None  # a source of a sampled run: the rows to keep
+    constants: Mapping[str, Any] = field(default_factory=dict)  # an explored variant's
+    per_row: bool = False  # a metric returning per-row scores (``@wf.metric(per_row=True)``)
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,16 @@ def _thaw(meta: TaskMeta, data: bytes, buffers: list[Any]) -> TaskResult:
 
 def task_meta(result: TaskResult) -> TaskMeta:
     return result.meta
+
+
+def variant_fields(node: Node, state: str) -> dict[str, Any]:
+    """What a task of ``node`` needs beyond its name and key: the rows a sampled source
+    keeps, the constants an explored variant sets, whether a metric gives per-row scores."""
+    return {
+        "sample": node.sample if state == COMPUTE else None,
+        "constants": dict(node.overrides) if state == COMPUTE else {},
+        "per_row": bool(node.spec.options.get("per_row")),
+    }
 
 
 # -- where the work happens ----------------------------------------------------------------
@@ -216,7 +234,7 @@ def _disk_store(root: str | None) -> ObjectStore:
 def _load(task: Task, store: ObjectStore) -> TaskResult:
     start = time.perf_counter()
     try:
-        value = store.get(task.key)
+        value = store.get(task.key, checksum=task.checksum)
     except (CorruptObject, MissingObject) as exc:
         lost = (
             str(exc)
@@ -236,14 +254,26 @@ def _compute(
     kwargs = {p: r.value for p, r in zip(task.params, parents, strict=True)}
     if task.source is not None:
         kwargs[task.source[0]] = task.source[1]
-    # constants are the function's own defaults: the same text that made the key
+    # constants are the function's own defaults (the text that made the key), except
+    # those an explored variant sets, which are in its key instead
+    kwargs.update(task.constants)
+    before = {p: value_digest(kwargs[p]) for p in task.watch}
     start = time.perf_counter()
     try:
         value = function(**kwargs)
     except Exception as exc:
         failure = _user_failure(task.name, exc)
         return TaskResult(None, TaskMeta(task.name, COMPUTE, _since(start), failure=failure))
-    meta = _with_metrics(task, value, TaskMeta(task.name, COMPUTE, _since(start)))
+    warning = None
+    if task.sample is not None:
+        value, why = sampling.rows(value, task.sample)
+        warning = None if why is None else f"source {task.name} {why}"
+    seconds = _since(start)
+    changed = [p for p, d in before.items() if d is not None and value_digest(kwargs[p]) != d]
+    if changed:
+        failure = OperatorFailure(task.name, _mutation_message(task.name, changed[0]), "")
+        return TaskResult(None, TaskMeta(task.name, COMPUTE, seconds, failure=failure))
+    meta = _with_metrics(task, value, TaskMeta(task.name, COMPUTE, seconds, warning=warning))
     if meta.failure is None and task.keep is not None:
         meta = _materialize(task, task.keep, store, value, meta)
     return TaskResult(value, meta)
@@ -296,12 +326,45 @@ def _since(start: float) -> float:
     return time.perf_counter() - start
 
 
+def value_digest(value: Any) -> bytes | None:
+    """A digest of ``value`` as it is now, to notice an operator changing its input in
+    place; ``None`` when the value does not pickle (then it cannot be checked)."""
+    import hashlib
+
+    buffers: list[pickle.PickleBuffer] = []
+    try:
+        data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+        digest = hashlib.blake2b(data, digest_size=20)
+        for buffer in buffers:
+            digest.update(buffer.raw())  # BufferError if not contiguous: then unchecked
+    except Exception:
+        return None
+    return digest.digest()
+
+
+def _mutation_message(name: str, param: str) -> str:
+    return (
+        f"operator '{name}' changed its input '{param}' in place; other operators receive "
+        f"the same value, so operators must not modify their parents' values "
+        f"(work on a copy, e.g. copy.deepcopy({param}))"
+    )
+
+
 # -- metrics and failures ------------------------------------------------------------------
 
 
 def _with_metrics(task: Task, value: Any, meta: TaskMeta) -> TaskMeta:
     if task.kind != "metric":
         return meta
+    if task.per_row:
+        try:
+            return replace(meta, metrics=scores.means(task.name, value))
+        except scores.NotScores as exc:
+            message = (
+                f"metric '{task.name}' is declared per_row=True but returned {exc}; "
+                "return a 1-D array or list of per-row scores, or a dict of them"
+            )
+            return replace(meta, failure=OperatorFailure(task.name, message, ""))
     items = (
         {f"{task.name}.{k}": v for k, v in value.items()}
         if isinstance(value, Mapping)

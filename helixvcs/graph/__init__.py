@@ -11,6 +11,7 @@ operator sets (``diff``), hybrids of two versions (``hybrid``), the stage of eac
 
 from __future__ import annotations
 
+from helixvcs.graph.cache import compile_cached
 from helixvcs.graph.compile import compile_workflow, find_workflow_file, source_argument
 from helixvcs.graph.dag import Dag, Node
 from helixvcs.graph.loader import load_workflow_module
@@ -18,6 +19,7 @@ from helixvcs.graph.loader import load_workflow_module
 __all__ = [
     "Dag",
     "Node",
+    "compile_cached",
     "compile_workflow",
     "find_workflow_file",
     "load_workflow_module",

@@ -197,7 +197,7 @@ def _make_node(
     if spec.kind == "source":
         assert spec.path is not None
         input_root = root if data_root is None or _exists(spec, root) else data_root.resolve()
-        files = _source_files(spec, input_root)
+        files = source_files(spec, input_root)
         inputs = tuple(f.relative_to(input_root).as_posix() for f in files)
         hashes = [cache.file_digest(f) for f in files]
         parts.update({f"data:{rel}": h for rel, h in zip(inputs, hashes, strict=True)})
@@ -220,7 +220,7 @@ def _make_node(
     )
 
 
-def _source_files(spec: NodeSpec, root: Path) -> list[Path]:
+def source_files(spec: NodeSpec, root: Path) -> list[Path]:
     """The files a source reads: one file, every file under a folder, or a glob's matches."""
     assert spec.path is not None
     pattern = Path(spec.path)

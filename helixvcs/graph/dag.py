@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from helixvcs.dsl import NodeSpec
     from helixvcs.graph.snapshot import SourceSnapshot
-    from helixvcs.hashing import CodeIdentity
+    from helixvcs.hashing import CodeIdentity, SampleSpec
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,12 @@ class Node:
     extra: str = field(default="", repr=False, compare=False)
     """What the key covers beyond code, constants and parents (decorator options, a
     source's file digests), so that the node can be re-keyed under other parents."""
+    sample: SampleSpec | None = field(default=None, compare=False)
+    """Sources of a sampled run: the rows the source's value is cut down to
+    (``graph.variants.with_sample``); part of ``extra``, hence of the key."""
+    overrides: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Constants an explored variant sets instead of the function's defaults
+    (``graph.variants.with_constants``); already in ``constants`` and the key."""
 
     @property
     def is_output(self) -> bool:
@@ -57,6 +63,10 @@ class Dag:
     nodes: Mapping[str, Node]
     sources: SourceSnapshot | None = field(default=None, repr=False, compare=False)
     """The compiled source, for executors whose workers import the workflow themselves."""
+    from_cache: bool = field(default=False, repr=False, compare=False)
+    """Rebuilt from the last compile (``helixvcs.graph.cache``) without importing the
+    workflow: keys, parts and structure only. A node's function compiles the workflow
+    for real, and checks its key, the first time it is called."""
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes.values())

@@ -64,6 +64,11 @@ def repo_modules() -> dict[str, ModuleType]:
     return {name: sys.modules[name] for name in names if name in sys.modules}
 
 
+def added_paths() -> tuple[str, ...]:
+    """The ``sys.path`` entries the last load added (its repository root and folder)."""
+    return tuple(_paths_added)
+
+
 def forget_loaded_modules() -> None:
     """Drop repo modules imported by an earlier load, and the repo paths it added."""
     for name, module in list(sys.modules.items()):

@@ -69,6 +69,9 @@ class CodeIdentity:
     hash: str  # digest of all parts
     source: str  # normalized source of the function, for human diffs
     parts: Mapping[str, str] = field(hash=False)  # label -> digest or version
+    settled: bool = True
+    """False when something could not be pinned down, so the hash is unique to this call:
+    it must never be reused for a later compile (``helixvcs.graph.cache``)."""
 
 
 def code_identity(func: Callable[..., Any], repo_root: Path) -> CodeIdentity:
@@ -103,6 +106,7 @@ class _Tracer:
         self._seen: dict[int, object] = {}  # id -> object, kept alive so ids stay unique
         self._pending: deque[object] = deque()
         self._fingerprinter = _TracingFingerprinter(self)
+        self._settled = True
 
     def identity(self, func: Callable[..., Any]) -> CodeIdentity:
         target = _unwrap(func)
@@ -116,7 +120,9 @@ class _Tracer:
             self._visit(self._pending.popleft())
         parts = dict(sorted(self.parts.items()))
         flat = [text for item in parts.items() for text in item]
-        return CodeIdentity(digest(_FORMAT, *flat), source, MappingProxyType(parts))
+        return CodeIdentity(
+            digest(_FORMAT, *flat), source, MappingProxyType(parts), settled=self._settled
+        )
 
     # -- recording ----------------------------------------------------------------------
 
@@ -130,6 +136,7 @@ class _Tracer:
         return candidate
 
     def unsure(self, label: str) -> str:
+        self._settled = False
         return self.add(label, digest("unsure", uuid.uuid4().hex))
 
     def queue(self, obj: object) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from helixvcs.hashing.digests import DIGEST_SIZE, digest
 
-__all__ = ["RACY_SECONDS", "StatCache", "files_digest"]
+__all__ = ["RACY_SECONDS", "StatCache", "files_digest", "write_atomically"]
 
 RACY_SECONDS = 2
 _CHUNK = 1 << 20
@@ -87,7 +87,7 @@ class StatCache:
             for k, e in self._entries.items()
         }
         data = json.dumps({"format": _FORMAT, "entries": entries}, sort_keys=True)
-        _write_atomically(self.path, data.encode())
+        write_atomically(self.path, data.encode())
         self._dirty = False
 
 
@@ -141,7 +141,7 @@ def _entry(fields: list[object]) -> _Entry:
     return _Entry(size, mtime_ns, inode, content, hashed_ns)  # type: ignore[arg-type]
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

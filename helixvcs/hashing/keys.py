@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from helixvcs.hashing.digests import digest
 from helixvcs.hashing.values import value_fingerprint
 
-__all__ = ["node_key"]
+__all__ = ["SampleSpec", "node_key", "sampled_extra"]
 
 
 def node_key(
@@ -34,3 +35,29 @@ def node_key(
         *parent_keys,
         extra,
     )
+
+
+@dataclass(frozen=True)
+class SampleSpec:
+    """``--sample FRACTION --seed N``: which rows of every source a sampled run keeps.
+
+    Part of each source's key (:func:`sampled_extra`), so a sampled intermediate and
+    everything computed from it live in a key space of their own and can never be served
+    to a full run, or to a run with another fraction or seed.
+    """
+
+    fraction: float
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.fraction < 1.0:
+            raise ValueError(f"a sample fraction must be between 0 and 1, not {self.fraction}")
+
+    @property
+    def label(self) -> str:
+        return f"{self.fraction:g}@{self.seed}"
+
+
+def sampled_extra(extra: str, sample: SampleSpec) -> str:
+    """A source's ``extra`` (its declared path and file digests) with the sample added."""
+    return digest(extra, "sample", repr(float(sample.fraction)), str(int(sample.seed)))

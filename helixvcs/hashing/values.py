@@ -39,7 +39,28 @@ __all__ = ["Fingerprinter", "is_reference", "value_fingerprint"]
 
 def value_fingerprint(value: object) -> str:
     """A 40-hex digest of ``value`` that is stable across processes, or unique if unsure."""
+    if isinstance(value, Fingerprinted):
+        return value.fingerprint
     return Fingerprinter().fingerprint(value)
+
+
+class Fingerprinted:
+    """A value known only by its fingerprint: a constant of a compile served from its
+    record (``helixvcs.graph.cache``), enough to re-key a node, never to compute with."""
+
+    __slots__ = ("fingerprint",)
+
+    def __init__(self, fingerprint: str) -> None:
+        self.fingerprint = fingerprint
+
+    def __repr__(self) -> str:
+        return f"<value {self.fingerprint[:12]}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Fingerprinted) and other.fingerprint == self.fingerprint
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprint)
 
 
 def _item(tag: bytes, payload: bytes) -> bytes:

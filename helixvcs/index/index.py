@@ -40,9 +40,12 @@ class Index:
 
     # ---- writes -------------------------------------------------------------------------
 
-    def ensure(self) -> None:
-        """Create the file if needed and migrate it to the current schema."""
+    def ensure(self) -> bool:
+        """Create the file if needed and migrate it to the current schema; True when the
+        file was created (for a repository set up by ``helix init``: it had been deleted)."""
+        existed = self._has_data()
         self._write(lambda con: None)
+        return not existed
 
     def begin_run(self, run: RunRecord, operators: Sequence[OperatorRecord]) -> None:
         """Record a run as started, with the operator set of the version it runs."""
@@ -59,8 +62,10 @@ class Index:
         nodes: Sequence[NodeRecord],
         metrics: Mapping[str, float],
         error: str | None = None,
+        intervals: Mapping[str, tuple[float, float]] | None = None,
     ) -> None:
-        """Record how a run ended, with its node records and metrics, all at once."""
+        """Record how a run ended, with its node records and metrics (and the confidence
+        intervals of some of them), all at once."""
         self._write(
             lambda con: writes.finish_run(
                 con,
@@ -72,6 +77,7 @@ class Index:
                 nodes=nodes,
                 metrics=metrics,
                 error=error,
+                intervals=intervals,
             )
         )
 
@@ -117,7 +123,8 @@ class Index:
         return self._read(lambda con: reads.run(con, run_id_or_prefix), None)
 
     def last_run(self, *, status: str = "ok", workflow: str | None = None) -> RunRecord | None:
-        """The newest run with this status (of this workflow, if given)."""
+        """The newest run of a version with this status (of this workflow, if given);
+        never a sampled run or an explored variant."""
         return self._read(lambda con: reads.last_run(con, status, workflow), None)
 
     def operators(self, run_id: str) -> list[OperatorRecord]:
@@ -137,6 +144,13 @@ class Index:
         if not run_ids:
             return empty
         return self._read(lambda con: reads.metrics_for(con, run_ids), empty)
+
+    def intervals_for(self, run_ids: Sequence[str]) -> dict[str, dict[str, tuple[float, float]]]:
+        """``{metric: (lo, hi)}`` per run, for the metrics that have a confidence interval."""
+        empty: dict[str, dict[str, tuple[float, float]]] = {run_id: {} for run_id in run_ids}
+        if not run_ids:
+            return empty
+        return self._read(lambda con: reads.intervals_for(con, run_ids), empty)
 
     def counts_for(self, run_ids: Sequence[str]) -> dict[str, dict[str, int]]:
         """``{"compute": n, "load": n, "prune": n}`` per run, in one query."""

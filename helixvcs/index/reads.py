@@ -59,7 +59,9 @@ def run(con: DuckDBPyConnection, prefix: str) -> RunRecord | None:
 
 
 def last_run(con: DuckDBPyConnection, status: str, workflow: str | None) -> RunRecord | None:
-    sql, params = _RUNS + " WHERE status = ?", [status]
+    """The newest run of a version itself: sampled runs and explored variants never are
+    the run that status and plan compare with."""
+    sql, params = _RUNS + " WHERE status = ? AND kind = 'commit'", [status]
     if workflow is not None:
         sql, params = sql + " AND workflow = ?", [status, workflow]
     row = con.execute(sql + _NEWEST_FIRST + " LIMIT 1", params).fetchone()
@@ -104,6 +106,21 @@ def metrics_for(con: DuckDBPyConnection, run_ids: Sequence[str]) -> dict[str, di
     ).fetchall()
     for run_id, name, value in rows:
         result[run_id][name] = value
+    return result
+
+
+def intervals_for(
+    con: DuckDBPyConnection, run_ids: Sequence[str]
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """Confidence intervals of the metrics of several runs that have one."""
+    result: dict[str, dict[str, tuple[float, float]]] = {run_id: {} for run_id in run_ids}
+    rows = con.execute(
+        "SELECT run_id, name, lo, hi FROM metrics WHERE run_id = ANY(?::VARCHAR[]) "
+        "AND lo IS NOT NULL AND hi IS NOT NULL ORDER BY run_id, name",
+        [list(run_ids)],
+    ).fetchall()
+    for run_id, name, lo, hi in rows:
+        result[run_id][name] = (lo, hi)
     return result
 
 

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 RUN_STATUSES = ("running", "ok", "failed", "interrupted")
+RUN_KINDS = ("commit", "sampled", "explored")
 FINISHED_STATUSES = ("ok", "failed", "interrupted")
 NODE_STATES = ("compute", "load", "prune")
 NODE_STATUSES = ("ok", "failed", "skipped")
@@ -60,6 +61,10 @@ class RunRecord:
     wall_seconds: float | None = None
     saved_seconds: float | None = None
     error: str | None = None
+    kind: str = "commit"  # 'commit' | 'sampled' | 'explored' (schema v3)
+    seed: int | None = None  # the sample's seed, with ``sample``
+    base_run: str | None = None  # explored: the run of the version it was derived from
+    variant: str | None = None  # explored: JSON {operator: {constant: value}}
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "started", to_utc(self.started))

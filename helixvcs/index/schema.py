@@ -114,7 +114,22 @@ V2 = """
 ALTER TABLE objects ADD COLUMN recompute_seconds DOUBLE;
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, V1), (2, V2)]
+# v3: quick feedback and think time. What kind of run it was: a run of a version
+# ('commit'; also a working tree), the same on a sample of the rows of every source
+# ('sampled', with the fraction in ``sample`` and its seed), or a variant that
+# exploration derived from a version by setting constants ('explored': the base run it
+# came from and the constants it set, as JSON). Metrics of per-row scores carry a
+# bootstrap confidence interval.
+V3 = """
+ALTER TABLE runs ADD COLUMN kind VARCHAR DEFAULT 'commit';
+ALTER TABLE runs ADD COLUMN seed INTEGER;
+ALTER TABLE runs ADD COLUMN base_run VARCHAR;
+ALTER TABLE runs ADD COLUMN variant JSON;
+ALTER TABLE metrics ADD COLUMN lo DOUBLE;
+ALTER TABLE metrics ADD COLUMN hi DOUBLE;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, V1), (2, V2), (3, V3)]
 
 
 def latest_version() -> int:

@@ -112,8 +112,11 @@ def finish_run(
     nodes: Sequence[NodeRecord],
     metrics: Mapping[str, float],
     error: str | None,
+    intervals: Mapping[str, tuple[float, float]] | None = None,
 ) -> None:
-    """Close a run. Idempotent: finishing twice replaces the first outcome."""
+    """Close a run. Idempotent: finishing twice replaces the first outcome.
+
+    ``intervals``: confidence intervals ``(lo, hi)`` of some of the metrics (schema v3)."""
     _check(status, FINISHED_STATUSES, "a finished run's status")
     for node in nodes:
         _check(node.state, NODE_STATES, f"state of node {node.name}")
@@ -131,8 +134,17 @@ def finish_run(
         con.execute("DELETE FROM metrics WHERE run_id = ?", [run_id])
     rows = [[run_id, *node_to_row(node)] for node in nodes]
     _insert_rows(con, "node_runs", {"run_id": "VARCHAR", **_NODE_TYPES}, rows)
-    metric_rows = [[run_id, name, float(value)] for name, value in metrics.items()]
-    metric_types = {"run_id": "VARCHAR", "name": "VARCHAR", "value": "DOUBLE"}
+    ci = intervals or {}
+    metric_rows = [
+        [run_id, name, float(value), *ci.get(name, (None, None))] for name, value in metrics.items()
+    ]
+    metric_types = {
+        "run_id": "VARCHAR",
+        "name": "VARCHAR",
+        "value": "DOUBLE",
+        "lo": "DOUBLE",
+        "hi": "DOUBLE",
+    }
     _insert_rows(con, "metrics", metric_types, metric_rows)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from helixvcs.errors import NotInitialized
 from helixvcs.exec import Progress
+from helixvcs.hashing import SampleSpec
 from helixvcs.index import Index
 from helixvcs.repo.bisect import BisectReport
 from helixvcs.repo.blame import BlameReport
@@ -19,6 +20,7 @@ from helixvcs.repo.commit import CommitRunReport
 from helixvcs.repo.dag import DagReport
 from helixvcs.repo.diff import DiffReport
 from helixvcs.repo.explain import ExplainReport
+from helixvcs.repo.explore import ExploreReport
 from helixvcs.repo.gc import GcReport
 from helixvcs.repo.hooks import HooksReport
 from helixvcs.repo.layout import Layout, parse_size
@@ -28,11 +30,13 @@ from helixvcs.repo.plot import PlotReport
 from helixvcs.repo.run import RunOptions, RunReport
 from helixvcs.repo.show import ShowReport
 from helixvcs.repo.status import StatusReport
+from helixvcs.repo.suggest import SuggestReport
 from helixvcs.store import DiskObjectStore, ObjectStore
 from helixvcs.vcs import ensure_gitignore, find_root
 
 __all__ = [
     "CommitRunReport",
+    "ExploreReport",
     "GcReport",
     "HooksReport",
     "LogEntries",
@@ -43,6 +47,7 @@ __all__ = [
     "RunReport",
     "ShowReport",
     "StatusReport",
+    "SuggestReport",
     "parse_size",
 ]
 
@@ -86,16 +91,63 @@ class Repo:
     # -- verbs ------------------------------------------------------------------------
 
     def run(self, options: RunOptions | None = None, progress: Progress | None = None) -> RunReport:
+        """Run a version; a background exploration stops first (the user wants the CPU)."""
+        from helixvcs.repo.explorer import stop_background
         from helixvcs.repo.run import run
 
         self._require()
+        stop_background(self)
         return run(self, options or RunOptions(), progress or Progress())
 
-    def plan(self, rev: str | None = None) -> PlanReport:
+    def explore(
+        self,
+        options: RunOptions | None = None,
+        progress: Progress | None = None,
+        *,
+        metric: str | None = None,
+        minimize: bool | None = None,
+        budget: float | None = None,
+        background: bool = False,
+    ) -> ExploreReport:
+        """Run the variants the workflow declares with ``explore={...}`` (docs/explore.md).
+
+        ``background``: at low priority, stopping when a commit is queued or another run
+        starts; nothing happens if another exploration is going on."""
+        from helixvcs.repo import explorer
+        from helixvcs.repo.explore import explore
+
+        self._require()
+        mode = explorer.BACKGROUND if background else explorer.FOREGROUND
+        with explorer.exploring(self, mode) as alone:
+            if not alone:
+                raise explorer.ExplorationBusy(explorer.folder(self))
+            if background:
+                explorer.lower_priority()
+            return explore(
+                self,
+                options or RunOptions(),
+                progress or Progress(),
+                metric=metric,
+                minimize=minimize,
+                budget=budget,
+                interrupt=explorer.interrupting(self) if background else lambda: None,
+            )
+
+    def suggest(
+        self, metric: str | None = None, *, minimize: bool | None = None, limit: int = 3
+    ) -> SuggestReport:
+        """The best explored variants of the working tree's version, with patches, and
+        the operators whose edits moved the metric most."""
+        from helixvcs.repo.suggest import suggest
+
+        self._require()
+        return suggest(self, metric, minimize, limit)
+
+    def plan(self, rev: str | None = None, sample: SampleSpec | None = None) -> PlanReport:
         from helixvcs.repo.plan import plan
 
         self._require()
-        return plan(self, rev)
+        return plan(self, rev, sample)
 
     def status(self) -> StatusReport:
         from helixvcs.repo.status import status

@@ -21,6 +21,7 @@ from helixvcs.errors import UserInputError
 from helixvcs.exec import Progress
 from helixvcs.graph.diff import DagDiff, diff_operators
 from helixvcs.repo.iterations import Measurement, measure, operators_at
+from helixvcs.repo.reports import record
 from helixvcs.vcs import CommitInfo, first_parent, first_parent_history, resolve
 
 if TYPE_CHECKING:
@@ -122,6 +123,7 @@ def bisect(
     _search(repo, report, candidates, base.value, progress)
     if report.first_bad is not None:
         report.diff = _diff(repo, report.first_bad)
+    record(repo, "bisect", report.to_json())  # for `helix ui`
     return report
 
 

@@ -34,6 +34,7 @@ from helixvcs.graph.hybrid import SpliceError, splice
 from helixvcs.repo.context import compile_version
 from helixvcs.repo.iterations import Measurement, measure, recorded_operators
 from helixvcs.repo.replay import replay
+from helixvcs.repo.reports import record
 from helixvcs.vcs import CommitInfo, first_parent_history, resolve_range
 
 if TYPE_CHECKING:
@@ -152,6 +153,7 @@ def blame_metric(
             report.commits.append(blamed)
     report.operators = _totals(report.commits, edits_seen)
     _check_metric(report, values.values(), metric)
+    record(repo, "blame-metric", report.to_json(), isolate=isolate)  # for `helix ui`
     return report
 
 

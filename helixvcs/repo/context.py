@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from helixvcs.errors import UserInputError
-from helixvcs.graph import Dag, compile_workflow, find_workflow_file
+from helixvcs.graph import Dag, compile_cached, compile_workflow, find_workflow_file
 from helixvcs.hashing import StatCache
 from helixvcs.index import Index
 from helixvcs.plan import CostModel
@@ -16,16 +16,19 @@ from helixvcs.store import ObjectStore
 from helixvcs.vcs import Version, export_tree, resolve, working_version
 
 
-def compile_tree(layout: Layout) -> Dag:
+def compile_tree(layout: Layout, reuse: bool = False) -> Dag:
     """Compile the working tree's workflow, refreshing the stat cache of source files."""
-    return compile_version(layout, None)[0]
+    return compile_version(layout, None, reuse=reuse)[0]
 
 
-def compile_version(layout: Layout, rev: str | None) -> tuple[Dag, Version]:
+def compile_version(layout: Layout, rev: str | None, reuse: bool = False) -> tuple[Dag, Version]:
     """Compile the working tree (``rev`` None) or commit ``rev`` read into a scratch tree.
 
     A commit's files come from git's object database, never from a checkout; data files
-    the commit does not track are read from the working tree.
+    the commit does not track are read from the working tree. ``reuse`` allows the working
+    tree's last compile to be served without importing the workflow when nothing it
+    depends on changed (``helixvcs.graph.cache``): keys and structure only, for callers
+    that may not need to run anything.
     """
     if rev is None:
         version, root, data_root = working_version(layout.root), layout.root, None
@@ -41,7 +44,10 @@ def compile_version(layout: Layout, rev: str | None) -> tuple[Dag, Version]:
             raise
         raise UserInputError(f"revision {rev} ({version.revision}): {exc}") from None
     cache = StatCache(layout.stat_cache if layout.exists() else None)
-    dag = compile_workflow(root, workflow, cache, data_root=data_root)
+    if rev is None and layout.exists():
+        dag = compile_cached(root, workflow, cache, layout.compiled, reuse=reuse)
+    else:
+        dag = compile_workflow(root, workflow, cache, data_root=data_root)
     if layout.exists():
         cache.save()
     return dag, version

@@ -3,18 +3,20 @@
 Both versions are compiled (a commit from a scratch tree, ``WORKTREE`` or no B from the
 working tree), so the diff is exact even for versions that never ran. Metrics and wall
 time come from each version's newest successful run, when it has one; each changed
-operator's compute seconds come from the index, by key.
+operator's compute seconds come from the index, by key. Variants that ``helix explore``
+ran from either version are listed apart (``explored``), never taken for the version.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from helixvcs.graph import Dag
 from helixvcs.graph.diff import DagDiff, diff_dags
 from helixvcs.index import RunRecord
 from helixvcs.repo.context import compile_version
+from helixvcs.repo.explore import RecordedVariant, explored_variants
 from helixvcs.repo.iterations import is_worktree, last_run
 
 if TYPE_CHECKING:
@@ -31,6 +33,7 @@ class DiffSide:
     run_id: str | None  # its newest successful run, if any
     metrics: dict[str, float]
     wall_seconds: float | None
+    explored: list[tuple[RecordedVariant, dict[str, float]]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +71,10 @@ class DiffReport:
             **doc,
             "metrics": metrics,
             "wall_seconds": {"a": self.a.wall_seconds, "b": self.b.wall_seconds},
+            "explored": {
+                "a": [v.to_json(m) for v, m in self.a.explored],
+                "b": [v.to_json(m) for v, m in self.b.explored],
+            },
         }
 
 
@@ -90,6 +97,8 @@ def _side(repo: Repo, rev: str | None) -> tuple[Dag, DiffSide]:
     dag, version = compile_version(repo.layout, None if worktree else rev)
     fingerprint = version.fingerprint if worktree else None
     run: RunRecord | None = last_run(repo.index, version.commit, fingerprint)
+    variants = explored_variants(repo.index, version.commit, fingerprint)
+    values = repo.index.metrics_for([v.run_id for v in variants])
     side = DiffSide(
         revision=version.revision,
         commit=version.commit if not version.dirty else None,
@@ -97,5 +106,6 @@ def _side(repo: Repo, rev: str | None) -> tuple[Dag, DiffSide]:
         run_id=run.run_id if run else None,
         metrics=repo.index.metrics(run.run_id) if run else {},
         wall_seconds=run.wall_seconds if run else None,
+        explored=[(v, values.get(v.run_id, {})) for v in variants],
     )
     return dag, side

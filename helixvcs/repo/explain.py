@@ -1,7 +1,9 @@
 """``helix explain M A B``: a path through recorded versions that accounts for M's gap.
 
-Every version with a successful run that measured M is a point: each commit, and each
-uncommitted edit that ran (a *variant*: HEAD plus a fingerprint of the changes). The
+Every version with a successful run that measured M is a point: each commit, each
+uncommitted edit that ran (a *variant*: HEAD plus a fingerprint of the changes), and each
+variant ``helix explore`` ran (labelled ``<short>[model.C=0.1]``). Sampled runs are not
+points: their metrics are estimates. The
 newest successful run stands for its version. ``graph.versions.explain_path`` picks the
 path from A to B (shortest logical distance, then through the most versions, then the
 most monotone in M); each step lists its edits and the change of M.
@@ -23,15 +25,15 @@ if TYPE_CHECKING:
     from helixvcs.repo import Repo
 
 _VERSIONS = """
-SELECT run_id, "commit", fingerprint, subject FROM (
+SELECT run_id, "commit", fingerprint, subject, kind, revision FROM (
     SELECT *, row_number() OVER (
         PARTITION BY "commit", fingerprint ORDER BY started DESC, run_id DESC) AS newest
-    FROM runs WHERE status = 'ok' AND workflow = ?)
+    FROM runs WHERE status = 'ok' AND workflow = ? AND sample IS NULL)
 WHERE newest = 1 ORDER BY started, run_id
 """
 _WORKFLOW = (
     "SELECT workflow FROM runs WHERE status = 'ok' AND \"commit\" IS NOT DISTINCT FROM ? "
-    "AND fingerprint IS NOT DISTINCT FROM ? ORDER BY started DESC LIMIT 1"
+    "AND fingerprint IS NOT DISTINCT FROM ? AND kind = 'commit' ORDER BY started DESC LIMIT 1"
 )
 
 
@@ -43,6 +45,7 @@ class VersionInfo:
     subject: str | None
     run_id: str
     value: float
+    kind: str = "commit"  # or "explored": a variant exploration derived from a version
 
     @property
     def label(self) -> str:
@@ -57,6 +60,7 @@ class VersionInfo:
             "subject": self.subject,
             "run_id": self.run_id,
             "metric": self.value,
+            "kind": self.kind,
         }
 
 
@@ -118,12 +122,12 @@ def explain(repo: Repo, metric: str, a: str, b: str) -> ExplainReport:
     rows = _in_history_order(repo, index.query(_VERSIONS, [workflow]))
     values = index.metrics_for([str(r[0]) for r in rows])
     infos: dict[str, VersionInfo] = {}
-    for run_id, commit, fingerprint, subject in rows:
+    for run_id, commit, fingerprint, subject, kind, revision in rows:
         value = values.get(run_id, {}).get(metric)
         if value is None:
             continue
-        vid = _id(commit, fingerprint)
-        infos[vid] = VersionInfo(vid, commit, fingerprint, subject, run_id, value)
+        vid = revision if kind == "explored" else _id(commit, fingerprint)
+        infos[vid] = VersionInfo(vid, commit, fingerprint, subject, run_id, value, kind)
     for rev, key in ((a, start), (b, end)):
         if _id(*key) not in infos:
             raise UserInputError(

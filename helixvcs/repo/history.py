@@ -18,7 +18,7 @@ from helixvcs.vcs import Version
 
 _LAST_OK = (
     "SELECT run_id FROM runs WHERE status = 'ok' AND \"commit\" = ? AND fingerprint IS NULL "
-    "ORDER BY started DESC, run_id DESC LIMIT 1"
+    "AND kind = 'commit' ORDER BY started DESC, run_id DESC LIMIT 1"
 )
 _DATA = "data:"
 

@@ -46,6 +46,7 @@ MARKER = "# helixvcs post-commit hook"
 SKIP_ENV = "HELIX_NO_BACKGROUND_RUN"  # set by `helix commit-and-run`, which runs the commit itself
 _LOOKBACK = 100  # first-parent steps searched for an earlier queued commit
 _PYTHON_LINE = re.compile(r"^helix_python=(.*)$", re.MULTILINE)
+_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # sha-1 or sha-256 repositories
 
 SCRIPT = """\
 #!/bin/sh
@@ -174,12 +175,36 @@ def script(python: str) -> str:
 
 def post_commit(repo: Repo, sha: str, say: Callable[[str], None]) -> None:
     """What the hook starts in the background: queue ``sha``, then run the queue unless
-    another runner already does."""
+    another runner already does.
+
+    ``sha`` must be a full commit sha, as the hook passes it (``git rev-parse HEAD`` when
+    git calls it): never a name (``HEAD``, a branch) that could mean another commit by the
+    time the queue reaches it, and never text that could name a path outside ``.helix/``.
+    """
+    if _FULL_SHA.fullmatch(sha) is None or resolve(repo.root, sha).commit != sha:
+        raise UserInputError(
+            f"helix hooks post-commit needs the full sha of a commit in {repo.root}, "
+            f"not {sha[:80]!r}; the post-commit hook passes `git rev-parse HEAD`"
+        )
+    from helixvcs.repo.explorer import explore_in_background, stop_background
+
     queue = RunQueue(queue_folder(repo))
     if queue.push(sha):
         say(f"{_stamp()} queued {sha}")
-    if not queue.drain(lambda s: _run_one(repo, s, say), lambda shas: _oldest(repo, shas)):
+    stopped = stop_background(repo)  # exploring the previous commit is moot now
+    if stopped is not None:
+        say(f"{_stamp()} stopped the exploration in process {stopped} for {sha}")
+    ran: list[str] = []
+
+    def run_one(s: str) -> None:
+        ran.append(s)
+        _run_one(repo, s, say)
+
+    if not queue.drain(run_one, lambda shas: _oldest(repo, shas)):
         say(f"{_stamp()} a runner is already at work; it will run {sha}")
+        return
+    if ran:  # then think time: explore the newest commit run (docs/explore.md)
+        explore_in_background(repo, ran[-1], lambda line: say(f"{_stamp()} {line}"))
 
 
 def queue_folder(repo: Repo) -> Path:

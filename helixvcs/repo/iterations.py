@@ -26,7 +26,7 @@ WORKTREE = "WORKTREE"
 SHORT = 7  # characters of a short sha, as git and `helix log` print them
 _LAST_RUN = (
     'SELECT run_id FROM runs WHERE "commit" IS NOT DISTINCT FROM ? AND fingerprint {} '
-    "AND status IN ({}) ORDER BY started DESC, run_id DESC LIMIT 1"
+    "AND status IN ({}) AND kind = 'commit' ORDER BY started DESC, run_id DESC LIMIT 1"
 )
 
 

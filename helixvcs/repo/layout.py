@@ -72,6 +72,11 @@ class Layout:
         return self.helix / "statcache.json"
 
     @property
+    def compiled(self) -> Path:
+        """The last compiles of the working tree (``helixvcs.graph.cache``)."""
+        return self.helix / "compiled.json"
+
+    @property
     def trees(self) -> Path:
         """Scratch copies of committed trees, one folder per commit sha."""
         return self.helix / "trees"

@@ -2,17 +2,35 @@
 
 Commits that the post-commit hook queued but whose run has not started yet come along as
 ``LogEntries.queued``; they have no run, so they are not entries (nor in ``--json``).
+
+Every entry says what kind of run it is: ``commit`` (a version as it is), ``sampled``
+(its metrics are approximate, with confidence intervals where the metric gives per-row
+scores) or ``explored`` (a variant of a base run, with the constants it set). For a
+sampled run of a commit whose first parent was run both ways too (full, and sampled
+with the same fraction and seed), ``agreement`` says whether the sampled change of each
+metric had the sign of the full change: how well quick runs predict the trend.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from helixvcs.repo.explore import variant_of
+from helixvcs.vcs import first_parent
 
 if TYPE_CHECKING:
+    from helixvcs.index import Index, RunRecord
     from helixvcs.repo import Repo
     from helixvcs.repo.hooks import QueuedCommit
+
+T = TypeVar("T")
+_VERSION_RUN = """
+SELECT run_id FROM runs WHERE status = 'ok' AND "commit" = ? AND fingerprint IS NULL
+  AND kind = ? AND sample IS NOT DISTINCT FROM ? AND seed IS NOT DISTINCT FROM ?
+ORDER BY started DESC, run_id DESC LIMIT 1
+"""
 
 
 @dataclass(frozen=True)
@@ -28,8 +46,32 @@ class LogEntry:
     metrics: dict[str, float]
     counts: dict[str, int]
     sample: float | None
+    kind: str = "commit"
+    seed: int | None = None
+    ci: dict[str, tuple[float, float]] = field(default_factory=dict)
+    base_run: str | None = None
+    base_commit: str | None = None
+    variant: dict[str, dict[str, Any]] | None = None
+    agreement: dict[str, Agreement] = field(default_factory=dict)
+
+    @property
+    def approximate(self) -> bool:
+        return self.sample is not None
 
     def to_json(self) -> dict[str, Any]:
+        return {
+            **self._base_json(),
+            "kind": self.kind,
+            "seed": self.seed,
+            "approximate": self.approximate,
+            "ci": {name: list(ci) for name, ci in sorted(self.ci.items())},
+            "base_run": self.base_run,
+            "base_commit": self.base_commit,
+            "variant": self.variant,
+            "agreement": {name: a.to_json() for name, a in sorted(self.agreement.items())},
+        }
+
+    def _base_json(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
             "revision": self.revision,
@@ -43,6 +85,26 @@ class LogEntry:
             "metrics": self.metrics,
             "counts": self.counts,
         }
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """A metric's change from the parent commit, sampled and full, and whether the
+    sampled change pointed the same way."""
+
+    sampled: float
+    full: float
+
+    @property
+    def agree(self) -> bool:
+        return _sign(self.sampled) == _sign(self.full)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sampled": self.sampled, "full": self.full, "agree": self.agree}
+
+
+def _sign(x: float) -> int:
+    return 0 if abs(x) < 1e-12 else (1 if x > 0 else -1)
 
 
 class LogEntries(list[LogEntry]):
@@ -61,11 +123,10 @@ def log(repo: Repo, *, limit: int | None = None, metric: str | None = None) -> L
     runs = index.runs(limit=limit)
     ids = [r.run_id for r in runs]
     metrics, counts = index.metrics_for(ids), index.counts_for(ids)
+    intervals = index.intervals_for(ids)
     entries = LogEntries(queued=waiting(repo))
     for r in runs:
-        values = metrics.get(r.run_id, {})
-        if metric is not None:
-            values = {k: v for k, v in values.items() if k == metric or k.startswith(metric + ".")}
+        values = _only(metrics.get(r.run_id, {}), metric)
         entries.append(
             LogEntry(
                 run_id=r.run_id,
@@ -81,6 +142,48 @@ def log(repo: Repo, *, limit: int | None = None, metric: str | None = None) -> L
                     s: counts.get(r.run_id, {}).get(s, 0) for s in ("compute", "load", "prune")
                 },
                 sample=r.sample,
+                kind=r.kind,
+                seed=r.seed,
+                ci=_only(intervals.get(r.run_id, {}), metric),
+                base_run=r.base_run,
+                base_commit=r.commit if r.kind == "explored" else None,
+                variant=variant_of(r.variant) if r.kind == "explored" else None,
+                agreement=_agreement(repo, r, values) if r.kind == "sampled" else {},
             )
         )
     return entries
+
+
+def _only(values: dict[str, T], metric: str | None) -> dict[str, T]:
+    if metric is None:
+        return values
+    return {k: v for k, v in values.items() if k == metric or k.startswith(metric + ".")}
+
+
+def _agreement(repo: Repo, run: RunRecord, values: dict[str, float]) -> dict[str, Agreement]:
+    """Per metric: the sampled and full changes from the first parent, when the commit
+    and its parent both have a full run and a sampled run with the same sample."""
+    if run.status != "ok" or run.commit is None or run.fingerprint is not None:
+        return {}
+    parent = first_parent(repo.root, run.commit)
+    if parent is None:
+        return {}
+    index = repo.index
+    found = [
+        _newest(index, commit, kind, run)
+        for commit, kind in ((parent, "sampled"), (run.commit, "commit"), (parent, "commit"))
+    ]
+    if any(f is None for f in found):
+        return {}
+    sampled_parent, full, full_parent = (index.metrics(str(f)) for f in found)
+    return {
+        name: Agreement(value - sampled_parent[name], full[name] - full_parent[name])
+        for name, value in values.items()
+        if name in sampled_parent and name in full and name in full_parent
+    }
+
+
+def _newest(index: Index, commit: str, kind: str, like: RunRecord) -> str | None:
+    sample = (like.sample, like.seed) if kind == "sampled" else (None, None)
+    rows = index.query(_VERSION_RUN, [commit, kind, *sample])
+    return str(rows[0][0]) if rows else None

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from helixvcs.graph import Dag
+from helixvcs.graph.variants import with_sample
+from helixvcs.hashing import SampleSpec
 from helixvcs.plan import Plan, make_plan
 from helixvcs.repo.context import compile_version, cost_model, previous_operators
 from helixvcs.repo.history import untracked_data_warnings
@@ -42,9 +44,11 @@ class PlanReport:
         }
 
 
-def plan(repo: Repo, rev: str | None = None) -> PlanReport:
+def plan(repo: Repo, rev: str | None = None, sample: SampleSpec | None = None) -> PlanReport:
     index = repo.index
-    dag, version = compile_version(repo.layout, rev)
+    dag, version = compile_version(repo.layout, rev, reuse=True)
+    if sample is not None:
+        dag = with_sample(dag, sample)
     result = make_plan(
         dag, cost_model(dag, index, repo.store), previous_operators(index, dag.workflow)
     )

@@ -72,16 +72,7 @@ def check_format(output: Path, formats: tuple[str, ...]) -> str:
 
 def plot(repo: Repo, metric: str, spec: str | None, output: Path) -> PlotReport:
     fmt = check_format(output, IMAGE_FORMATS)
-    span = resolve_range(repo.root, spec)
-    points, missing = [], []
-    for commit in first_parent_history(repo.root, span.end, span.start):
-        run_id = last_ok_run(repo.index, commit.sha)
-        value = repo.index.metrics(run_id).get(metric) if run_id else None
-        if value is None:
-            missing.append(commit.sha)
-            continue
-        kind, edited = _kind(repo, commit)
-        points.append(PlotPoint(commit.sha, commit.subject, value, kind, edited))
+    points, missing = plot_points(repo, metric, spec)
     if not points:
         raise UserInputError(
             f"no commit in {spec or 'HEAD'} has a recorded run with a metric named "
@@ -94,6 +85,22 @@ def plot(repo: Repo, metric: str, spec: str | None, output: Path) -> PlotReport:
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(metric_chart(chart, metric, fmt))
     return PlotReport(metric, output, points, missing)
+
+
+def plot_points(repo: Repo, metric: str, spec: str | None) -> tuple[list[PlotPoint], list[str]]:
+    """The points of the plot, oldest first, and the commits of the range without a value
+    (``helix ui`` draws the same points in the browser)."""
+    span = resolve_range(repo.root, spec)
+    points, missing = [], []
+    for commit in first_parent_history(repo.root, span.end, span.start):
+        run_id = last_ok_run(repo.index, commit.sha)
+        value = repo.index.metrics(run_id).get(metric) if run_id else None
+        if value is None:
+            missing.append(commit.sha)
+            continue
+        kind, edited = _kind(repo, commit)
+        points.append(PlotPoint(commit.sha, commit.subject, value, kind, edited))
+    return points, missing
 
 
 def _kind(repo: Repo, commit: CommitInfo) -> tuple[str, list[str]]:

@@ -3,10 +3,23 @@
 The run is registered in the index as ``running`` before anything executes, so a
 concurrent ``helix log`` shows it and a killed run is later marked ``interrupted``;
 everything else about it is written in one short transaction at the end.
+
+Three kinds of run go through here, all planned and executed the same way:
+
+* ``commit``: a version as it is (a commit, or the working tree);
+* ``sampled`` (``--sample F --seed N``): the same, with every source cut down to a
+  deterministic sample of its rows; the sample is part of every source's key, so its
+  intermediates never mix with full ones, and its metrics are approximate;
+* ``explored``: a variant that exploration derived from a version by setting some
+  constants (``graph.variants.with_constants``), recorded with the run it came from.
+
+Metrics of per-row scores (``@wf.metric(per_row=True)``) get a bootstrap confidence
+interval over the rows (``exec.scores``), seeded with the run's seed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -15,8 +28,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from helixvcs.errors import UserInputError
 from helixvcs.exec import ExecResult, OperatorFailure, Progress, RunSettings, execute, get_executor
+from helixvcs.exec.scores import NotScores, intervals
 from helixvcs.graph import Dag
+from helixvcs.graph.variants import (
+    Overrides,
+    VariantError,
+    variant_label,
+    with_constants,
+    with_sample,
+)
+from helixvcs.hashing import SampleSpec, digest
 from helixvcs.index import NodeRecord, ObjectRecord, OperatorRecord, RunRecord
 from helixvcs.plan import COMPUTE, LOAD, MaterializePolicy, Plan, make_plan
 from helixvcs.plan.benefit import default_probability, survival_probabilities
@@ -37,6 +60,36 @@ class RunOptions:
     budget: int | None = None
     executor: str | None = None
     scheduler: str | None = None  # a Dask scheduler's address; implies the dask executor
+    sample: float | None = None  # run on this fraction of every source's rows (0 < F < 1)
+    seed: int | None = None  # which rows a sample keeps (default 0)
+
+    def sample_spec(self) -> SampleSpec | None:
+        """The sample to run on, or None for the full data; bad values are exit 2."""
+        if self.sample is None:
+            if self.seed is not None:
+                raise UserInputError("--seed N chooses the rows of a sample; give --sample F too")
+            return None
+        if isinstance(self.sample, bool) or not 0.0 < float(self.sample) < 1.0:
+            raise UserInputError(
+                f"bad --sample {self.sample}: give a fraction between 0 and 1 (exclusive), "
+                "e.g. --sample 0.1; leave it out to run on all the data"
+            )
+        return SampleSpec(float(self.sample), int(self.seed or 0))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An explored variant of a version: constants to set, and the run it is compared with."""
+
+    overrides: Overrides
+    base_run: str
+
+    @property
+    def label(self) -> str:
+        return variant_label(self.overrides)
+
+    def to_json(self) -> dict[str, dict[str, Any]]:
+        return {op: dict(values) for op, values in sorted(self.overrides.items())}
 
 
 @dataclass
@@ -52,6 +105,16 @@ class RunReport:
     failure: OperatorFailure | None = None
     warnings: list[str] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict, repr=False)
+    kind: str = "commit"  # commit | sampled | explored
+    sample: float | None = None
+    seed: int | None = None
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    variant: Variant | None = None
+
+    @property
+    def approximate(self) -> bool:
+        """Metrics from a sample of the rows estimate those of the full data."""
+        return self.sample is not None
 
     def to_json(self) -> dict[str, Any]:
         """The ``helix run --json`` document (DESIGN.md, "Machine-readable output")."""
@@ -62,8 +125,14 @@ class RunReport:
             "status": self.status,
             "wall_seconds": round(self.wall_seconds, 6),
             "saved_seconds": round(self.saved_seconds, 6),
-            "sample": None,
+            "sample": self.sample,
+            "seed": self.seed,
+            "kind": self.kind,
+            "approximate": self.approximate,
             "metrics": self.metrics,
+            "ci": {name: list(ci) for name, ci in sorted(self.intervals.items())},
+            "variant": self.variant.to_json() if self.variant else None,
+            "base_run": self.variant.base_run if self.variant else None,
             "nodes": self.nodes,
         }
 
@@ -79,20 +148,29 @@ class RunReport:
         )
 
 
-def run(repo: Repo, options: RunOptions, progress: Progress) -> RunReport:
+def run(
+    repo: Repo, options: RunOptions, progress: Progress, variant: Variant | None = None
+) -> RunReport:
     layout, index, store = repo.layout, repo.index, repo.store
+    sample = options.sample_spec()
     config = layout.read_config()
     policy = _policy(options.materialize or config.materialize)
     executor = get_executor(
         options.executor or ("dask" if options.scheduler else config.executor), options.scheduler
     )
     budget = options.budget if options.budget is not None else config.max_store_bytes
-    index.ensure()
+    if index.ensure() and next(iter(store.keys()), None) is not None:
+        progress.warn(
+            f"the run index {layout.index} was missing; started a new one (earlier runs are "
+            "gone from helix log; stored intermediates are kept and reused)"
+        )
     index.mark_interrupted()
     if options.rev is None and merge_in_progress(layout.root):
         raise MergeInProgress(layout.root)
     dag, version = compile_version(layout, options.rev)
     notes = untracked_data_warnings(index, dag, version, layout.root) if options.rev else []
+    dag = variant_dag(dag, sample, variant)
+    checksums = recorded_checksums(index, store, dag, progress)
     for note in notes:
         progress.warn(note)
     model = cost_model(dag, index, store)
@@ -106,7 +184,7 @@ def run(repo: Repo, options: RunOptions, progress: Progress) -> RunReport:
         probabilities=probabilities,
         current_keys=dag.keys(),
     )
-    record = _run_record(dag, version, policy, executor.name)
+    record = _run_record(dag, version, policy, executor.name, sample, variant)
     executor.open(store)  # workers unreachable, or blind to the store: exit 2, nothing recorded
     try:
         index.begin_run(record, operator_records(dag))
@@ -114,7 +192,7 @@ def run(repo: Repo, options: RunOptions, progress: Progress) -> RunReport:
         executor.close()
         raise
     started = time.perf_counter()
-    status, result = "failed", None
+    status, result, error = "failed", None, None
     try:
         result = execute(
             dag,
@@ -128,31 +206,36 @@ def run(repo: Repo, options: RunOptions, progress: Progress) -> RunReport:
                 budget=room,
                 probabilities=probabilities,
                 default_probability=default_probability(),
+                checksums=checksums,
             ),
             progress=progress,
             run_id=record.run_id,
         )
         status = "ok" if result.failure is None else "failed"
+    except Exception as exc:  # the store refused a write (disk full), a bug: the run failed
+        error = str(exc) or type(exc).__name__
+        raise
     finally:
         wall = time.perf_counter() - started
-        if result is None:  # interrupted (KeyboardInterrupt) or a bug: never leave 'running'
+        if result is None:  # interrupted (KeyboardInterrupt) or failed: never leave 'running'
             index.finish_run(
                 record.run_id,
-                status="interrupted",
+                status="interrupted" if error is None else "failed",
                 finished=_now(),
                 wall_seconds=wall,
                 saved_seconds=0.0,
                 nodes=[],
                 metrics={},
-                error="interrupted",
+                error=error or "interrupted",
             )
         executor.close()
     saved = _saved_seconds(plan, result) if status == "ok" else 0.0
-    _record(index, record, result, status, wall, saved, room.evicted)
+    cis = _intervals(dag, result, sample) if status == "ok" else {}
+    _record(index, record, result, status, wall, saved, room.evicted, cis)
     return RunReport(
         run_id=record.run_id,
-        revision=version.revision,
-        commit=version.commit if not version.dirty else None,
+        revision=record.revision,
+        commit=version.commit if not version.dirty and variant is None else None,
         status=status,
         wall_seconds=wall,
         saved_seconds=saved,
@@ -161,12 +244,58 @@ def run(repo: Repo, options: RunOptions, progress: Progress) -> RunReport:
         failure=result.failure,
         warnings=[*notes, *result.warnings],
         outputs=result.outputs,
+        kind=record.kind,
+        sample=record.sample,
+        seed=record.seed,
+        intervals=cis,
+        variant=variant,
     )
 
 
-def _policy(name: str) -> MaterializePolicy:
-    from helixvcs.errors import UserInputError
+def variant_dag(dag: Dag, sample: SampleSpec | None, variant: Variant | None) -> Dag:
+    """The compiled ``dag`` on a sample of its rows and with a variant's constants."""
+    if sample is not None:
+        dag = with_sample(dag, sample)
+    if variant is not None:
+        try:
+            dag = with_constants(dag, variant.overrides)
+        except VariantError as exc:
+            raise UserInputError(f"cannot explore {variant.label}: {exc}") from None
+    return dag
 
+
+def _intervals(
+    dag: Dag, result: ExecResult, sample: SampleSpec | None
+) -> dict[str, tuple[float, float]]:
+    """Bootstrap intervals of the metrics declared ``per_row=True``."""
+    seed = sample.seed if sample is not None else 0
+    found: dict[str, tuple[float, float]] = {}
+    for node in dag:
+        per_row = node.kind == "metric" and node.spec.options.get("per_row")
+        if per_row and node.name in result.outputs:
+            try:
+                found.update(intervals(node.name, result.outputs[node.name], seed))
+            except NotScores:
+                continue
+    return found
+
+
+def recorded_checksums(index: Any, store: Any, dag: Dag, progress: Progress) -> dict[str, str]:
+    """The checksum the index recorded for each stored object of ``dag``: a load refuses
+    an object that is not the one recorded. A recorded object that is gone from the store
+    is reported and forgotten (its value will be computed again)."""
+    known = index.objects(list(dag.keys().values()))
+    missing = [k for k in known if not store.has(k)]
+    for key in missing:
+        progress.warn(
+            f"stored object {key[:12]} of operator '{known[key].name}' is missing from the "
+            "store; it will be recomputed"
+        )
+    index.forget_objects(missing)
+    return {k: r.checksum for k, r in known.items()}
+
+
+def _policy(name: str) -> MaterializePolicy:
     try:
         return MaterializePolicy(name)
     except ValueError:
@@ -175,20 +304,34 @@ def _policy(name: str) -> MaterializePolicy:
         ) from None
 
 
-def _run_record(dag: Dag, version: Version, policy: MaterializePolicy, executor: str) -> RunRecord:
+def _run_record(
+    dag: Dag,
+    version: Version,
+    policy: MaterializePolicy,
+    executor: str,
+    sample: SampleSpec | None,
+    variant: Variant | None,
+) -> RunRecord:
+    kind, revision, fingerprint = "commit", version.revision, version.fingerprint
+    if sample is not None:
+        kind = "sampled"
+    if variant is not None:
+        # a version of its own: never taken for the commit's (or the dirty tree's) run
+        kind, revision = "explored", f"{version.revision}[{variant.label}]"
+        fingerprint = explored_fingerprint(version, variant, sample)
     return RunRecord(
         run_id=new_run_id(),
         started=_now(),
         finished=None,
         status="running",
-        revision=version.revision,
+        revision=revision,
         commit=version.commit,
-        fingerprint=version.fingerprint,
+        fingerprint=fingerprint,
         branch=version.branch,
         subject=version.subject if not version.dirty else None,
         author=version.author,
         workflow=dag.workflow,
-        sample=None,
+        sample=sample.fraction if sample else None,
         materialize=policy.value,
         executor=executor,
         pid=os.getpid(),
@@ -196,6 +339,22 @@ def _run_record(dag: Dag, version: Version, policy: MaterializePolicy, executor:
         wall_seconds=None,
         saved_seconds=None,
         error=None,
+        kind=kind,
+        seed=sample.seed if sample else None,
+        base_run=variant.base_run if variant else None,
+        variant=json.dumps(variant.to_json(), sort_keys=True, default=repr) if variant else None,
+    )
+
+
+def explored_fingerprint(version: Version, variant: Variant, sample: SampleSpec | None) -> str:
+    """What tells an explored variant apart from its base version and from other variants
+    (in the ``fingerprint`` column, where a dirty tree keeps the digest of its changes)."""
+    return digest(
+        "explored",
+        version.commit or "",
+        version.fingerprint or "",
+        json.dumps(variant.to_json(), sort_keys=True, default=repr),
+        sample.label if sample else "",
     )
 
 
@@ -245,6 +404,7 @@ def _record(
     wall: float,
     saved: float,
     evicted: list[str],
+    intervals: dict[str, tuple[float, float]],
 ) -> None:
     now = _now()
     index.forget_objects(evicted)
@@ -294,6 +454,7 @@ def _record(
         ],
         metrics=result.metrics,
         error=result.failure.message if result.failure else None,
+        intervals=intervals,
     )
 
 

@@ -37,7 +37,7 @@ class StatusReport:
 
 def status(repo: Repo) -> StatusReport:
     index = repo.index
-    dag = compile_tree(repo.layout)
+    dag = compile_tree(repo.layout, reuse=True)
     previous = previous_operators(index, dag.workflow)
     last = index.last_run(status="ok", workflow=dag.workflow)
     changes = {k: v for k, v in describe_changes(dag, previous).items() if v is not None}

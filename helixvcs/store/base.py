@@ -71,11 +71,12 @@ class ObjectStore(ABC):
         """
 
     @abstractmethod
-    def get(self, key: str) -> object:
+    def get(self, key: str, *, checksum: str | None = None) -> object:
         """The value stored under ``key``.
 
         Raises ``MissingObject`` if absent and ``CorruptObject`` (after removing the
-        object) if it fails verification or cannot be decoded.
+        object) if it fails verification or cannot be decoded, or if ``checksum`` is
+        given (the one the run index recorded) and the object's checksum differs.
         """
 
     @abstractmethod

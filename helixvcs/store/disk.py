@@ -83,7 +83,7 @@ class DiskObjectStore(ObjectStore):
         self._write(key, path, packed)
         return packed.info(key)
 
-    def get(self, key: str) -> object:
+    def get(self, key: str, *, checksum: str | None = None) -> object:
         path = self.path(key)
         try:
             with open(path, "rb") as file:
@@ -94,7 +94,7 @@ class DiskObjectStore(ObjectStore):
         except OSError as exc:
             raise StoreReadError(key, path, exc) from None
         try:
-            return unpack(data)
+            return unpack(data, checksum)
         except Corruption as exc:
             raise self._discard(key, path, stat, exc.reason) from None
 

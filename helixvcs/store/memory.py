@@ -39,12 +39,12 @@ class MemoryObjectStore(ObjectStore):
             self._objects.setdefault(key, packed.header_bytes + packed.payload)
         return packed.info(key)
 
-    def get(self, key: str) -> object:
+    def get(self, key: str, *, checksum: str | None = None) -> object:
         data = self._data(check_key(key))
         if data is None:
             raise MissingObject(key, "the in-memory store")
         try:
-            return unpack(data)
+            return unpack(data, checksum)
         except Corruption as exc:
             raise self._discard(key, data, exc.reason) from None
 

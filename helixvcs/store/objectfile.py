@@ -131,14 +131,21 @@ def check_size(header: Header, size: int) -> None:
         raise Corruption(f"{size - header.total_bytes} unexpected bytes after the payload")
 
 
-def unpack(data: bytes) -> object:
+def unpack(data: bytes, checksum: str | None = None) -> object:
     """Verify a whole stored object and decode it; raises ``Corruption``.
+
+    ``checksum``, when given, is what the run index recorded when the object was
+    written: a file that verifies but is not that object (copied in, or replaced by a
+    different value under the same key) is refused before it is decoded, so a pickle
+    only ever runs if it is the one this repository stored.
 
     A payload that verifies but does not decode (say, a pickle whose class no longer
     imports) is reported as corruption too: the object is useless to this environment
     and must be recomputed, which only happens once it is gone.
     """
     header = parse_header(data)
+    if checksum is not None and header.checksum != checksum:
+        raise Corruption("checksum does not match the run index")
     check_size(header, len(data))
     payload = memoryview(data)[HEADER_SIZE:]
     if _blake2b(payload, CHECKSUM_SIZE).hex() != header.checksum:

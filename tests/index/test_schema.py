@@ -158,3 +158,57 @@ def test_a_version_1_index_is_migrated_keeping_its_objects(
     assert version(index) == schema.latest_version()
     (obj,) = index.objects().values()
     assert obj.name == "rows" and obj.compute_seconds == 1.5 and obj.recompute_seconds is None
+
+
+def test_a_version_2_index_is_migrated_and_its_runs_are_runs_of_their_version(
+    index: Index, index_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patch:
+        patch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:2])
+        index.ensure()
+    import duckdb
+
+    with duckdb.connect(str(index_path)) as con:
+        con.execute(
+            "INSERT INTO runs VALUES ('old', now()::TIMESTAMP, now()::TIMESTAMP, 'ok', 'abc', "
+            "NULL, NULL, NULL, NULL, NULL, 'census', NULL, 'helix', 'local', 1, 'h', 1.0, 0.0, "
+            "NULL)"
+        )
+        con.execute("INSERT INTO metrics VALUES ('old', 'accuracy', 0.85)")
+    index.ensure()
+    assert version(index) == schema.latest_version() == 3
+    (run,) = index.runs()
+    assert (run.kind, run.seed, run.base_run, run.variant) == ("commit", None, None, None)
+    assert index.last_run(status="ok") == run
+    assert index.metrics("old") == {"accuracy": 0.85}
+    assert index.intervals_for(["old"]) == {"old": {}}
+
+
+def test_sampled_and_explored_runs_are_never_the_last_run_and_keep_their_intervals(
+    index: Index, make_run: Callable[..., RunRecord]
+) -> None:
+    from datetime import datetime
+
+    index.begin_run(make_run("full", minute=0, fingerprint=None), [])
+    index.begin_run(make_run("quick", minute=1, kind="sampled", sample=0.1, seed=0), [])
+    index.begin_run(
+        make_run("variant", minute=2, kind="explored", base_run="full", variant='{"m": {"C": 1}}'),
+        [],
+    )
+    for run_id in ("full", "quick", "variant"):
+        index.finish_run(
+            run_id,
+            status="ok",
+            finished=datetime.now(),
+            wall_seconds=1.0,
+            saved_seconds=0.0,
+            nodes=[],
+            metrics={"accuracy": 0.8, "f1": 0.6},
+            intervals={"accuracy": (0.75, 0.85)} if run_id == "quick" else None,
+        )
+    last = index.last_run(status="ok")
+    assert last is not None and last.run_id == "full"
+    assert index.intervals_for(["quick", "full"]) == {"quick": {"accuracy": (0.75, 0.85)}, "full": {}}
+    kinds = {r.run_id: (r.kind, r.sample, r.seed, r.base_run) for r in index.runs()}
+    assert kinds["quick"] == ("sampled", 0.1, 0, None)
+    assert kinds["variant"] == ("explored", None, None, "full")

@@ -1,0 +1,42 @@
+"""``helix ui``: serve the read-only web view of this repository.
+
+It registers itself on the ``cli`` group when ``commands`` imports this module; the web
+framework is imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import click
+
+from helixvcs.cli.commands import Ctx, cli
+
+
+@cli.command()
+@click.option(
+    "--port", type=int, metavar="N", help="Port to serve on (default: 8421; 0: any free port)."
+)
+@click.option(
+    "--host", metavar="ADDRESS",
+    help="Serve on this address instead of 127.0.0.1 (with a warning if it is not loopback).",
+)  # fmt: skip
+@click.option("--open", "open_browser", is_flag=True, help="Open the UI in a web browser.")
+@click.pass_obj
+def ui(obj: Ctx, port: int | None, host: str | None, open_browser: bool) -> None:
+    """Serve a read-only web view: iterations, each version's DAG, comparisons, reports.
+
+    It listens on 127.0.0.1 only, unless --host names another address.
+
+    Example: helix ui --open
+    """
+    from helixvcs.ui import DEFAULT_PORT, bind, choose_host, serve
+
+    repo = obj.repo()
+    address, loopback = choose_host(host)
+    sock, bound = bind(address, DEFAULT_PORT if port is None else port)
+    if not loopback:
+        click.echo(
+            f"warning: serving on {address}, not only on this machine: anyone who can reach "
+            f"port {bound.port} can read this repository's runs, metrics and operator source",
+            err=True,
+        )
+    serve(repo, sock, bound, open_browser=open_browser, say=lambda line: click.echo(line))

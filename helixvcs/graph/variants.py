@@ -1,0 +1,89 @@
+"""Variants of a compiled workflow: a sampled run, and constants set by exploration.
+
+Both are the same workflow with a few nodes changed and every node below them re-keyed
+with the rule compilation uses (``hashing.node_key``), so the ordinary planner reuses
+whatever the store holds for the untouched ancestors and computes the rest:
+
+* :func:`with_sample` puts a ``SampleSpec`` into every source's key (its ``extra``) and
+  marks the source so that its value is cut down to the sampled rows where it is
+  computed. Everything that descends from a source gets a key of its own, so sampled and
+  full intermediates never mix. Nodes that descend from no source read no data and keep
+  their keys.
+* :func:`with_constants` gives some operators other values for their constants, as an
+  explored variant does (``@wf.op(explore={...})``): the node's constants, its
+  ``default:<name>`` parts and its key change, and so do its descendants' keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from helixvcs.graph.dag import Dag, Node
+from helixvcs.hashing import SampleSpec, node_key, sampled_extra, value_fingerprint
+
+Overrides = Mapping[str, Mapping[str, Any]]
+"""operator -> constant -> value."""
+
+
+class VariantError(ValueError):
+    """The asked-for variant names an operator or constant the workflow does not have."""
+
+
+def with_sample(dag: Dag, sample: SampleSpec) -> Dag:
+    """``dag`` with every source cut down to ``sample`` and every descendant re-keyed."""
+    changed: dict[str, Node] = {}
+    for node in dag:
+        if node.kind == "source":
+            extra = sampled_extra(node.extra, sample)
+            parts = {**node.parts, "sample": sample.label}
+            changed[node.name] = replace(node, extra=extra, parts=parts, sample=sample)
+    return _rekeyed(dag, changed)
+
+
+def with_constants(dag: Dag, overrides: Overrides) -> Dag:
+    """``dag`` with the constants in ``overrides`` set, and every descendant re-keyed."""
+    changed: dict[str, Node] = {}
+    for name, values in overrides.items():
+        if name not in dag.nodes:
+            raise VariantError(f"no operator named {name!r} in workflow {dag.workflow!r}")
+        node = dag[name]
+        unknown = sorted(set(values) - set(node.constants))
+        if unknown:
+            known = ", ".join(sorted(node.constants)) or "none"
+            raise VariantError(
+                f"operator {name!r} has no constant {', '.join(unknown)} (its constants: {known})"
+            )
+        parts = dict(node.parts)
+        parts.update({f"default:{k}": value_fingerprint(v) for k, v in values.items()})
+        changed[name] = replace(
+            node,
+            constants={**node.constants, **values},
+            overrides={**node.overrides, **values},
+            parts=parts,
+        )
+    return _rekeyed(dag, changed)
+
+
+def _rekeyed(dag: Dag, changed: Mapping[str, Node]) -> Dag:
+    nodes: dict[str, Node] = {}
+    for node in dag:  # topological order: parents are keyed first
+        current = changed.get(node.name, node)
+        parent_keys = [nodes[p].key for p in node.parents]
+        if node.name in changed or parent_keys != [dag[p].key for p in node.parents]:
+            key = node_key(
+                current.kind, current.code.hash, current.constants, parent_keys, current.extra
+            )
+            current = replace(current, key=key)
+        nodes[node.name] = current
+    return replace(dag, nodes=nodes)
+
+
+def variant_label(overrides: Overrides) -> str:
+    """``model.C=0.1, f1.threshold=0.4``: how a variant is named in logs."""
+    return ", ".join(
+        f"{op}.{name}={value!r}"
+        for op, values in sorted(overrides.items())
+        for name, value in sorted(values.items())
+    )
