@@ -149,6 +149,7 @@ class _Run:
         self.sizes: dict[str, int] = {}  # estimated bytes of computed values
         self.unsaved: set[str] = set()
         self.lost: set[str] = set()
+        self.nondeterministic: set[str] = set()  # names that stored a different value
         self.reserved = 0  # bytes reserved for tasks in flight (see _keep)
         self.reservations: dict[str, int] = {}
         self.pending: dict[str, tuple[Any, float, float]] = {}  # saving: handle, recompute, worth
@@ -393,11 +394,7 @@ class _Run:
     def _stored(self, name: str, info: ObjectInfo, recompute: float, worth: float) -> bool:
         known = self.settings.checksums.get(info.key)
         if known is not None and known != info.checksum:
-            self._warn(
-                f"operator '{name}' is not deterministic: it computed a different value for "
-                f"key {info.key[:12]} than the one stored before; runs that reuse it may not "
-                "reproduce (seed its randomness, or make it depend only on its inputs)"
-            )
+            self._unsteady(name)
         self.budget.added(info.key, name, info.bytes, recompute)
         if self.budget.free() < 0 and not self._room(0, worth):
             self.store.delete(info.key)  # over budget, and nothing worth less to evict
@@ -409,6 +406,19 @@ class _Run:
         self.stored.add(name)
         self.unsaved.discard(name)
         return True
+
+    def _unsteady(self, name: str) -> None:
+        """``name`` stored a value other than the one stored under its key before: warn,
+        unless an ancestor already did (then its inputs differed, not its code)."""
+        upstream = self.dag.ancestors(name) & self.nondeterministic
+        self.nondeterministic.add(name)
+        if upstream:
+            return
+        self._warn(
+            f"operator '{name}' is not deterministic: it computed a different value for "
+            f"key {self.dag[name].key[:12]} than the one stored before; runs that reuse it "
+            "may not reproduce (seed its randomness, or make it depend only on its inputs)"
+        )
 
     def _room(self, nbytes: int, worth: float) -> bool:
         if nbytes <= self.budget.free():

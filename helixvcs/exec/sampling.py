@@ -73,6 +73,19 @@ def _length(value: Any) -> int | None:
     return None
 
 
+def _arrow_rows(value: Any, mask: Any) -> Any:
+    """Filter batch by batch: ``Table.take`` pays a one-off ~0.2 s on chunked strings."""
+    import pyarrow as pa
+
+    if not isinstance(value, pa.Table):
+        return value.filter(pa.array(mask))
+    batches, start = [], 0
+    for batch in value.to_batches():
+        batches.append(batch.filter(pa.array(mask[start : start + batch.num_rows])))
+        start += batch.num_rows
+    return pa.Table.from_batches(batches, schema=value.schema)
+
+
 def _take(value: Any, mask: Any) -> Any:
     import numpy as np
 
@@ -80,7 +93,7 @@ def _take(value: Any, mask: Any) -> Any:
         return [item for item, keep in zip(value, mask.tolist(), strict=True) if keep]
     module = type(value).__module__.split(".")[0]
     if module == "pyarrow":
-        return value.take(np.flatnonzero(mask))
+        return _arrow_rows(value, mask)
     if module == "pandas":
         return value.iloc[mask]
     if module == "scipy":

@@ -220,6 +220,13 @@ def _entry(
             unsettled.append(node.name)
     if unsettled:
         return None, f"the keys of {', '.join(unsettled)} are unique to this compile"
+    for node in dag:  # options such as per_row=True are read when a run records metrics
+        try:
+            same = json.loads(json.dumps(dict(node.spec.options))) == dict(node.spec.options)
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            return None, f"the options of {node.name} are not plain data"
     libraries = _library_folders()
     helix_dir = os.path.join(os.path.realpath(dag.root), ".helix", "")
     modules = {
@@ -335,6 +342,7 @@ def _dump(dag: Dag) -> dict[str, Any]:
                 "code": {"hash": n.code.hash, "source": n.code.source, "parts": dict(n.code.parts)},
                 "constants": {k: value_fingerprint(v) for k, v in n.constants.items()},
                 "params": list(n.spec.params),
+                "options": dict(n.spec.options),
                 "file": n.spec.file,
                 "line": n.spec.line,
                 "path": n.spec.path,
@@ -361,7 +369,7 @@ def _rebuild(
             func=_Deferred(real, name, str(item["key"])),
             params=tuple(item["params"]),
             defaults=MappingProxyType({}),
-            options=MappingProxyType({}),
+            options=MappingProxyType(dict(item["options"])),
             file=str(item["file"]),
             line=int(item["line"]),
             path=item["path"],

@@ -43,7 +43,7 @@ from helixvcs.hashing import SampleSpec, digest
 from helixvcs.index import NodeRecord, ObjectRecord, OperatorRecord, RunRecord
 from helixvcs.plan import COMPUTE, LOAD, MaterializePolicy, Plan, make_plan
 from helixvcs.plan.benefit import default_probability, survival_probabilities
-from helixvcs.plan.costs import replanned
+from helixvcs.plan.costs import CostModel, replanned
 from helixvcs.repo.budget import StoreBudget
 from helixvcs.repo.context import compile_version, cost_model, previous_operators
 from helixvcs.repo.history import untracked_data_warnings
@@ -167,14 +167,23 @@ def run(
     index.mark_interrupted()
     if options.rev is None and merge_in_progress(layout.root):
         raise MergeInProgress(layout.root)
-    dag, version = compile_version(layout, options.rev)
-    notes = untracked_data_warnings(index, dag, version, layout.root) if options.rev else []
-    dag = variant_dag(dag, sample, variant)
-    checksums = recorded_checksums(index, store, dag, progress)
+
+    def prepare(reuse: bool) -> tuple[Dag, Version, list[str], dict[str, str], CostModel, Plan]:
+        dag, version = compile_version(layout, options.rev, reuse=reuse)
+        notes = untracked_data_warnings(index, dag, version, layout.root) if options.rev else []
+        dag = variant_dag(dag, sample, variant)
+        checksums = recorded_checksums(index, store, dag, progress)
+        model = cost_model(dag, index, store)
+        plan = make_plan(dag, model, previous_operators(index, dag.workflow))
+        return dag, version, notes, checksums, model, plan
+
+    # An unchanged working tree is planned from its last compile, without importing the
+    # workflow (``graph.cache``); as soon as anything must be computed, it is imported.
+    dag, version, notes, checksums, model, plan = prepare(reuse=executor.in_process)
+    if dag.from_cache and any(p.state == COMPUTE for p in plan.nodes.values()):
+        dag, version, notes, checksums, model, plan = prepare(reuse=False)
     for note in notes:
         progress.warn(note)
-    model = cost_model(dag, index, store)
-    plan = make_plan(dag, model, previous_operators(index, dag.workflow))
     probabilities = survival_probabilities(index.key_history(dag.workflow))
     room = StoreBudget(
         budget,

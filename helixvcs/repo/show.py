@@ -54,7 +54,9 @@ def show(
         )
     node, store = dag[name], repo.store
     try:
-        value, origin = store.get(node.key), "store"
+        recorded = repo.index.objects([node.key]).get(node.key)  # refuse a swapped object
+        checksum = recorded.checksum if recorded is not None else None
+        value, origin = store.get(node.key, checksum=checksum), "store"
     except (CorruptObject, MissingObject) as exc:
         if isinstance(exc, CorruptObject):
             progress.warn(str(exc))

@@ -7,9 +7,12 @@ characters in messages, like git's abbreviated hashes.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from helixvcs.errors import HelixError, UserInputError
+
+_NO_ROOM = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 def short(key: str) -> str:
@@ -82,7 +85,13 @@ class StoreWriteError(HelixError):
         self.errno = error.errno
         reason = error.strerror or str(error)
         action = f"remove object {short(key)} at" if removing else f"write object {short(key)} to"
-        super().__init__(f"could not {action} {path}: {reason}")
+        advice = ""
+        if error.errno in _NO_ROOM and not removing:
+            advice = (
+                "; free space on that file system, or make the store smaller "
+                "(helix gc --max-size SIZE, and max_store_bytes in .helix/config.toml)"
+            )
+        super().__init__(f"could not {action} {path}: {reason}{advice}")
 
 
 class StoreReadError(HelixError):

@@ -158,11 +158,10 @@ def _write_tree(repo: GitRepo, tree_id: bytes, dest: Path) -> None:
         target = dest / rel
         if not target.resolve().is_relative_to(dest.resolve()):
             continue  # a malicious path never escapes the scratch folder
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # private, as .helix/
         data = repo.object_store[entry.sha].as_raw_string()
         if stat.S_ISLNK(entry.mode):
             os.symlink(os.fsdecode(data), target)
         else:
             target.write_bytes(data)
-            if entry.mode & 0o111:
-                target.chmod(0o755)
+            target.chmod(0o700 if entry.mode & 0o111 else 0o600)

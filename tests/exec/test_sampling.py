@@ -21,7 +21,10 @@ def test_the_same_fraction_and_seed_keep_the_same_rows() -> None:
 
 
 def test_a_larger_fraction_keeps_a_superset_and_appended_rows_change_nothing() -> None:
-    small, large = sampling.row_mask(5000, SampleSpec(0.1)), sampling.row_mask(5000, SampleSpec(0.3))
+    small, large = (
+        sampling.row_mask(5000, SampleSpec(0.1)),
+        sampling.row_mask(5000, SampleSpec(0.3)),
+    )
     assert not (small & ~large).any()
     longer = sampling.row_mask(6000, SampleSpec(0.1))
     assert np.array_equal(longer[:5000], small)

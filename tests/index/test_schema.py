@@ -208,7 +208,10 @@ def test_sampled_and_explored_runs_are_never_the_last_run_and_keep_their_interva
         )
     last = index.last_run(status="ok")
     assert last is not None and last.run_id == "full"
-    assert index.intervals_for(["quick", "full"]) == {"quick": {"accuracy": (0.75, 0.85)}, "full": {}}
+    assert index.intervals_for(["quick", "full"]) == {
+        "quick": {"accuracy": (0.75, 0.85)},
+        "full": {},
+    }
     kinds = {r.run_id: (r.kind, r.sample, r.seed, r.base_run) for r in index.runs()}
     assert kinds["quick"] == ("sampled", 0.1, 0, None)
     assert kinds["variant"] == ("explored", None, None, "full")

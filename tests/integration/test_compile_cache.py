@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.toy import FILES
+from tests.integration.toy import FILES, TOTAL, computed
 
 MARK = "toy workflow imported"
 WORKFLOW = FILES["workflow.py"].replace(
@@ -78,3 +78,28 @@ def test_a_data_edit_is_seen_at_once(ran):
     (ran.path / "data" / "points.csv").write_text("1,10\n2,20\n3,31\n", encoding="utf-8")
     out, _ = _helix(ran.path, "--json", "status")
     assert "raw" in json.loads(out)["would_compute"]
+
+
+def test_an_unchanged_run_loads_its_outputs_without_importing_the_workflow(ran):
+    _helix(ran.path, "status")  # records the compile
+    out, err = _helix(ran.path, "--json", "run")
+    assert MARK not in err
+    doc = json.loads(out)
+    assert doc["metrics"] == {"total": TOTAL, "count": 3.0}
+    assert computed(doc) == set()
+
+
+def test_a_corrupt_stored_output_is_recomputed_by_the_real_workflow(ran):
+    first, _ = _helix(ran.path, "--json", "run")
+    _helix(ran.path, "status")
+    key = next(n["key"] for n in json.loads(first)["nodes"] if n["name"] == "total")
+    path = ran.path / ".helix" / "objects" / key[:2] / key[2:]
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x01
+    path.write_bytes(bytes(data))
+    out, err = _helix(ran.path, "--json", "run")
+    doc = json.loads(out)
+    assert doc["status"] == "ok"
+    assert doc["metrics"]["total"] == TOTAL
+    assert "total" in computed(doc)
+    assert MARK in err  # the real functions, after their keys were checked

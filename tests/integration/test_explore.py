@@ -25,7 +25,11 @@ def toy(git_repo):
 
 
 def git_state(repo) -> tuple[str, str, str]:
-    return repo.git("rev-parse", "HEAD"), repo.git("status", "--porcelain"), repo.git("stash", "list")
+    return (
+        repo.git("rev-parse", "HEAD"),
+        repo.git("status", "--porcelain"),
+        repo.git("stash", "list"),
+    )
 
 
 def test_each_value_computes_only_the_operator_and_its_descendants(toy):

@@ -8,12 +8,12 @@ import pytest
 from tests.integration.toy import FILES, computed
 
 POINTS = "".join(f"{i},{(i * 37) % 101}\n" for i in range(1, 201))
-PER_ROW = '''
+PER_ROW = """
 
 @wf.metric(per_row=True)
 def closeness(scaled, shifted):
     return [abs(a - b) for a, b in zip(scaled, shifted)]
-'''
+"""
 
 
 @pytest.fixture

@@ -26,7 +26,9 @@ def helix_cmd(repo: Any, *args: str) -> list[str]:
     return [sys.executable, "-m", "helixvcs", "--repo", str(repo.path), *args]
 
 
-def helix_run(repo: Any, *args: str, timeout: float = 120, **kwargs: Any) -> subprocess.CompletedProcess:
+def helix_run(
+    repo: Any, *args: str, timeout: float = 120, **kwargs: Any
+) -> subprocess.CompletedProcess:
     """``helix ARGS`` as a real process, to completion."""
     return subprocess.run(
         helix_cmd(repo, *args), capture_output=True, text=True, timeout=timeout, **kwargs

@@ -46,6 +46,38 @@ def _wait(predicate, timeout: float = 90.0) -> None:
         time.sleep(0.05)
 
 
+def _run_all(git_repo, a: str, index: Index) -> tuple[dict, str]:
+    procs = {
+        "same-1": subprocess.Popen(
+            helix_cmd(git_repo, "run", "--json"), stdout=-1, stderr=-1, text=True
+        ),
+        "other": subprocess.Popen(
+            helix_cmd(git_repo, "run", a, "--json"), stdout=-1, stderr=-1, text=True
+        ),
+        "same-2": subprocess.Popen(
+            helix_cmd(git_repo, "run", "--json"), stdout=-1, stderr=-1, text=True
+        ),
+    }
+    try:
+        _wait(lambda: sum(r.status == "running" for r in index.runs()) >= 2)
+        # a commit while they run: the hook runs it in the background
+        git_repo.gen(_factor("4.0"), commit="C: factor 4")
+        c = git_repo.git("rev-parse", "HEAD")
+        docs = {}
+        for name, proc in procs.items():
+            out, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, (name, err)
+            assert "lock" not in err.lower() and "Traceback" not in err, (name, err)
+            docs[name] = json.loads(out)
+        _wait(lambda: any(r.commit == c and r.status != "running" for r in index.runs()))
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return docs, c
+
+
 def test_runs_readers_and_a_hook_run_share_one_repository(git_repo):
     git_repo.gen({**FILES, **_factor("2.0")}, commit="A: factor 2")
     a = git_repo.git("rev-parse", "HEAD")
@@ -55,27 +87,13 @@ def test_runs_readers_and_a_hook_run_share_one_repository(git_repo):
     index = Index(git_repo.path / ".helix" / "index.duckdb")
 
     stop, failures, calls = threading.Event(), [], []
-    poller = threading.Thread(target=_poll, args=(git_repo, stop, failures, calls))
+    poller = threading.Thread(target=_poll, args=(git_repo, stop, failures, calls), daemon=True)
     poller.start()
-    procs = {
-        "same-1": subprocess.Popen(helix_cmd(git_repo, "run", "--json"), stdout=-1, stderr=-1),
-        "other": subprocess.Popen(helix_cmd(git_repo, "run", a, "--json"), stdout=-1, stderr=-1),
-        "same-2": subprocess.Popen(helix_cmd(git_repo, "run", "--json"), stdout=-1, stderr=-1),
-    }
-    _wait(lambda: sum(r.status == "running" for r in index.runs()) >= 2)
-    # a commit while they run: the hook runs it in the background
-    git_repo.gen(_factor("4.0"), commit="C: factor 4")
-    c = git_repo.git("rev-parse", "HEAD")
-
-    docs = {}
-    for name, proc in procs.items():
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, (name, err)
-        assert "lock" not in err.lower() and "Traceback" not in err, (name, err)
-        docs[name] = json.loads(out)
-    _wait(lambda: any(r.commit == c and r.status != "running" for r in index.runs()))
-    stop.set()
-    poller.join()
+    try:
+        docs, c = _run_all(git_repo, a, index)
+    finally:
+        stop.set()
+        poller.join()
 
     assert failures == [], failures
     assert len(calls) >= 4  # the readers really ran alongside

@@ -221,8 +221,9 @@ def test_full_disk_raises_store_write_error_and_leaves_nothing(tiny_filesystem: 
     too_big = np.random.default_rng(2).random(200_000)  # ~1.6 MB that do not compress
     with pytest.raises(StoreWriteError) as caught:
         store.put(KEY, too_big)
-    assert str(caught.value) == (
-        f"could not write object {KEY[:12]} to {store.path(KEY)}: No space left on device"
+    assert str(caught.value).startswith(
+        f"could not write object {KEY[:12]} to {store.path(KEY)}: No space left on device; "
+        "free space on that file system"
     )
     assert caught.value.path == store.path(KEY)
     assert not store.has(KEY)
