@@ -257,7 +257,7 @@ def _compute(
     # constants are the function's own defaults (the text that made the key), except
     # those an explored variant sets, which are in its key instead
     kwargs.update(task.constants)
-    before = {p: value_digest(kwargs[p]) for p in task.watch}
+    before = {p: value_digest(kwargs[p]) for p in task.watch if _worth_checking(kwargs[p])}
     start = time.perf_counter()
     try:
         value = function(**kwargs)
@@ -324,6 +324,19 @@ def _save(task: Task, store: ObjectStore, value: Any) -> TaskResult:
 
 def _since(start: float) -> float:
     return time.perf_counter() - start
+
+
+WATCH_LIMIT = 32 * 2**20
+"""Shared inputs larger than this (arrays, tables, frames) are not checked for in-place
+changes: two digests of a 100 MB frame cost about half a second per operator."""
+_SIZED = frozenset({"numpy", "pandas", "pyarrow", "scipy"})
+
+
+def _worth_checking(value: Any) -> bool:
+    """Cheap to digest: small, or an object whose size is unknown without pickling it."""
+    if type(value).__module__.partition(".")[0] not in _SIZED:
+        return True
+    return estimate_size(value) <= WATCH_LIMIT
 
 
 def value_digest(value: Any) -> bytes | None:

@@ -104,6 +104,7 @@ def compile_cached(
                 why = _data_changed(dag, stat_cache)
                 if why is None:
                     last_outcome = "reused"
+                    _debug()
                     return dag
     started_ns = time.time_ns()
     with _recording() as seen:
@@ -114,12 +115,19 @@ def compile_cached(
         records[slot] = entry
     _write(record, records)
     last_outcome = f"compiled ({why})" + (f", not recorded ({unrecorded})" if unrecorded else "")
+    _debug()
     return dag
 
 
 last_outcome = ""
 """What the last call did and why, for tests: ``reused``, or
 ``compiled (<why not reused>)``, with ``not recorded (<why>)`` when nothing was kept."""
+
+
+def _debug() -> None:
+    """``HELIX_COMPILE_CACHE=explain`` prints the outcome on stderr."""
+    if os.environ.get(ENV_SWITCH) == "explain":
+        print(f"helix: compile cache: {last_outcome}", file=sys.stderr)
 
 
 # -- what a compile read -------------------------------------------------------------------
@@ -188,7 +196,9 @@ def _environment(root: Path) -> dict[str, Any]:
     path = [
         p
         for p in sys.path
-        if p not in ours and not os.path.join(os.path.abspath(p or "."), "").startswith(inside)
+        if p not in ours
+        and os.path.exists(p or ".")  # not a path hook's marker, added on first use
+        and not os.path.join(os.path.abspath(p or "."), "").startswith(inside)
     ]
     libraries = _library_folders()
     mtimes: dict[str, int | None] = {}
