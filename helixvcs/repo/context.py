@@ -30,8 +30,10 @@ def compile_version(layout: Layout, rev: str | None, reuse: bool = False) -> tup
     depends on changed (``helixvcs.graph.cache``): keys and structure only, for callers
     that may not need to run anything.
     """
+    cache = StatCache(layout.stat_cache if layout.exists() else None)
     if rev is None:
-        version, root, data_root = working_version(layout.root), layout.root, None
+        version = working_version(layout.root, cache.file_digest)
+        root, data_root = layout.root, None
     else:
         version = resolve(layout.root, rev)
         assert version.commit is not None
@@ -43,7 +45,6 @@ def compile_version(layout: Layout, rev: str | None, reuse: bool = False) -> tup
         if rev is None:
             raise
         raise UserInputError(f"revision {rev} ({version.revision}): {exc}") from None
-    cache = StatCache(layout.stat_cache if layout.exists() else None)
     if rev is None and layout.exists():
         dag = compile_cached(root, workflow, cache, layout.compiled, reuse=reuse)
     else:

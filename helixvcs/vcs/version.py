@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from dulwich.refs import Ref
     from dulwich.repo import Repo as GitRepo
 
+ContentDigest = Callable[[Path], str]
 SHORT_SHA = 7
 NO_COMMITS = "worktree"
 
@@ -46,11 +47,13 @@ class Version:
     time: datetime | None  # commit time, in the committer's time zone
 
 
-def working_version(root: Path) -> Version:
+def working_version(root: Path, content_digest: ContentDigest | None = None) -> Version:
     """The version checked out at ``root`` (or the repo above it), read without writing.
 
     Nothing in ``.git`` is touched, not even the index stat cache that ``git status``
     refreshes, so this is safe to call while git commands run in the same repository.
+    ``content_digest`` (a stat cache's) spares re-reading unchanged files: it must give
+    the same 40-hex blake2b digest of a file's content that reading it would.
     """
     from dulwich.repo import Repo as GitRepo
 
@@ -59,7 +62,7 @@ def working_version(root: Path) -> Version:
         head = _head_commit(repo)
         branch = _branch(repo)
         changed = sorted(_changed_paths(repo, head))
-    fingerprint = _fingerprint(root, changed) if changed else None
+    fingerprint = _fingerprint(root, changed, content_digest) if changed else None
     if head is None:
         return Version(None, NO_COMMITS, bool(changed), fingerprint, branch, None, None, None)
     sha = head.id.decode("ascii")
@@ -121,15 +124,24 @@ def _changed_paths(repo: GitRepo, head: Commit | None) -> set[bytes]:
     return changed
 
 
-def _fingerprint(root: Path, paths: Iterable[bytes]) -> str:
+def _fingerprint(root: Path, paths: Iterable[bytes], content: ContentDigest | None) -> str:
     """blake2b over (path, mode, content digest) of each changed path, in path order."""
     digest = hashlib.blake2b(digest_size=20)
     for path in paths:
-        digest.update(path + b"\0" + _file_state(root / os.fsdecode(path)) + b"\n")
+        state = _file_state(root / os.fsdecode(path), content or _read_digest)
+        digest.update(path + b"\0" + state + b"\n")
     return digest.hexdigest()
 
 
-def _file_state(path: Path) -> bytes:
+def _read_digest(path: Path) -> str:
+    content = hashlib.blake2b(digest_size=20)
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            content.update(chunk)
+    return content.hexdigest()
+
+
+def _file_state(path: Path, content: ContentDigest) -> bytes:
     try:
         info = path.lstat()
     except FileNotFoundError:
@@ -140,8 +152,4 @@ def _file_state(path: Path) -> bytes:
     if stat.S_ISDIR(info.st_mode):  # a submodule: its own version is not ours to hash
         return b"160000"
     mode = b"100755" if info.st_mode & stat.S_IXUSR else b"100644"
-    content = hashlib.blake2b(digest_size=20)
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            content.update(chunk)
-    return mode + b" " + content.hexdigest().encode()
+    return mode + b" " + content(path).encode()

@@ -160,3 +160,18 @@ def test_symlink_is_fingerprinted_by_target(scm_gen) -> None:
     (root / "link").unlink()
     (root / "link").symlink_to("b.txt")
     assert working_version(root).fingerprint != to_a
+
+
+def test_a_stat_cache_gives_the_same_fingerprint_without_rereading(scm_gen, tmp_path) -> None:
+    from helixvcs.hashing import StatCache
+
+    root = scm_gen({"workflow.py": "x = 1\n"}, commit="init")
+    (root / "workflow.py").write_text("x = 2\n")
+    (root / "big.csv").write_bytes(b"1,2\n" * 100_000)  # untracked, not ignored
+    cache = StatCache(tmp_path / "statcache.json")
+    plain = working_version(root).fingerprint
+    assert working_version(root, cache.file_digest).fingerprint == plain
+    assert len(cache) == 2  # both changed files went through the cache
+    (root / "big.csv").write_bytes(b"1,3\n" * 100_000)
+    assert working_version(root, cache.file_digest).fingerprint == working_version(root).fingerprint
+    assert working_version(root).fingerprint != plain
