@@ -41,9 +41,17 @@ def optimal_states(
     anything but pruned, and a node that is not stored has ``X_n == C_n``, so it is one
     item of weight ``compute_n``.
     """
+    targets = list(dict.fromkeys(outputs))
+    if all(_loading_is_cheaper(o, compute_cost, load_cost) for o in targets):
+        # The common unchanged iteration, solved without a flow network: every plan
+        # produces each output by computing or loading it, so it costs at least the sum
+        # of min(compute, load) over the outputs, which loading them all achieves.
+        states = dict.fromkeys(parents, PRUNE)
+        states.update(dict.fromkeys(targets, LOAD))
+        return states
+
     import networkx as nx
 
-    targets = list(dict.fromkeys(outputs))
     relevant = _ancestors_and_self(parents, targets)
     stored = [n for n in relevant if load_cost.get(n) is not None]
     x_item = {n: i for i, n in enumerate(relevant)}  # X_n; also C_n when n is not stored
@@ -72,6 +80,13 @@ def optimal_states(
         elif x_item[n] in chosen:
             states[n] = LOAD
     return states
+
+
+def _loading_is_cheaper(
+    node: str, compute_cost: Mapping[str, float], load_cost: Mapping[str, float | None]
+) -> bool:
+    load = load_cost.get(node)
+    return load is not None and load < compute_cost[node]
 
 
 def _ancestors_and_self(parents: Mapping[str, Sequence[str]], targets: list[str]) -> list[str]:

@@ -9,30 +9,59 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from helixvcs.errors import NotInitialized
-from helixvcs.exec import Progress
-from helixvcs.hashing import SampleSpec
 from helixvcs.index import Index
-from helixvcs.repo.bisect import BisectReport
-from helixvcs.repo.blame import BlameReport
-from helixvcs.repo.commit import CommitRunReport
-from helixvcs.repo.dag import DagReport
-from helixvcs.repo.diff import DiffReport
-from helixvcs.repo.explain import ExplainReport
-from helixvcs.repo.explore import ExploreReport
-from helixvcs.repo.gc import GcReport
-from helixvcs.repo.hooks import HooksReport
 from helixvcs.repo.layout import Layout, parse_size
-from helixvcs.repo.log import LogEntries, LogEntry
-from helixvcs.repo.plan import PlanReport
-from helixvcs.repo.plot import PlotReport
-from helixvcs.repo.run import RunOptions, RunReport
-from helixvcs.repo.show import ShowReport
-from helixvcs.repo.status import StatusReport
-from helixvcs.repo.suggest import SuggestReport
 from helixvcs.store import DiskObjectStore, ObjectStore
 from helixvcs.vcs import ensure_gitignore, find_root
+
+if TYPE_CHECKING:
+    from helixvcs.exec import Progress
+    from helixvcs.hashing import SampleSpec
+    from helixvcs.repo.bisect import BisectReport
+    from helixvcs.repo.blame import BlameReport
+    from helixvcs.repo.commit import CommitRunReport
+    from helixvcs.repo.dag import DagReport
+    from helixvcs.repo.diff import DiffReport
+    from helixvcs.repo.explain import ExplainReport
+    from helixvcs.repo.explore import ExploreReport
+    from helixvcs.repo.gc import GcReport
+    from helixvcs.repo.hooks import HooksReport
+    from helixvcs.repo.log import LogEntries, LogEntry
+    from helixvcs.repo.plan import PlanReport
+    from helixvcs.repo.plot import PlotReport
+    from helixvcs.repo.run import RunOptions, RunReport
+    from helixvcs.repo.show import ShowReport
+    from helixvcs.repo.status import StatusReport
+    from helixvcs.repo.suggest import SuggestReport
+
+# Each verb's module is imported when the verb is called, so that ``helix status`` does
+# not pay for the executors (and the libraries they use) that only ``helix run`` needs.
+_LAZY = {
+    "CommitRunReport": "commit",
+    "ExploreReport": "explore",
+    "GcReport": "gc",
+    "HooksReport": "hooks",
+    "LogEntries": "log",
+    "LogEntry": "log",
+    "PlanReport": "plan",
+    "RunOptions": "run",
+    "RunReport": "run",
+    "ShowReport": "show",
+    "StatusReport": "status",
+    "SuggestReport": "suggest",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"helixvcs.repo.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'helixvcs.repo' has no attribute {name!r}")
+
 
 __all__ = [
     "CommitRunReport",
@@ -97,7 +126,7 @@ class Repo:
 
         self._require()
         stop_background(self)
-        return run(self, options or RunOptions(), progress or Progress())
+        return run(self, options or _run_options(), progress or _progress())
 
     def explore(
         self,
@@ -125,8 +154,8 @@ class Repo:
                 explorer.lower_priority()
             return explore(
                 self,
-                options or RunOptions(),
-                progress or Progress(),
+                options or _run_options(),
+                progress or _progress(),
                 metric=metric,
                 minimize=minimize,
                 budget=budget,
@@ -178,7 +207,7 @@ class Repo:
         from helixvcs.repo.show import show
 
         self._require()
-        return show(self, name, progress or Progress(), output, rev)
+        return show(self, name, progress or _progress(), output, rev)
 
     def commit_and_run(
         self,
@@ -195,7 +224,7 @@ class Repo:
 
         self._require()
         return commit_and_run(
-            self, message, all=all, paths=paths, cwd=cwd, progress=progress or Progress()
+            self, message, all=all, paths=paths, cwd=cwd, progress=progress or _progress()
         )
 
     def hooks_install(self) -> HooksReport:
@@ -244,7 +273,7 @@ class Repo:
         from helixvcs.repo.blame import blame_metric
 
         self._require()
-        return blame_metric(self, metric, range, isolate, progress or Progress())
+        return blame_metric(self, metric, range, isolate, progress or _progress())
 
     def bisect(
         self,
@@ -260,7 +289,7 @@ class Repo:
         from helixvcs.repo.bisect import bisect
 
         self._require()
-        return bisect(self, metric, good, bad, threshold, rise, progress or Progress())
+        return bisect(self, metric, good, bad, threshold, rise, progress or _progress())
 
     def explain(self, metric: str, a: str, b: str) -> ExplainReport:
         """The path through recorded versions that accounts for ``metric``'s gap."""
@@ -282,3 +311,15 @@ class Repo:
 
         self._require()
         return dag(self, rev, Path(output))
+
+
+def _progress() -> Progress:
+    from helixvcs.exec import Progress
+
+    return Progress()
+
+
+def _run_options() -> RunOptions:
+    from helixvcs.repo.run import RunOptions
+
+    return RunOptions()

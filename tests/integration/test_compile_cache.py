@@ -103,3 +103,18 @@ def test_a_corrupt_stored_output_is_recomputed_by_the_real_workflow(ran):
     assert doc["metrics"]["total"] == TOTAL
     assert "total" in computed(doc)
     assert MARK in err  # the real functions, after their keys were checked
+
+
+def test_an_unchanged_status_imports_neither_the_workflow_nor_the_executors(ran):
+    _helix(ran.path, "status")
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "helixvcs", "--repo", str(ran.path), "status"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if "|" in line}
+    assert "helixvcs.repo.status" in imported  # the measurement itself works
+    assert MARK not in out.stderr
+    assert not imported & {"helixvcs.exec.driver", "toylib"}

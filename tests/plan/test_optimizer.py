@@ -81,3 +81,24 @@ def test_cheap_to_compute_but_large_to_load_is_recomputed_from_loaded_parent():
     compute = {"a": 10, "b": 0.1, "c": 1}
     load = {"a": 0.2, "b": 5.0, "c": None}
     assert optimal_states(parents, ["c"], compute, load) == {"a": LOAD, "b": COMPUTE, "c": COMPUTE}
+
+
+def _outputs_cheaper_to_load(problem):
+    parents, outputs, compute, load = problem
+    load = dict(load)
+    compute = dict(compute)
+    for o in outputs:
+        compute[o] = compute[o] + 1.0
+        load[o] = round(compute[o] / 2, 2)
+    return parents, outputs, compute, load
+
+
+@settings(max_examples=500, deadline=None)
+@given(problems().map(_outputs_cheaper_to_load))
+def test_the_unchanged_iteration_shortcut_is_optimal(problem):
+    """Every output stored and cheaper to load than to compute: load them, prune the rest
+    (solved without building the flow network), and no plan is cheaper."""
+    parents, outputs, compute, load = problem
+    states = optimal_states(parents, outputs, compute, load)
+    assert {n for n, s in states.items() if s != PRUNE} == set(outputs)
+    assert abs(plan_cost(states, compute, load) - brute_force(*problem)) < 1e-6
