@@ -50,6 +50,7 @@ from helixvcs.exec.task import (
 )
 from helixvcs.graph import Dag, Node, source_argument
 from helixvcs.plan import COMPUTE, LOAD, PRUNE, MaterializePolicy
+from helixvcs.plan.costs import STORE_THROUGHPUT
 from helixvcs.plan.materialize import recompute_seconds
 from helixvcs.store import DiskObjectStore, ObjectInfo, ObjectStore
 
@@ -66,6 +67,9 @@ class RunSettings:
     probabilities: Mapping[str, float] = field(default_factory=dict)  # P(key survives)
     default_probability: float = 1.0
     checksums: Mapping[str, str] = field(default_factory=dict)  # key -> checksum in the index
+    load_throughput: float = STORE_THROUGHPUT
+    """Decoded bytes per second that loading from the store gives (measured, once known):
+    what the materialization rule compares a value's in-memory size against."""
 
 
 @dataclass
@@ -299,6 +303,7 @@ class _Run:
             upstream_seconds=max(total - own, 0.0),
             is_output=node.is_output,
             room=room,
+            load_throughput=self.settings.load_throughput,
         )
 
     def _probability(self, name: str) -> float:

@@ -38,6 +38,7 @@ from helixvcs.plan import (
     estimate_load_seconds,
     should_materialize,
 )
+from helixvcs.plan.costs import STORE_THROUGHPUT
 from helixvcs.store import (
     CorruptObject,
     DiskObjectStore,
@@ -69,6 +70,7 @@ class Keep:
     upstream_seconds: float  # ancestors that would be recomputed without this value
     is_output: bool
     room: int | None = None  # bytes the driver reserved for it; None: no limit
+    load_throughput: float = STORE_THROUGHPUT  # decoded bytes per second a load gives
 
 
 @dataclass(frozen=True)
@@ -289,7 +291,7 @@ def _materialize(
     wanted, _why = should_materialize(
         keep.policy,
         recompute=recompute,
-        load_estimate=estimate_load_seconds(size),
+        load_estimate=estimate_load_seconds(size, keep.load_throughput),
         probability=keep.probability,
         is_output=keep.is_output,
     )

@@ -182,9 +182,10 @@ class Index:
         """Keys of every operator of the runs in progress (not to be evicted)."""
         return self._read(reads.running_keys, set())
 
-    def load_throughput(self, minimum: int = 3) -> float | None:
-        """Measured store load throughput in bytes/s, once ``minimum`` loads are recorded."""
-        return self._read(lambda con: reads.load_throughput(con, minimum), None)
+    def load_throughput(self, minimum: int = 3, raw: bool = False) -> float | None:
+        """Measured store load throughput in bytes/s, once ``minimum`` loads are recorded:
+        stored bytes per second, or with ``raw`` decoded (in-memory) bytes per second."""
+        return self._read(lambda con: reads.load_throughput(con, minimum, raw), None)
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         """Run read-only SQL against the index (timestamps are naive UTC); ``[]`` if none."""

@@ -199,11 +199,18 @@ def running_keys(con: DuckDBPyConnection) -> set[str]:
     return {row[0] for row in rows}
 
 
-def load_throughput(con: DuckDBPyConnection, minimum: int) -> float | None:
-    """Bytes per second over every measured load, when there are at least ``minimum``."""
+RAW_MINIMUM = 2**20
+
+
+def load_throughput(con: DuckDBPyConnection, minimum: int, raw: bool = False) -> float | None:
+    """Bytes per second over every measured load, when there are at least ``minimum``:
+    stored (compressed) bytes, or with ``raw`` the bytes of the decoded values, over loads
+    of at least a MiB (smaller ones measure the per-object overhead, not the bandwidth)."""
+    column = "raw_bytes" if raw else "bytes"
+    large = f"AND raw_bytes >= {RAW_MINIMUM}" if raw else ""
     row = con.execute(
-        "SELECT count(*), sum(bytes), sum(load_seconds) FROM objects "
-        "WHERE load_seconds IS NOT NULL AND load_seconds > 0"
+        f"SELECT count(*), sum({column}), sum(load_seconds) FROM objects "
+        f"WHERE load_seconds IS NOT NULL AND load_seconds > 0 {large}"
     ).fetchone()
     if row is None or row[0] < minimum or not row[2]:
         return None

@@ -26,7 +26,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 COMPUTE, LOAD, PRUNE = "compute", "load", "prune"
-_INF = float("inf")
 
 
 def optimal_states(
@@ -56,22 +55,29 @@ def optimal_states(
     stored = [n for n in relevant if load_cost.get(n) is not None]
     x_item = {n: i for i, n in enumerate(relevant)}  # X_n; also C_n when n is not stored
     c_item = {n: len(x_item) + i for i, n in enumerate(stored)}
+    # Capacities in whole microseconds: with float capacities (65.0 - 64.8 is not 0.2)
+    # the solver's residual graph can put a node on the wrong side of a correct cut.
+    weights: list[tuple[int, int]] = []
+    for n in relevant:
+        if n in c_item:
+            lc = _micro(load_cost[n])  # type: ignore[arg-type]
+            weights += [(x_item[n], lc), (c_item[n], _micro(compute_cost[n]) - lc)]
+        else:
+            weights.append((x_item[n], _micro(compute_cost[n])))
+    infinite = 1 + sum(abs(w) for _, w in weights)
     source, sink = -1, -2
     g = nx.DiGraph()
     g.add_nodes_from((source, sink))
+    for item, w in weights:
+        _weight(g, item, w, source, sink)
     for n in relevant:
         c = c_item.get(n, x_item[n])
         if n in c_item:
-            lc = float(load_cost[n])  # type: ignore[arg-type]
-            _weight(g, x_item[n], lc, source, sink)
-            _weight(g, c, float(compute_cost[n]) - lc, source, sink)
-            g.add_edge(c, x_item[n], capacity=_INF)
-        else:
-            _weight(g, c, float(compute_cost[n]), source, sink)
+            g.add_edge(c, x_item[n], capacity=infinite)
         for p in parents[n]:
-            g.add_edge(c, x_item[p], capacity=_INF)
+            g.add_edge(c, x_item[p], capacity=infinite)
     for o in targets:
-        g.add_edge(source, x_item[o], capacity=_INF)
+        g.add_edge(source, x_item[o], capacity=infinite)
     _, (chosen, _) = nx.minimum_cut(g, source, sink)
     states = dict.fromkeys(parents, PRUNE)
     for n in relevant:
@@ -100,7 +106,11 @@ def _ancestors_and_self(parents: Mapping[str, Sequence[str]], targets: list[str]
     return list(seen)
 
 
-def _weight(g: Any, item: int, w: float, source: int, sink: int) -> None:
+def _micro(seconds: float) -> int:
+    return round(float(seconds) * 1_000_000)
+
+
+def _weight(g: Any, item: int, w: int, source: int, sink: int) -> None:
     g.add_node(item)
     if w > 0:
         g.add_edge(item, sink, capacity=w)

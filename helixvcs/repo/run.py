@@ -43,7 +43,7 @@ from helixvcs.hashing import SampleSpec, digest
 from helixvcs.index import NodeRecord, ObjectRecord, OperatorRecord, RunRecord
 from helixvcs.plan import COMPUTE, LOAD, MaterializePolicy, Plan, make_plan
 from helixvcs.plan.benefit import default_probability, survival_probabilities
-from helixvcs.plan.costs import CostModel, replanned
+from helixvcs.plan.costs import STORE_THROUGHPUT, CostModel, replanned
 from helixvcs.repo.budget import StoreBudget
 from helixvcs.repo.context import compile_version, cost_model, previous_operators
 from helixvcs.repo.history import untracked_data_warnings
@@ -216,6 +216,7 @@ def run(
                 probabilities=probabilities,
                 default_probability=default_probability(),
                 checksums=checksums,
+                load_throughput=index.load_throughput(raw=True) or STORE_THROUGHPUT,
             ),
             progress=progress,
             run_id=record.run_id,

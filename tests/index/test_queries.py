@@ -198,3 +198,22 @@ def test_operators_of_an_unknown_run_are_empty(
 
     assert index.operators("r2") == []
     assert index.nodes("r1") == []
+
+
+def test_load_throughput_in_stored_and_in_decoded_bytes(index: Index) -> None:
+    from helixvcs.index import ObjectRecord
+
+    now = datetime.now(UTC)
+    mib = 2**20
+    objects = [
+        ObjectRecord(f"k{i}", "rows", mib, 5 * mib, "arrow", "c", 1.0, None, now, now)
+        for i in range(3)
+    ]
+    small = ObjectRecord("tiny", "metric", 50, 50, "pickle", "c", 1.0, None, now, now)
+    index.record_objects([*objects, small])
+    assert index.load_throughput() is None  # nothing loaded yet
+    index.record_loads({f"k{i}": 0.5 for i in range(3)})
+    assert index.load_throughput() == pytest.approx(2 * mib)  # 3 MiB stored in 1.5 s
+    assert index.load_throughput(raw=True) == pytest.approx(10 * mib)  # 15 MiB decoded
+    index.record_loads({"tiny": 0.5})  # its time is per-object overhead, not bandwidth
+    assert index.load_throughput(raw=True) == pytest.approx(10 * mib)

@@ -102,3 +102,18 @@ def test_the_unchanged_iteration_shortcut_is_optimal(problem):
     states = optimal_states(parents, outputs, compute, load)
     assert {n for n, s in states.items() if s != PRUNE} == set(outputs)
     assert abs(plan_cost(states, compute, load) - brute_force(*problem)) < 1e-6
+
+
+def test_float_costs_that_do_not_subtract_exactly_still_give_a_legal_plan():
+    """Found by hypothesis: with float capacities (65.0 - 64.8 != 0.2) the flow solver put
+    output n6 on the sink side of a correct cut, and the plan pruned an output."""
+    parents = {"n3": [], "n4": ["n3"], "n5": ["n4"], "n6": ["n3"], "n9": ["n5"], "n0": []}
+    outputs = ["n0", "n4", "n5", "n6", "n9"]
+    compute = {"n0": 0.0, "n3": 65.0, "n4": 59.88, "n5": 0.0, "n6": 1.0, "n9": 0.0}
+    load = {"n0": None, "n3": 64.8, "n4": 60.0, "n5": None, "n6": None, "n9": None}
+    states = optimal_states(parents, outputs, compute, load)
+    assert is_legal(states, parents, outputs, load)
+    assert states["n6"] == COMPUTE and states["n3"] == LOAD
+    assert (
+        abs(plan_cost(states, compute, load) - brute_force(parents, outputs, compute, load)) < 1e-6
+    )
