@@ -106,3 +106,15 @@ def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+
+
+@pytest.fixture
+def toy(git_repo: GitRepo) -> GitRepo:
+    """The toy workflow of ``tests/integration/toy.py``, committed, with ``.helix/``
+    initialized and ignored. Modules that need another start define their own ``toy``."""
+    from tests.integration.toy import FILES
+
+    git_repo.gen(FILES, commit="toy workflow")
+    git_repo.helix("init")
+    git_repo.commit("ignore .helix/")
+    return git_repo

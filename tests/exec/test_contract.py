@@ -7,8 +7,6 @@ and the tests of ``tests/integration`` pin it further.
 
 from __future__ import annotations
 
-import pytest
-
 from helixvcs.store import DiskObjectStore
 from tests.integration.toy import FILES, NAMES, TOTAL, computed, states
 
@@ -25,14 +23,6 @@ VALUES = {
 
 def _store(repo) -> DiskObjectStore:
     return DiskObjectStore(repo.path / ".helix" / "objects")
-
-
-@pytest.fixture
-def toy(git_repo):
-    git_repo.gen(FILES, commit="toy workflow")
-    git_repo.helix("init")
-    git_repo.commit("ignore .helix/")
-    return git_repo
 
 
 def test_same_plan_metrics_and_store_contents_then_nothing_to_compute(toy, executor_args):

@@ -11,18 +11,10 @@ import pytest
 
 from helixvcs.repo.queue import RunQueue
 from tests.conftest import GIT_ENV
-from tests.integration.toy import FILES, TOTAL
+from tests.integration.toy import TOTAL
 
 # the user's own hook: records every commit it sees, outside the work tree
 USER_HOOK = b'#!/bin/sh\necho "$(git rev-parse HEAD)" >> "$(git rev-parse --git-common-dir)/seen"\n'
-
-
-@pytest.fixture
-def toy(git_repo):
-    git_repo.gen(FILES, commit="toy")
-    git_repo.helix("init")
-    git_repo.commit("ignore .helix/")
-    return git_repo
 
 
 def _user_hook(folder):

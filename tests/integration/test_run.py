@@ -2,17 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from tests.integration.toy import FILES, NAMES, TOTAL, computed, states
-
-
-@pytest.fixture
-def toy(git_repo):
-    git_repo.gen(FILES, commit="toy workflow")
-    git_repo.helix("init")
-    git_repo.commit("ignore .helix/")
-    return git_repo
+from tests.integration.toy import NAMES, TOTAL, computed, states
 
 
 def test_first_run_computes_what_outputs_need(toy):

@@ -19,7 +19,6 @@ import pytest
 
 from helixvcs.index import Index
 from helixvcs.store import DiskObjectStore
-from tests.integration.toy import FILES
 
 
 def helix_cmd(repo: Any, *args: str) -> list[str]:
@@ -83,15 +82,6 @@ def check_index(repo: Any) -> list[Any]:
     """The index opens and reads; no run is left ``running`` once no helix is running."""
     runs = Index(repo.path / ".helix" / "index.duckdb").runs()
     return runs
-
-
-@pytest.fixture
-def toy(git_repo):
-    """The toy workflow of tests/integration, committed, with ``.helix/`` initialized."""
-    git_repo.gen(FILES, commit="toy")
-    git_repo.helix("init")
-    git_repo.commit("ignore .helix/")
-    return git_repo
 
 
 @pytest.fixture
