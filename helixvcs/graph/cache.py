@@ -60,7 +60,16 @@ ENV_SWITCH = "HELIX_COMPILE_CACHE"
 _FORMAT = 1
 _KEEP = 8  # records kept: one per workflow file and repository
 _VOLATILE_ENV = frozenset(
-    {"_", "OLDPWD", "PWD", "SHLVL", "COLUMNS", "LINES", "PYTEST_CURRENT_TEST"}
+    {
+        "_",
+        "OLDPWD",
+        "PWD",
+        "SHLVL",
+        "COLUMNS",
+        "LINES",
+        "PYTEST_CURRENT_TEST",
+        "HELIX_COMPILE_CACHE",
+    }
     | {"TERM_SESSION_ID", "WINDOWID", "SSH_CLIENT", "SSH_CONNECTION", "SSH_TTY", "SSH_AUTH_SOCK"}
 )
 _SYSTEM = ("/dev/", "/proc/", "/sys/")

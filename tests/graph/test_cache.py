@@ -73,7 +73,7 @@ def test_an_unchanged_tree_is_served_from_the_record_with_identical_keys(tree):
     first = tree.compile()
     assert not first.from_cache
     second = tree.compile()
-    assert second.from_cache
+    assert second.from_cache, tree.outcome
     assert _summary(second) == _summary(first)
     assert second.outputs == first.outputs
     assert second.sources is None  # no snapshot: nothing was imported
@@ -101,7 +101,7 @@ def test_an_edit_to_code_or_data_is_a_real_compile_with_new_keys(tree, rel, old,
     assert not after.from_cache
     assert after[changed].key != before[changed].key
     again = tree.compile()  # the new compile is recorded in turn
-    assert again.from_cache and again.keys() == after.keys()
+    assert again.from_cache and again.keys() == after.keys(), tree.outcome
 
 
 def test_a_file_added_to_a_folder_source_is_seen(tmp_path):
@@ -178,6 +178,8 @@ def test_an_environment_variable_change_is_a_real_compile(tree, monkeypatch):
     assert tree.compile().from_cache, tree.outcome
     monkeypatch.setenv("PWD", "/somewhere/else")  # differs between shells: ignored
     assert tree.compile().from_cache, tree.outcome
+    monkeypatch.setenv(ENV_SWITCH, "explain")  # asking why must not change the answer
+    assert tree.compile().from_cache, tree.outcome
 
 
 def test_a_key_that_is_not_settled_is_never_reused(tmp_path):
@@ -210,7 +212,7 @@ def test_the_switch_turns_the_cache_off(tree, monkeypatch):
 def test_a_cached_node_runs_the_real_function_after_checking_its_key(tree):
     tree.compile()
     cached = tree.compile()
-    assert cached.from_cache
+    assert cached.from_cache, tree.outcome
     assert cached["count"].spec.func(xs=[1.0, 2.0]) == 2.0
 
 
