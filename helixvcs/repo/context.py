@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from helixvcs.errors import UserInputError
 from helixvcs.graph import Dag, compile_cached, compile_workflow, find_workflow_file
 from helixvcs.hashing import StatCache
-from helixvcs.index import Index
+from helixvcs.index import Index, ObjectRecord
 from helixvcs.plan import CostModel
 from helixvcs.plan.costs import STORE_THROUGHPUT, StoredObject
 from helixvcs.plan.explain import PreviousOperator
@@ -54,10 +54,18 @@ def compile_version(layout: Layout, rev: str | None, reuse: bool = False) -> tup
     return dag, version
 
 
-def cost_model(dag: Dag, index: Index, store: ObjectStore) -> CostModel:
+def cost_model(
+    dag: Dag,
+    index: Index,
+    store: ObjectStore,
+    known: Mapping[str, ObjectRecord] | None = None,
+) -> CostModel:
+    """Costs for planning ``dag``; ``known`` is the index's records of its objects, when
+    the caller has read them already."""
     keys = [n.key for n in dag]
     by_key, by_name = index.compute_seconds(keys, [n.name for n in dag])
-    known = index.objects(keys)
+    if known is None:
+        known = index.objects(keys)
     stored: dict[str, StoredObject] = {}
     for key in keys:
         if not store.has(key):

@@ -24,6 +24,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -172,8 +173,9 @@ def run(
         dag, version = compile_version(layout, options.rev, reuse=reuse)
         notes = untracked_data_warnings(index, dag, version, layout.root) if options.rev else []
         dag = variant_dag(dag, sample, variant)
-        checksums = recorded_checksums(index, store, dag, progress)
-        model = cost_model(dag, index, store)
+        known = index.objects(list(dag.keys().values()))
+        checksums = recorded_checksums(index, store, known, progress)
+        model = cost_model(dag, index, store, known)
         plan = make_plan(dag, model, previous_operators(index, dag.workflow))
         return dag, version, notes, checksums, model, plan
 
@@ -290,11 +292,12 @@ def _intervals(
     return found
 
 
-def recorded_checksums(index: Any, store: Any, dag: Dag, progress: Progress) -> dict[str, str]:
-    """The checksum the index recorded for each stored object of ``dag``: a load refuses
-    an object that is not the one recorded. A recorded object that is gone from the store
-    is reported and forgotten (its value will be computed again)."""
-    known = index.objects(list(dag.keys().values()))
+def recorded_checksums(
+    index: Any, store: Any, known: Mapping[str, ObjectRecord], progress: Progress
+) -> dict[str, str]:
+    """The checksum the index recorded (``known``) for each stored object of a run: a load
+    refuses an object that is not the one recorded. A recorded object that is gone from
+    the store is reported and forgotten (its value will be computed again)."""
     missing = [k for k in known if not store.has(k)]
     for key in missing:
         progress.warn(
