@@ -35,6 +35,7 @@ import contextlib
 import json
 import os
 import site
+import stat
 import sys
 import threading
 import time
@@ -271,7 +272,7 @@ def _entry(
             st = os.stat(path)
         except OSError:
             continue  # opened and removed, or a module without a file: nothing to check
-        if not _is_file(st):
+        if not stat.S_ISREG(st.st_mode):
             continue
         if st.st_mtime_ns >= racy_before:
             return None, f"{path} was modified while it was read"
@@ -292,12 +293,6 @@ def _entry(
         "dag": _dump(dag),
     }
     return record, None
-
-
-def _is_file(st: os.stat_result) -> bool:
-    import stat
-
-    return stat.S_ISREG(st.st_mode)
 
 
 def _listing(folder: str) -> str:
