@@ -1,13 +1,38 @@
 """The ``helix`` command line: click commands that parse, call ``Repo``, and print.
 
-Importing this package imports only click, so ``helix --help`` starts fast; each
-command imports the library when it runs. Domain errors become one line on stderr and
-an exit code (2 bad input, 1 the workflow failed) in ``HelixGroup``, at the edge.
+``main`` first offers the command to the repository's warm server (``helix server``),
+importing only the standard library to do so; click and the commands load only when the
+command runs here. Each command imports the library when it runs, so ``helix --help``
+starts fast. Domain errors become one line on stderr and an exit code (2 bad input, 1 the
+workflow failed) in ``HelixGroup``, at the edge.
 """
 
 from __future__ import annotations
 
-from helixvcs.cli.commands import cli
-from helixvcs.cli.main import main
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from helixvcs.cli.commands import cli
 
 __all__ = ["cli", "main"]
+
+
+def main() -> None:
+    """``helix``: served by the repository's server when one runs, else run here."""
+    from helixvcs.cli.warm.client import serve
+
+    code = serve(sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
+    from helixvcs.cli.main import main as run_here
+
+    run_here()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "cli":
+        from helixvcs.cli.commands import cli
+
+        return cli
+    raise AttributeError(f"module 'helixvcs.cli' has no attribute {name!r}")

@@ -326,11 +326,12 @@ def demo(obj: Ctx, directory: Path | None) -> None:
     click.echo("  helix status    helix plan    helix log    helix show rows")
 
 
-# commit-and-run and hooks, and the history commands (diff, blame-metric, bisect,
-# explain, plot, dag) live in their own modules and register themselves on `cli`
+# commit-and-run and hooks, the history commands (diff, blame-metric, bisect, explain,
+# plot, dag), ui and server live in their own modules and register themselves on `cli`
 from helixvcs.cli import (  # noqa: E402, F401
     explore_commands,
     git_commands,
     history_commands,
+    server_command,
     ui_command,
 )

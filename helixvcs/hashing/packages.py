@@ -17,7 +17,14 @@ from collections.abc import Mapping
 
 from helixvcs.hashing.digests import digest
 
-__all__ = ["clear_caches", "is_installed", "package_version", "python_version", "top_level"]
+__all__ = [
+    "clear_caches",
+    "is_installed",
+    "package_version",
+    "python_version",
+    "top_level",
+    "warm_caches",
+]
 
 
 def python_version() -> str:
@@ -63,6 +70,12 @@ def clear_caches() -> None:
     """Forget distributions and versions looked up so far in this process."""
     _distributions.cache_clear()
     _dist_version.cache_clear()
+
+
+def warm_caches() -> None:
+    """Read the installed distributions now, for a long-lived process that forks workers
+    (``helix server``); it checks the library folders before each fork."""
+    _distributions()
 
 
 def _is_stdlib(top: str) -> bool:

@@ -1,0 +1,142 @@
+"""The ``helix`` process's side: hand the command to the repository's server, if any.
+
+Runs before click is imported and imports only the standard library, so a command that
+the server takes costs the caller an interpreter start and a few milliseconds. Any
+failure to reach the server means "run it here": nothing is lost by not being served.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+from contextlib import suppress
+from pathlib import Path
+from types import FrameType
+
+from helixvcs.cli.warm.fingerprint import describe_process
+from helixvcs.cli.warm.protocol import connect, receive, send, socket_path
+
+# Commands that manage the server, serve for a long time, or set up the repository.
+NOT_SERVED = frozenset({"server", "ui", "init", "hooks", "demo"})
+# Options of the ``helix`` group that take a value (``--repo PATH``).
+_GROUP_VALUES = frozenset({"--repo", "--sample", "--seed"})
+_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+def command_of(argv: list[str]) -> tuple[str | None, str]:
+    """The subcommand's name (None for ``helix --help`` and the like) and ``--repo``."""
+    repo, i = ".", 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            return (argv[i + 1] if i + 1 < len(argv) else None), repo
+        if arg in _GROUP_VALUES:
+            if arg == "--repo" and i + 1 < len(argv):
+                repo = argv[i + 1]
+            i += 2
+            continue
+        if arg.startswith("--repo="):
+            repo = arg.partition("=")[2]
+        elif not arg.startswith("-"):
+            return arg, repo
+        i += 1
+    return None, repo
+
+
+def repo_root(start: str) -> Path | None:
+    """The nearest folder at or above ``start`` holding ``.git`` (as ``find_root``)."""
+    try:
+        folder = Path(start).expanduser().resolve()
+    except OSError:
+        return None
+    for candidate in (folder, *folder.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+def serve(argv: list[str]) -> int | None:
+    """The exit code of ``argv`` run by the repository's server; None to run it here."""
+    mode = os.environ.get("HELIX_SERVER", "")
+    if mode == "0" or sys.platform != "linux":
+        return None
+    command, repo = command_of(argv)
+    if command is None or command in NOT_SERVED:
+        return None
+    root = repo_root(repo)
+    if root is None:
+        return None
+    path = socket_path(root)
+    if not path.exists():
+        return None
+    return _request(path, argv, explain=mode == "explain")
+
+
+def _request(path: Path, argv: list[str], explain: bool) -> int | None:
+    try:
+        sock = connect(path, timeout=5.0)
+    except OSError:
+        _say(explain, "not running (a stale socket); running here")
+        return None
+    with sock:
+        try:
+            send(sock, {"argv": argv, "cwd": os.getcwd(), **describe_process()}, _stdio())
+            reply, _ = receive(sock)
+        except OSError as error:
+            _say(explain, f"no answer ({error}); running here")
+            return None
+        if reply is None or "pid" not in reply:
+            why = reply.get("declined", "no answer") if reply else "no answer"
+            _say(explain, f"declined: {why}; running here")
+            return None
+        child = int(reply["pid"])
+        _say(explain, f"served by process {child}")
+        return _wait(sock, child)
+
+
+def _wait(sock: socket.socket, child: int) -> int:
+    """Forward signals to the child until the server reports how it ended."""
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        with suppress(OSError):  # it has just ended; the exit message is on its way
+            os.kill(child, signum)
+
+    for signum in _FORWARDED:
+        signal.signal(signum, forward)
+    sock.settimeout(None)
+    while True:
+        try:
+            reply, _ = receive(sock)
+        except InterruptedError:
+            continue
+        except OSError as error:
+            reply = None
+            print(f"helix: lost the helix server ({error})", file=sys.stderr)
+        if reply is None:
+            print(
+                f"helix: the helix server stopped while process {child} ran the command; "
+                "its outcome is unknown (see `helix log`)",
+                file=sys.stderr,
+            )
+            return 1
+        if "exit" in reply:
+            return int(reply["exit"])
+
+
+def _stdio() -> list[int]:
+    """Our fds 0, 1 and 2 for the child; ``/dev/null`` in place of a closed one."""
+    fds = []
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+            fds.append(fd)
+        except OSError:
+            fds.append(os.open(os.devnull, os.O_RDWR))
+    return fds
+
+
+def _say(explain: bool, text: str) -> None:
+    if explain:
+        print(f"helix: server: {text}", file=sys.stderr)

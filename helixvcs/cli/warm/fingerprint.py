@@ -1,0 +1,168 @@
+"""Whether a command's own process would have been the server's twin.
+
+The server takes a ``Twin`` when it is ready; each request carries what the client's
+process looks like, and ``Twin.differs`` names the first difference, or None.
+"""
+
+from __future__ import annotations
+
+import os
+import site
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+# Read at run time (through os.environ, which the child sets), never at import time.
+IGNORED_ENV = frozenset(
+    {
+        "_",
+        "OLDPWD",
+        "PWD",
+        "SHLVL",
+        "COLUMNS",
+        "LINES",
+        "PYTEST_CURRENT_TEST",
+        "HELIX_COMPILE_CACHE",
+        "HELIX_DEBUG",
+        "HELIX_SERVER",
+        "TERM_SESSION_ID",
+        "WINDOWID",
+        "SSH_CLIENT",
+        "SSH_CONNECTION",
+        "SSH_TTY",
+        "SSH_AUTH_SOCK",
+    }
+)
+
+
+def describe_process() -> dict[str, Any]:
+    """What a request says of the client's process (``Twin.differs`` reads it)."""
+    return {
+        "executable": sys.executable,
+        "version": sys.version,
+        "prefix": sys.prefix,
+        "path": list(sys.path),
+        "env": dict(os.environ),
+    }
+
+
+def library_folders() -> list[str]:
+    """Where installed code lives: installing or removing a package changes their mtime."""
+    places = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    places.update(site.getsitepackages() if hasattr(site, "getsitepackages") else ())
+    user = site.getusersitepackages() if hasattr(site, "getusersitepackages") else None
+    if isinstance(user, str):
+        places.add(user)
+    return sorted(p for p in places if p and os.path.isdir(p))
+
+
+def _stat(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def _module_files() -> dict[str, tuple[int, int] | None]:
+    files: dict[str, tuple[int, int] | None] = {}
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str) and file not in files:
+            files[file] = _stat(file)
+    return files
+
+
+@dataclass
+class Twin:
+    """The server's process, as a fresh ``helix`` process would have to be to match it."""
+
+    executable: str
+    version: str
+    prefix: str
+    path: list[str]  # without sys.path[0], the folder of the script that started it
+    env: dict[str, str]
+    files: dict[str, tuple[int, int] | None] = field(default_factory=dict)
+    folders: dict[str, tuple[int, int] | None] = field(default_factory=dict)
+    # What importing the preloaded modules did to os.environ (a library may set a
+    # variable at import time): a child applies it over the client's environment.
+    env_set: dict[str, str] = field(default_factory=dict)
+    env_unset: list[str] = field(default_factory=list)
+
+    @classmethod
+    def take(cls, path: list[str], env: dict[str, str]) -> Twin:
+        """The running process, with every module it has imported so far; ``env`` is
+        os.environ as it was before the imports."""
+        now = dict(os.environ)
+        return cls(
+            executable=os.path.realpath(sys.executable),
+            version=sys.version,
+            prefix=sys.prefix,
+            path=list(path),
+            env={k: v for k, v in env.items() if k not in IGNORED_ENV},
+            files=_module_files(),
+            folders={folder: _stat(folder) for folder in library_folders()},
+            env_set={k: v for k, v in now.items() if env.get(k) != v},
+            env_unset=sorted(set(env) - set(now)),
+        )
+
+    def environment_for(self, client: dict[str, str]) -> dict[str, str]:
+        """The environment a fresh process would have after the preloaded imports."""
+        result = {**client, **self.env_set}
+        for name in self.env_unset:
+            result.pop(name, None)
+        return result
+
+    def differs(self, process: dict[str, Any]) -> str | None:
+        """Why the described process is not this one's twin, or None if it is."""
+        if os.path.realpath(str(process.get("executable"))) != self.executable:
+            return f"another interpreter ({process.get('executable')})"
+        if process.get("version") != self.version or process.get("prefix") != self.prefix:
+            return "another Python installation"
+        path = process.get("path")
+        if not isinstance(path, list) or not path or path[1:] != self.path:
+            return "another sys.path (PYTHONPATH, or a .pth file)"
+        if (shadow := self._shadowed(str(path[0]))) is not None:
+            return f"{path[0]} holds {shadow}, which would hide a preloaded module"
+        env = process.get("env")
+        if not isinstance(env, dict):
+            return "no environment"
+        mine = {k: v for k, v in env.items() if k not in IGNORED_ENV}
+        if mine != self.env:
+            changed = sorted(set(mine.items()) ^ set(self.env.items()))
+            return f"another environment ({changed[0][0]} differs)"
+        return None
+
+    def stale(self) -> str | None:
+        """A module or library folder that changed on disk since the server imported it."""
+        for folder, seen in self.folders.items():
+            if _stat(folder) != seen:
+                return f"{folder} changed (a package was installed or removed)"
+        for file, seen in self.files.items():
+            if _stat(file) != seen:
+                return f"{file} changed"
+        return None
+
+    def _shadowed(self, first: str) -> str | None:
+        """A file or folder in the client's ``sys.path[0]`` named like a preloaded module."""
+        if first in self.path:
+            return None
+        tops = {name.partition(".")[0] for name in sys.modules}
+        try:
+            entries = os.listdir(first or ".")
+        except OSError:
+            return None
+        for entry in entries:
+            name = entry.partition(".")[0]
+            if name not in tops:
+                continue
+            place = os.path.realpath(os.path.join(first or ".", entry))
+            importable = entry in (f"{name}.py", f"{name}.pyc") or entry.endswith(".so")
+            if not (importable or (entry == name and os.path.isdir(place))):
+                continue
+            file = getattr(sys.modules.get(name), "__file__", None) or ""
+            if os.path.realpath(file) != place and not os.path.realpath(file).startswith(
+                os.path.join(place, "")
+            ):
+                return entry  # another module of that name: a fresh process would take it
+        return None

@@ -1,0 +1,424 @@
+"""The server: preload, then fork one child per command (see the package docstring).
+
+The server itself stays single-threaded and never runs a command, opens the index or
+imports the workflow: every child starts from the same clean, warm state. Its loop waits
+on the listening socket and on one pidfd per running child; when a child ends, its exit
+status goes to the client that asked. It exits after ``idle`` seconds without a command,
+on ``helix server stop``, on SIGTERM, when a module it imported changed on disk, or when
+its socket was removed or replaced (``helix server start`` of another server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import pkgutil
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+import traceback
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from helixvcs.cli.warm.fingerprint import Twin
+from helixvcs.cli.warm.protocol import pid_path, receive, send, server_dir, socket_path
+
+# Imported lazily by helixvcs, eagerly here: the libraries every command needs.
+_LIBRARIES = ("duckdb", "pyarrow", "numpy", "zstandard", "dulwich.repo", "networkx", "rich")
+# Never preloaded: what only `helix ui`, `helix demo` and the dask executor need.
+_SKIPPED = ("helixvcs.ui", "helixvcs.demo", "helixvcs.exec.dask_executor", "helixvcs.__main__")
+
+
+def log(text: str) -> None:
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    print(f"{stamp} [{os.getpid()}] {text}", file=sys.stderr, flush=True)
+
+
+# ---- preloading -------------------------------------------------------------------------
+
+
+def preload(root: Path) -> list[str]:
+    """Import helixvcs's commands, their libraries and the workflow's; the names imported."""
+    before = set(sys.modules)
+    for name in _LIBRARIES:
+        _try_import(name)
+    import helixvcs
+
+    for info in pkgutil.walk_packages(helixvcs.__path__, "helixvcs."):
+        if not info.name.startswith(_SKIPPED):
+            _try_import(info.name)
+    for name in _workflow_libraries(root):
+        _try_import(name)
+    from helixvcs.hashing.packages import warm_caches
+
+    warm_caches()
+    return sorted(set(sys.modules) - before)
+
+
+def _try_import(name: str) -> None:
+    try:
+        importlib.import_module(name)
+    except Exception as error:  # a module that needs what is missing here; skip it
+        log(f"not preloaded: {name} ({type(error).__name__}: {error})")
+
+
+def _workflow_libraries(root: Path) -> list[str]:
+    """Library modules the workflow imports, in import order, found in a throwaway fork.
+
+    The workflow runs its module code in the fork only; the server imports just the
+    installed libraries it used, never a module of the repository.
+    """
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the probe
+        os.close(read)
+        code = 0
+        try:
+            names = _probe(root)
+            os.write(write, json.dumps(names).encode())
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write)
+    chunks = []
+    while chunk := os.read(read, 1 << 16):
+        chunks.append(chunk)
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        log("the workflow could not be imported; preloaded helixvcs only")
+        return []
+    names = json.loads(b"".join(chunks) or b"[]")
+    return [n for n in names if isinstance(n, str)]
+
+
+def _probe(root: Path) -> list[str]:
+    from helixvcs.cli.warm.fingerprint import library_folders
+    from helixvcs.graph.compile import find_workflow_file
+    from helixvcs.graph.loader import load_workflow_module
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # the module may print; the log is not its place
+    before = list(sys.modules)
+    load_workflow_module(find_workflow_file(root), root)
+    places = tuple(os.path.join(os.path.realpath(p), "") for p in library_folders())
+    inside = os.path.join(os.path.realpath(root), "")
+    names = []
+    for name in [n for n in sys.modules if n not in set(before)]:
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if not isinstance(file, str):
+            continue
+        real = os.path.realpath(file)
+        if real.startswith(places) and not real.startswith(inside):
+            names.append(name)
+    return names
+
+
+# ---- the loop ---------------------------------------------------------------------------
+
+
+@dataclass
+class Child:
+    conn: socket.socket
+    pidfd: int
+    argv: list[str]
+    started: float = field(default_factory=time.monotonic)
+    abandoned: bool = False  # its client went away
+
+
+class Server:
+    def __init__(self, root: Path, idle: float, twin: Twin, listener: socket.socket) -> None:
+        self.root, self.idle, self.twin, self.listener = root, idle, twin, listener
+        self.children: dict[int, Child] = {}
+        self.last_active = time.monotonic()
+        self.stopping: str | None = None
+        self.served = self.declined = 0
+        self.last_declined: str | None = None
+        self.started = time.time()
+        self.socket_id = _inode(socket_path(root))
+
+    def loop(self) -> None:
+        while True:
+            if self.stopping is None:
+                self._check_still_ours()
+            if self.stopping is not None and not self.children:
+                log(f"stopped: {self.stopping}")
+                return
+            if not self.children and time.monotonic() - self.last_active > self.idle:
+                self.stop(f"idle for {self.idle:g} s")
+                continue
+            waits: list[Any] = [c.pidfd for c in self.children.values()]
+            waits += [c.conn for c in self.children.values() if not c.abandoned]
+            if self.stopping is None:
+                waits.append(self.listener)
+            try:
+                ready, _, _ = select.select(waits, [], [], 1.0)
+            except InterruptedError:
+                continue
+            for item in ready:
+                if item is self.listener:
+                    self._accept()
+                elif isinstance(item, socket.socket):
+                    self._abandoned(item)
+                else:
+                    self._reap(item)
+
+    def stop(self, why: str) -> None:
+        if self.stopping is None:
+            self.stopping = why
+            self.listener.close()
+            if _inode(socket_path(self.root)) == self.socket_id:
+                socket_path(self.root).unlink(missing_ok=True)
+                pid_path(self.root).unlink(missing_ok=True)
+
+    def _check_still_ours(self) -> None:
+        if _inode(socket_path(self.root)) != self.socket_id:
+            self.stop("the socket was removed or replaced")
+
+    def _accept(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return
+        self.last_active = time.monotonic()
+        keep = False
+        try:
+            conn.settimeout(5.0)
+            if not _same_user(conn):
+                send(conn, {"declined": "another user"})
+                return
+            request, fds = receive(conn, max_fds=3)
+            if request is None:
+                return
+            keep = self._answer(conn, request, fds)
+        except OSError as error:
+            log(f"a request failed: {error}")
+        finally:
+            if not keep:
+                conn.close()
+
+    def _answer(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> bool:
+        """Serve, decline or answer ``request``; True when ``conn`` now belongs to a child."""
+        try:
+            if request.get("ping"):
+                send(conn, self.status())
+                return False
+            if request.get("stop"):
+                self.stop("asked to stop")
+                send(conn, {"stopping": True, "running": len(self.children)})
+                return False
+            why = self.twin.differs(request) if len(fds) == 3 else "no stdin/stdout/stderr"
+            if why is None and (stale := self.twin.stale()) is not None:
+                why = stale
+                self.stop(f"{stale}; a new server would import it afresh")
+            if why is not None:
+                self.declined += 1
+                self.last_declined = why
+                log(f"declined {request.get('argv')}: {why}")
+                send(conn, {"declined": why})
+                return False
+            self._fork(conn, request, fds)
+            return True
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+    def _fork(self, conn: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
+        pid = os.fork()
+        if pid == 0:
+            request["env"] = self.twin.environment_for(request["env"])
+            run_child(self.listener, conn, request, fds)  # never returns
+        self.served += 1
+        self.children[pid] = Child(conn, os.pidfd_open(pid), list(request.get("argv", [])))
+        send(conn, {"pid": pid})
+
+    def _abandoned(self, conn: socket.socket) -> None:
+        """The client closed its end before the child ended: it was killed, so the child
+        is interrupted as the client's own process would have been (SIGINT: the run is
+        recorded as interrupted)."""
+        pid, child = next((p, c) for p, c in self.children.items() if c.conn is conn)
+        child.abandoned = True
+        log(f"the client of process {pid} went away; interrupting it")
+        with suppress(OSError):
+            os.kill(pid, signal.SIGINT)
+
+    def _reap(self, pidfd: int) -> None:
+        pid = next(p for p, c in self.children.items() if c.pidfd == pidfd)
+        child = self.children.pop(pid)
+        os.close(child.pidfd)
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        code = 128 - code if code < 0 else code  # killed by a signal: 128 + its number
+        seconds = time.monotonic() - child.started
+        log(f"served {child.argv} in process {pid}: exit {code} after {seconds:.2f} s")
+        with suppress(OSError):  # the client is gone (killed): nobody waits for the code
+            send(child.conn, {"exit": code})
+        child.conn.close()
+        self.last_active = time.monotonic()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "root": str(self.root),
+            "started_at": self.started,
+            "idle_timeout": self.idle,
+            "served": self.served,
+            "declined": self.declined,
+            "last_declined": self.last_declined,
+            "running": len(self.children),
+            "modules": len(sys.modules),
+            "stopping": self.stopping,
+        }
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _same_user(conn: socket.socket) -> bool:
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return uid == os.getuid()
+
+
+# ---- the child --------------------------------------------------------------------------
+
+
+def run_child(
+    listener: socket.socket, conn: socket.socket, request: dict[str, Any], fds: list[int]
+) -> None:
+    """Become the client's twin and run its command; ends the process, never returns."""
+    code = 1
+    try:
+        listener.close()
+        conn.close()
+        _become(request, fds)
+        code = _run_command(request)
+    except BaseException:  # the command's own errors were reported inside; this is ours
+        traceback.print_exc()
+    finally:
+        _shutdown(code)
+
+
+def _become(request: dict[str, Any], fds: list[int]) -> None:
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGQUIT):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update({str(k): str(v) for k, v in request["env"].items()})
+    sys.path[:] = [str(p) for p in request["path"]]
+    sys.executable = str(request["executable"])
+    sys.argv = ["helix", *[str(a) for a in request["argv"]]]
+    unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(AttributeError, ValueError, OSError):
+            stream.reconfigure(  # type: ignore[union-attr]
+                line_buffering=stream.isatty() or stream is sys.stderr, write_through=unbuffered
+            )
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:  # a fresh process would have drawn a fresh seed
+        numpy.random.seed()
+
+
+def _run_command(request: dict[str, Any]) -> int:
+    from helixvcs.cli.main import main
+
+    try:
+        main()
+    except SystemExit as done:
+        return _exit_code(done.code)
+    return 0
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _shutdown(code: int) -> None:
+    """What the interpreter does at exit (threads, atexit, flush), then leave at once:
+    unwinding would run the server's ``finally`` blocks in the child."""
+    import atexit
+    import threading
+
+    try:
+        for thread in threading.enumerate():
+            if thread is not threading.current_thread() and not thread.daemon:
+                thread.join()
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+
+# ---- start-up ---------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helixvcs.cli.warm.server")
+    parser.add_argument("--root", type=Path, required=True)
+    parser.add_argument("--idle", type=float, default=1800.0)
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    path = sys.path[1:]  # sys.path[0] is where `-m` started: not a client's
+    sys.path[:] = path
+    os.chdir(root)
+    began, env = time.monotonic(), dict(os.environ)
+    names = preload(root)
+    twin = Twin.take(path, env)
+    listener = _listen(root)
+    log(
+        f"ready in {time.monotonic() - began:.2f} s: {len(names)} modules preloaded, "
+        f"{len(twin.files)} files watched"
+    )
+    server = Server(root, args.idle, twin, listener)
+    # SIGTERM: stop taking commands, let the running ones finish and report their codes.
+    signal.signal(signal.SIGTERM, lambda *_: server.stop("terminated"))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C is the client's
+    server.loop()
+    return 0
+
+
+def _listen(root: Path) -> socket.socket:
+    """Bind under a temporary name and rename into place: a client never finds a socket
+    that does not accept yet, and a second server replaces the first atomically."""
+    folder = server_dir(root)
+    staging = folder / f"sock.{os.getpid()}"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind(str(staging))
+    listener.listen(16)
+    pid_file = pid_path(root)
+    tmp = pid_file.with_name(f"pid.{os.getpid()}")
+    tmp.write_text(f"{os.getpid()}\n")
+    os.replace(staging, socket_path(root))
+    os.replace(tmp, pid_file)
+    return listener
+
+
+if __name__ == "__main__":
+    if sys.platform != "linux":
+        print("helix server needs Linux", file=sys.stderr)
+        raise SystemExit(2)
+    raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""The pure parts of ``helix server``: which command a client offers, and twin checks."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from helixvcs.cli.warm.client import command_of, repo_root
+from helixvcs.cli.warm.fingerprint import Twin, describe_process
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "repo"),
+    [
+        (["run"], "run", "."),
+        (["--repo", "/r", "run", "--json"], "run", "/r"),
+        (["--repo=/r", "-q", "status"], "status", "/r"),
+        (["--sample", "0.1", "--seed", "3", "plan"], "plan", "."),
+        (["--json", "--debug", "log"], "log", "."),
+        (["--help"], None, "."),
+        (["--version"], None, "."),
+        ([], None, "."),
+        (["--repo", "/r"], None, "/r"),
+    ],
+)
+def test_command_of(argv: list[str], command: str | None, repo: str) -> None:
+    assert command_of(argv) == (command, repo)
+
+
+def test_repo_root_walks_up_to_git(tmp_path: Path) -> None:
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    (tmp_path / "repo" / "src" / "deep").mkdir(parents=True)
+    assert repo_root(str(tmp_path / "repo" / "src" / "deep")) == (tmp_path / "repo").resolve()
+    assert repo_root(str(tmp_path)) != (tmp_path / "repo").resolve()
+
+
+def _twin() -> Twin:
+    return Twin.take(sys.path[1:], dict(os.environ))
+
+
+def test_the_same_process_is_a_twin() -> None:
+    assert _twin().differs(describe_process()) is None
+
+
+def test_differences_are_named(tmp_path: Path) -> None:
+    twin = _twin()
+    me = describe_process()
+    assert "HELIX_X" in str(twin.differs({**me, "env": {**me["env"], "HELIX_X": "1"}}))
+    assert twin.differs({**me, "env": {**me["env"], "PWD": "/", "HELIX_SERVER": "0"}}) is None
+    assert "sys.path" in str(twin.differs({**me, "path": [*me["path"], str(tmp_path)]}))
+    assert "interpreter" in str(twin.differs({**me, "executable": "/usr/bin/false"}))
+    assert "installation" in str(twin.differs({**me, "version": "2.7"}))
+    # a module in the client's first path entry that would hide a preloaded one
+    (tmp_path / "json.py").write_text("")
+    assert "json.py" in str(twin.differs({**me, "path": [str(tmp_path), *me["path"][1:]]}))
+
+
+def test_stale_names_a_changed_module(tmp_path: Path) -> None:
+    module = tmp_path / "warm_probe_module.py"
+    module.write_text("X = 1\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import warm_probe_module  # noqa: F401
+
+        twin = _twin()
+        assert twin.stale() is None
+        stat = module.stat()
+        os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+        assert str(module) in str(twin.stale())
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("warm_probe_module", None)
+
+
+def test_environment_for_replays_what_imports_set() -> None:
+    twin = _twin()
+    twin.env_set, twin.env_unset = {"KMP_DUPLICATE_LIB_OK": "True"}, ["GONE"]
+    env = twin.environment_for({"A": "1", "GONE": "x"})
+    assert env == {"A": "1", "KMP_DUPLICATE_LIB_OK": "True"}

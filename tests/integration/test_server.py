@@ -1,0 +1,263 @@
+"""``helix server``: real server processes, real clients, real signals.
+
+Every command here is a real ``python -m helixvcs`` process, as a user's shell would
+start it; ``HELIX_SERVER=explain`` makes the client say on stderr whether the server ran
+the command, which is what these tests check besides the command's own output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import GitRepo
+from tests.integration.toy import TOTAL, computed
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="helix server is Linux-only")
+
+SERVED = "helix: server: served by process"
+
+
+def helix(
+    repo: GitRepo, *args: str, env: dict[str, str] | None = None, code: int | None = 0
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "helixvcs", "--repo", str(repo.path), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HELIX_SERVER": "explain", **(env or {})},
+        timeout=120,
+    )
+    if code is not None:
+        assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    return result
+
+
+def run_json(repo: GitRepo, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    result = helix(repo, "run", "--json", *args, env=env)
+    return {"doc": json.loads(result.stdout), "stderr": result.stderr}
+
+
+def server_state(repo: GitRepo) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(helix(repo, "server", "status", "--json").stdout)
+    return doc
+
+
+@pytest.fixture
+def served(toy: GitRepo) -> Iterator[GitRepo]:
+    """The toy repository with a server running (stopped, or killed, afterwards)."""
+    result = helix(toy, "server", "start", "--idle", "5m")
+    assert "helix server ready" in result.stdout
+    pid = server_state(toy)["pid"]
+    try:
+        yield toy
+    finally:
+        helix(toy, "server", "stop", code=None)
+        _wait_gone(pid)
+
+
+def _wait_gone(pid: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    raise AssertionError(f"process {pid} still running after {timeout} s")
+
+
+def test_served_runs_see_every_edit_and_agree_with_a_fresh_process(served: GitRepo) -> None:
+    first = run_json(served)
+    assert SERVED in first["stderr"]
+    assert first["doc"]["metrics"]["total"] == TOTAL
+    assert computed(first["doc"]) >= {"raw", "xs", "ys", "scaled", "shifted", "total"}
+
+    # a repository module is imported afresh by every child: the edit is seen
+    served.edit("toylib.py", "SHIFT = 1.0", "SHIFT = 2.0")
+    second = run_json(served)
+    assert SERVED in second["stderr"]
+    assert computed(second["doc"]) == {"shifted", "total"}
+    assert second["doc"]["metrics"]["total"] == TOTAL + 3
+
+    # a process of its own agrees: nothing left to compute, same metric
+    fresh = run_json(served, env={"HELIX_SERVER": "0"})
+    assert SERVED not in fresh["stderr"]
+    assert computed(fresh["doc"]) == set()
+    assert fresh["doc"]["metrics"] == second["doc"]["metrics"]
+    state = server_state(served)
+    assert state["served"] == 2 and state["declined"] == 0
+    assert state["pid"] != os.getpid()
+
+
+def test_exit_codes_and_messages_are_those_of_a_fresh_process(served: GitRepo) -> None:
+    bad = helix(served, "show", "no_such_operator", code=2)
+    assert SERVED in bad.stderr
+    errors = [line for line in bad.stderr.splitlines() if not line.startswith("helix: server")]
+    assert len(errors) == 1 and "no_such_operator" in errors[0]
+
+    served.edit("workflow.py", "return [r[1] for r in raw]", "raise ValueError('bad row')")
+    failed = helix(served, "run", code=1)
+    assert SERVED in failed.stderr
+    assert "ValueError: bad row" in failed.stderr and "Traceback" in failed.stderr
+    fresh = helix(served, "run", env={"HELIX_SERVER": "0"}, code=1)
+    assert "ValueError: bad row" in fresh.stderr
+
+
+def test_another_environment_runs_in_its_own_process(served: GitRepo) -> None:
+    result = run_json(served, env={"HELIX_TEST_SETTING": "1"})
+    assert "declined: another environment (HELIX_TEST_SETTING differs)" in result["stderr"]
+    assert result["doc"]["metrics"]["total"] == TOTAL
+    assert server_state(served)["declined"] == 1
+    # ignored variables (read at run time only) do not matter
+    assert SERVED in helix(served, "status", env={"PWD": "/elsewhere", "SHLVL": "7"}).stderr
+
+
+def test_a_changed_module_makes_the_server_stop(served: GitRepo) -> None:
+    import helixvcs.cli.warm.protocol as preloaded
+
+    file = Path(preloaded.__file__)
+    before = file.stat()
+    try:
+        os.utime(file, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+    except OSError:
+        pytest.skip("the installed helixvcs is read-only here")
+    try:
+        pid = server_state(served)["pid"]
+        result = run_json(served)
+        assert f"declined: {file} changed" in result["stderr"]
+        assert result["doc"]["metrics"]["total"] == TOTAL
+        _wait_gone(pid)
+        assert not (served.path / ".helix" / "server" / "sock").exists()
+        assert "no helix server is running" in helix(served, "server", "status").stdout
+    finally:
+        os.utime(file, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def _slow_workflow(repo: GitRepo, marker: Path) -> None:
+    repo.edit(
+        "workflow.py",
+        "    return [r[0] for r in raw]",
+        f"    open({str(marker)!r}, 'w').close()\n"
+        "    time.sleep(60)\n"
+        "    return [r[0] for r in raw]",
+    )
+
+
+def _start_run(repo: GitRepo, marker: Path) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "helixvcs", "--repo", str(repo.path), "run"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HELIX_SERVER": "explain"},
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the operator never started"
+        time.sleep(0.05)
+    return process
+
+
+def _last_run_status(repo: GitRepo) -> str:
+    runs = json.loads(helix(repo, "log", "--json", env={"HELIX_SERVER": "0"}).stdout)
+    return str(runs[0]["status"])
+
+
+def test_ctrl_c_reaches_the_command(served: GitRepo, tmp_path: Path) -> None:
+    marker = tmp_path / "started"
+    _slow_workflow(served, marker)
+    process = _start_run(served, marker)
+    process.send_signal(signal.SIGINT)
+    _out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert SERVED in err and "interrupted" in err
+    assert _last_run_status(served) == "interrupted"
+
+
+def test_a_killed_client_interrupts_its_command(served: GitRepo, tmp_path: Path) -> None:
+    marker = tmp_path / "started"
+    _slow_workflow(served, marker)
+    process = _start_run(served, marker)
+    process.kill()
+    process.communicate(timeout=10)
+    deadline = time.monotonic() + 60
+    while server_state(served)["running"]:
+        assert time.monotonic() < deadline, "the command outlived its client"
+        time.sleep(0.1)
+    assert _last_run_status(served) == "interrupted"
+
+
+def test_numpy_draws_fresh_random_numbers_in_every_child(toy: GitRepo) -> None:
+    toy.gen(
+        {
+            "workflow.py": """\
+            import numpy as np
+
+            from helixvcs import Workflow
+
+            wf = Workflow("draws")
+
+
+            @wf.metric
+            def draw(salt=0):
+                return float(np.random.random())
+            """
+        },
+        commit="draws",
+    )
+    helix(toy, "server", "start")
+    try:
+        draws = []
+        for salt in (1, 2, 3):
+            toy.edit("workflow.py", f"salt={salt - 1}", f"salt={salt}")
+            result = run_json(toy)
+            assert SERVED in result["stderr"]
+            draws.append(result["doc"]["metrics"]["draw"])
+        assert len(set(draws)) == 3, draws
+    finally:
+        helix(toy, "server", "stop")
+
+
+def test_idle_timeout_stale_socket_and_restart(toy: GitRepo) -> None:
+    helix(toy, "server", "start", "--idle", "1s")
+    pid = server_state(toy)["pid"]
+    _wait_gone(pid)
+    assert not (toy.path / ".helix" / "server" / "sock").exists()
+
+    helix(toy, "server", "start")
+    pid = server_state(toy)["pid"]
+    os.kill(pid, signal.SIGKILL)  # leaves its socket behind
+    _wait_gone(pid)
+    result = run_json(toy)
+    assert "not running (a stale socket); running here" in result["stderr"]
+    assert result["doc"]["metrics"]["total"] == TOTAL
+    assert "no helix server is running" in helix(toy, "server", "status").stdout
+
+    again = json.loads(helix(toy, "server", "start", "--json").stdout)
+    assert again["started"] is True and again["pid"] != pid
+    assert "already running" in helix(toy, "server", "start").stdout
+    assert SERVED in helix(toy, "status").stderr
+    stopped = json.loads(helix(toy, "server", "stop", "--json").stdout)
+    assert stopped["stopped"] is True and stopped["served"] == 1
+    _wait_gone(again["pid"])
+    assert "no helix server is running" in helix(toy, "server", "stop").stdout
+
+
+def test_server_start_needs_an_initialized_repository(git_repo: GitRepo) -> None:
+    result = helix(git_repo, "server", "start", code=2)
+    assert "run `helix init` first" in result.stderr
+    assert "Traceback" not in result.stderr
+    bad = helix(git_repo, "server", "start", "--idle", "soon", code=2)
+    assert "bad time budget 'soon'" in bad.stderr
