@@ -109,7 +109,7 @@ def server_status(obj: Ctx) -> None:
         click.echo(
             f"helix server running: process {state['pid']}, up {up:.0f} s, "
             f"{state['served']} commands served, {state['declined']} declined, "
-            f"{state['running']} running now"
+            f"{state['commands_running']} running now"
         )
         if state.get("last_declined"):
             click.echo(f"last declined because of {state['last_declined']}")

@@ -96,6 +96,7 @@ def test_served_runs_see_every_edit_and_agree_with_a_fresh_process(served: GitRe
     assert computed(fresh["doc"]) == set()
     assert fresh["doc"]["metrics"] == second["doc"]["metrics"]
     state = server_state(served)
+    assert state["running"] is True and state["commands_running"] == 0
     assert state["served"] == 2 and state["declined"] == 0
     assert state["pid"] != os.getpid()
 
@@ -193,7 +194,7 @@ def test_a_killed_client_interrupts_its_command(served: GitRepo, tmp_path: Path)
     process.kill()
     process.communicate(timeout=10)
     deadline = time.monotonic() + 60
-    while server_state(served)["running"]:
+    while server_state(served)["commands_running"]:
         assert time.monotonic() < deadline, "the command outlived its client"
         time.sleep(0.1)
     assert _last_run_status(served) == "interrupted"

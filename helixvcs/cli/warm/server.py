@@ -213,7 +213,7 @@ class Server:
                 return False
             if request.get("stop"):
                 self.stop("asked to stop")
-                send(conn, {"stopping": True, "running": len(self.children)})
+                send(conn, {"stopping": True, "commands_running": len(self.children)})
                 return False
             why = self.twin.differs(request) if len(fds) == 3 else "no stdin/stdout/stderr"
             if why is None and (stale := self.twin.stale()) is not None:
@@ -273,7 +273,7 @@ class Server:
             "served": self.served,
             "declined": self.declined,
             "last_declined": self.last_declined,
-            "running": len(self.children),
+            "commands_running": len(self.children),
             "modules": len(sys.modules),
             "stopping": self.stopping,
         }
