@@ -10,6 +10,9 @@ gets its own clone, checks out each commit in turn and runs it:
   helix-all   ``helix run --materialize all``
   helix-none  ``helix run --materialize none``
   helix       ``helix run`` (defaults)
+  helix-server  ``helix run`` (defaults) with the repository's warm server
+              (``helix server start`` before the first commit; its start-up time is
+              counted in the first iteration)
   dvc         the workflow as a 4-stage DVC pipeline, ``dvc repro`` (when dvc is found)
   oracle      not a run: per iteration, the compute seconds of the operators whose key
               had never been computed before (from helix's own run records), loads free
@@ -46,7 +49,7 @@ HELIX = Path(sys.executable).parent / "helix"
 DEFAULT_SCALE = 24.0
 QUICK_SCALE = 1.0
 TOLERANCE = 1e-9
-SYSTEMS = ("scratch", "helix-all", "helix-none", "helix", "dvc")
+SYSTEMS = ("scratch", "helix-all", "helix-none", "helix", "helix-server", "dvc")
 TARGETS = {
     "scratch/helix": (">=", 8.0),
     "helix/oracle": ("<=", 1.25),
@@ -149,6 +152,50 @@ class Helix:
             doc["metrics"],
             {"exec_seconds": doc["wall_seconds"], "nodes": doc["nodes"], "run_id": doc["run_id"]},
         )
+
+
+class HelixServer(Helix):
+    """``helix run`` with defaults, served by ``helix server`` (docs/server.md)."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.name = "helix-server"
+        self.start_seconds: float | None = None
+
+    def setup(self, repo: Path) -> None:
+        super().setup(repo)
+        self.start_seconds, _ = timed([str(HELIX), "--repo", str(repo), "server", "start"])
+
+    def run(self, repo: Path) -> Step:
+        step = super().run(repo)
+        if self.start_seconds is not None:  # the first run pays for starting the server
+            step.wall_seconds += self.start_seconds
+            step.extra["server_start_seconds"] = self.start_seconds
+            self.start_seconds = None
+        return step
+
+    def close(self, repo: Path) -> None:
+        """Stop the server, and say whether it served every run (else the figures are
+        those of runs in their own processes, and mislabelled)."""
+        _, done = timed([str(HELIX), "--repo", str(repo), "--json", "server", "stop"])
+        state = json.loads(done.stdout)
+        if not state.get("stopped"):
+            log = repo / ".helix" / "server" / "log"
+            tail = log.read_text(errors="replace").splitlines()[-3:] if log.exists() else []
+            print("helix-server: the server had stopped before the end:", *tail, sep="\n  ")
+            return
+        print(
+            f"helix-server: {state.get('served')} runs served, {state.get('declined')} declined"
+            + (f" (last because of {state['last_declined']})" if state.get("declined") else "")
+        )
+
+
+def precompile_helixvcs() -> None:
+    """Write helixvcs's bytecode, as ``pip install`` does. Without it, a checkout run
+    with PYTHONDONTWRITEBYTECODE set compiles every helixvcs module in every process."""
+    import compileall
+
+    compileall.compile_dir(Path(helixvcs.__file__).parent, quiet=1)
 
 
 _DVC_YAML = """\
@@ -296,6 +343,10 @@ def summarize(
         "helix/oracle": ratio(wall["helix"], oracle_total),
         "helix execution/oracle": ratio(execution, oracle_total),
         "helix/helix-all store bytes": ratio(store["helix"], store.get("helix-all")),
+        "scratch/helix-server": ratio(wall.get("scratch"), wall.get("helix-server")),
+        "dvc/helix-server": ratio(wall.get("dvc"), wall.get("helix-server")),
+        "helix-server/oracle": ratio(wall.get("helix-server"), oracle_total),
+        "helix/helix-server": ratio(wall["helix"], wall.get("helix-server")),
     }
     by_kind: dict[str, dict[str, float]] = {}
     for i, commit in enumerate(commits):
@@ -392,6 +443,7 @@ def main() -> int:
         wanted.remove("dvc")
     iterations = _census.ITERATIONS[: args.iterations]
 
+    precompile_helixvcs()
     work = Path(tempfile.mkdtemp(prefix="helix-bench-", dir=args.workdir))
     print(f"work folder {work}; scale {scale:g}")
     try:
@@ -405,6 +457,7 @@ def main() -> int:
             "helix-all": Helix("all"),
             "helix-none": Helix("none"),
             "helix": Helix(None),
+            "helix-server": HelixServer(),
         }
         if "dvc" in wanted:
             systems["dvc"] = Dvc(args.dvc)
@@ -447,6 +500,9 @@ def main() -> int:
             finally:
                 summary = {"config": config, **summarize(commits[: index + 1], steps, oracle_steps)}
                 args.out.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        for name, system in systems.items():
+            if hasattr(system, "close"):
+                system.close(repos[name])
         print_summary(summary)
         print(f"\nmetrics agree across systems within {TOLERANCE:g} on every iteration")
         print(f"wrote {args.out}")

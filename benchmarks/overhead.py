@@ -88,6 +88,18 @@ def cli(work: Path, scale: float, repeats: int, dvc: str | None) -> dict[str, An
     for name, cmd in commands.items():
         results[name] = median_wall(cmd, repeats, cwd.get(name))
         print(f"  {name:20s} median {results[name]['median']:6.2f} s", flush=True)
+    # the same commands with the repository's warm server (docs/server.md)
+    began = time.perf_counter()
+    iterations.timed([*h, "server", "start"])
+    results["helix server start"] = {"median": time.perf_counter() - began, "runs": []}
+    print(f"  {'helix server start':28s} {results['helix server start']['median']:6.2f} s")
+    try:
+        for name in ("helix run (no-op)", "helix status", "helix plan"):
+            served = f"{name}, served"
+            results[served] = median_wall(commands[name], repeats)
+            print(f"  {served:28s} median {results[served]['median']:6.2f} s", flush=True)
+    finally:
+        iterations.timed([*h, "server", "stop"])
     statcache = repo / ".helix" / "statcache.json"
     note = (
         f"{statcache.name} present ({statcache.stat().st_size} bytes)"
@@ -99,6 +111,8 @@ def cli(work: Path, scale: float, repeats: int, dvc: str | None) -> dict[str, An
     for ours, theirs in (
         ("helix run (no-op)", "dvc repro (no-op)"),
         ("helix status", "dvc status"),
+        ("helix run (no-op), served", "dvc repro (no-op)"),
+        ("helix status, served", "dvc status"),
     ):
         if theirs in results:
             a, b = results[ours]["median"], results[theirs]["median"]
@@ -311,6 +325,7 @@ def main() -> int:
     skip = set(filter(None, args.skip.split(",")))
     dvc = args.dvc if args.dvc and Path(args.dvc).exists() else None
     results: dict[str, Any] = {}
+    iterations.precompile_helixvcs()
     work = Path(tempfile.mkdtemp(prefix="helix-overhead-"))
     try:
         if "cli" not in skip:
