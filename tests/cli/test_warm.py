@@ -53,6 +53,7 @@ def test_differences_are_named(tmp_path: Path) -> None:
     assert "sys.path" in str(twin.differs({**me, "path": [*me["path"], str(tmp_path)]}))
     assert "interpreter" in str(twin.differs({**me, "executable": "/usr/bin/false"}))
     assert "installation" in str(twin.differs({**me, "version": "2.7"}))
+    assert "options" in str(twin.differs({**me, "options": [[2], [], []]}))
     # a module in the client's first path entry that would hide a preloaded one
     (tmp_path / "json.py").write_text("")
     assert "json.py" in str(twin.differs({**me, "path": [str(tmp_path), *me["path"][1:]]}))

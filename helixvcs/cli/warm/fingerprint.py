@@ -43,7 +43,14 @@ def describe_process() -> dict[str, Any]:
         "prefix": sys.prefix,
         "path": list(sys.path),
         "env": dict(os.environ),
+        "options": _options(),
     }
+
+
+def _options() -> list[Any]:
+    """The interpreter's command-line options (-O, -B, -X ..., -W ...)."""
+    return [list(sys.flags), sorted(f"{k}={v}" for k, v in sys._xoptions.items()),
+            list(sys.warnoptions)]  # fmt: skip
 
 
 def library_folders() -> list[str]:
@@ -82,6 +89,7 @@ class Twin:
     prefix: str
     path: list[str]  # without sys.path[0], the folder of the script that started it
     env: dict[str, str]
+    options: list[Any]
     files: dict[str, tuple[int, int] | None] = field(default_factory=dict)
     folders: dict[str, tuple[int, int] | None] = field(default_factory=dict)
     # What importing the preloaded modules did to os.environ (a library may set a
@@ -100,6 +108,7 @@ class Twin:
             prefix=sys.prefix,
             path=list(path),
             env={k: v for k, v in env.items() if k not in IGNORED_ENV},
+            options=_options(),
             files=_module_files(),
             folders={folder: _stat(folder) for folder in library_folders()},
             env_set={k: v for k, v in now.items() if env.get(k) != v},
@@ -119,6 +128,8 @@ class Twin:
             return f"another interpreter ({process.get('executable')})"
         if process.get("version") != self.version or process.get("prefix") != self.prefix:
             return "another Python installation"
+        if process.get("options") != self.options:
+            return "other interpreter options (-O, -X, -W, ...)"
         path = process.get("path")
         if not isinstance(path, list) or not path or path[1:] != self.path:
             return "another sys.path (PYTHONPATH, or a .pth file)"
