@@ -106,7 +106,7 @@ def time_plan(n: int, repeats: int, seed: int = 0) -> Timing:
 
 def run(sizes: tuple[int, ...] = SIZES, repeats: int = 5, seed: int = 0) -> list[Timing]:
     print(f"{'nodes':>7s} {'edges':>7s} {'outputs':>7s} {'median s':>9s} {'best s':>8s}  c/l/p")
-    warm = synthetic_dag(10)  # import networkx before the clock runs
+    warm = synthetic_dag(10)  # first-call costs (imports, if any) before the clock runs
     optimal_states(warm.parents, warm.outputs, warm.compute, warm.load)
     results = []
     for n in sizes:

@@ -18,12 +18,18 @@ minimum-weight closure is a minimum s-t cut: positive weights are edges to the s
 negative weights edges from the source, implications infinite edges.
 
          s --(-w)--> item --(+w)--> t        a -> b  (a chosen implies b chosen): inf
+
+``helixvcs.plan.maxflow`` cuts it exactly, without networkx (~85 ms to import per run).
+Of the minimum cuts it returns the one with the largest source side, as networkx did, so
+ties are broken as before: the plan computes every node that some cheapest plan computes,
+and loads every other node that some cheapest plan loads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+
+from helixvcs.plan.maxflow import minimum_cut
 
 COMPUTE, LOAD, PRUNE = "compute", "load", "prune"
 
@@ -49,36 +55,29 @@ def optimal_states(
         states.update(dict.fromkeys(targets, LOAD))
         return states
 
-    import networkx as nx
-
     relevant = _ancestors_and_self(parents, targets)
     stored = [n for n in relevant if load_cost.get(n) is not None]
     x_item = {n: i for i, n in enumerate(relevant)}  # X_n; also C_n when n is not stored
     c_item = {n: len(x_item) + i for i, n in enumerate(stored)}
+    source = len(x_item) + len(c_item)
+    sink = source + 1
     # Capacities in whole microseconds: with float capacities (65.0 - 64.8 is not 0.2)
     # the solver's residual graph can put a node on the wrong side of a correct cut.
-    weights: list[tuple[int, int]] = []
+    edges: list[tuple[int, int, int]] = []
     for n in relevant:
         if n in c_item:
             lc = _micro(load_cost[n])  # type: ignore[arg-type]
-            weights += [(x_item[n], lc), (c_item[n], _micro(compute_cost[n]) - lc)]
+            edges += _weight(x_item[n], lc, source, sink)
+            edges += _weight(c_item[n], _micro(compute_cost[n]) - lc, source, sink)
         else:
-            weights.append((x_item[n], _micro(compute_cost[n])))
-    infinite = 1 + sum(abs(w) for _, w in weights)
-    source, sink = -1, -2
-    g = nx.DiGraph()
-    g.add_nodes_from((source, sink))
-    for item, w in weights:
-        _weight(g, item, w, source, sink)
+            edges += _weight(x_item[n], _micro(compute_cost[n]), source, sink)
+    implications = [(source, x_item[o]) for o in targets]
     for n in relevant:
         c = c_item.get(n, x_item[n])
         if n in c_item:
-            g.add_edge(c, x_item[n], capacity=infinite)
-        for p in parents[n]:
-            g.add_edge(c, x_item[p], capacity=infinite)
-    for o in targets:
-        g.add_edge(source, x_item[o], capacity=infinite)
-    _, (chosen, _) = nx.minimum_cut(g, source, sink)
+            implications.append((c, x_item[n]))
+        implications += [(c, x_item[p]) for p in parents[n]]
+    chosen = minimum_cut(sink + 1, edges, source, sink, implications).source_side
     states = dict.fromkeys(parents, PRUNE)
     for n in relevant:
         if c_item.get(n, x_item[n]) in chosen:
@@ -110,12 +109,12 @@ def _micro(seconds: float) -> int:
     return round(float(seconds) * 1_000_000)
 
 
-def _weight(g: Any, item: int, w: int, source: int, sink: int) -> None:
-    g.add_node(item)
+def _weight(item: int, w: int, source: int, sink: int) -> list[tuple[int, int, int]]:
     if w > 0:
-        g.add_edge(item, sink, capacity=w)
-    elif w < 0:
-        g.add_edge(source, item, capacity=-w)
+        return [(item, sink, w)]
+    if w < 0:
+        return [(source, item, -w)]
+    return []
 
 
 def plan_cost(
