@@ -70,10 +70,11 @@ def _try_import(name: str) -> None:
 
 
 def _workflow_libraries(root: Path) -> list[str]:
-    """Library modules the workflow imports, in import order, found in a throwaway fork.
+    """Modules the workflow imports, in import order, found in a throwaway fork.
 
-    The workflow runs its module code in the fork only; the server imports just the
-    installed libraries it used, never a module of the repository.
+    The workflow runs its module code in the fork only; the server imports what it
+    imported from outside the repository (or from a library folder inside it, such as a
+    ``.venv/``), never a module of the repository itself. Each is watched for changes.
     """
     read, write = os.pipe()
     pid = os.fork()
@@ -117,7 +118,7 @@ def _probe(root: Path) -> list[str]:
         if not isinstance(file, str):
             continue
         real = os.path.realpath(file)
-        if real.startswith(places) and not real.startswith(inside):
+        if real.startswith(places) or not real.startswith(inside):  # a .venv/ may be inside
             names.append(name)
     return names
 
