@@ -22,7 +22,11 @@ def main() -> None:
     """``helix``: served by the repository's server when one runs, else run here."""
     from helixvcs.cli.warm.client import serve
 
-    code = serve(sys.argv[1:])
+    try:
+        code = serve(sys.argv[1:])
+    except KeyboardInterrupt:  # before the server said which process runs the command
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
     if code is not None:
         sys.exit(code)
     from helixvcs.cli.main import main as run_here

@@ -54,6 +54,15 @@ def test_differences_are_named(tmp_path: Path) -> None:
     assert "interpreter" in str(twin.differs({**me, "executable": "/usr/bin/false"}))
     assert "installation" in str(twin.differs({**me, "version": "2.7"}))
     assert "options" in str(twin.differs({**me, "options": [[2], [], []]}))
+    settings = me["settings"]
+    limits = {**settings["limits"], "RLIMIT_FSIZE": [1024, 1024]}
+    assert "ulimit" in str(twin.differs({**me, "settings": {**settings, "limits": limits}}))
+    nicer = {**settings, "nice": settings["nice"] + 5, "umask": 0o77}
+    assert twin.differs({**me, "settings": nicer}) is None
+    greedier = {**settings, "nice": settings["nice"] - 1}
+    assert "priority" in str(twin.differs({**me, "settings": greedier}))
+    cpus = {**settings, "affinity": [*settings["affinity"], 10_000]}
+    assert "CPUs" in str(twin.differs({**me, "settings": cpus}))
     # a module in the client's first path entry that would hide a preloaded one
     (tmp_path / "json.py").write_text("")
     assert "json.py" in str(twin.differs({**me, "path": [str(tmp_path), *me["path"][1:]]}))

@@ -44,7 +44,23 @@ def describe_process() -> dict[str, Any]:
         "path": list(sys.path),
         "env": dict(os.environ),
         "options": _options(),
+        "settings": process_settings(),
     }
+
+
+def process_settings() -> dict[str, Any]:
+    """What a process inherits besides its environment: a child takes the client's."""
+    import resource
+
+    umask = os.umask(0o22)
+    os.umask(umask)
+    limits = {
+        name: list(resource.getrlimit(getattr(resource, name)))
+        for name in sorted(dir(resource))
+        if name.startswith("RLIMIT_")
+    }
+    affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    return {"umask": umask, "nice": os.nice(0), "affinity": affinity, "limits": limits}
 
 
 def _options() -> list[Any]:
@@ -90,6 +106,7 @@ class Twin:
     path: list[str]  # without sys.path[0], the folder of the script that started it
     env: dict[str, str]
     options: list[Any]
+    settings: dict[str, Any]
     files: dict[str, tuple[int, int] | None] = field(default_factory=dict)
     folders: dict[str, tuple[int, int] | None] = field(default_factory=dict)
     # What importing the preloaded modules did to os.environ (a library may set a
@@ -109,6 +126,7 @@ class Twin:
             path=list(path),
             env={k: v for k, v in env.items() if k not in IGNORED_ENV},
             options=_options(),
+            settings=process_settings(),
             files=_module_files(),
             folders={folder: _stat(folder) for folder in library_folders()},
             env_set={k: v for k, v in now.items() if env.get(k) != v},
@@ -135,6 +153,8 @@ class Twin:
             return "another sys.path (PYTHONPATH, or a .pth file)"
         if (shadow := self._shadowed(str(path[0]))) is not None:
             return f"{path[0]} holds {shadow}, which would hide a preloaded module"
+        if (why := self._settings_differ(process.get("settings"))) is not None:
+            return why
         env = process.get("env")
         if not isinstance(env, dict):
             return "no environment"
@@ -142,6 +162,21 @@ class Twin:
         if mine != self.env:
             changed = sorted(set(mine.items()) ^ set(self.env.items()))
             return f"another environment ({changed[0][0]} differs)"
+        return None
+
+    def _settings_differ(self, settings: Any) -> str | None:
+        """Resource limits must be equal; a child can take on the client's umask, a
+        lower priority (higher nice) and a subset of the server's CPUs."""
+        if not isinstance(settings, dict):
+            return "no process settings"
+        if settings.get("limits") != self.settings["limits"]:
+            return "other resource limits (ulimit)"
+        if not isinstance(settings.get("nice"), int) or settings["nice"] < self.settings["nice"]:
+            return "a higher priority (lower nice value) than the server's"
+        if not set(settings.get("affinity") or []) <= set(self.settings["affinity"]):
+            return "CPUs the server may not use"
+        if not isinstance(settings.get("umask"), int):
+            return "no umask"
         return None
 
     def stale(self) -> str | None:

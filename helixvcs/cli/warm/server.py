@@ -320,6 +320,11 @@ def _become(request: dict[str, Any], fds: list[int]) -> None:
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)
+    settings = request["settings"]
+    os.umask(int(settings["umask"]))
+    os.nice(int(settings["nice"]) - os.nice(0))  # never negative: the twin check saw to it
+    if settings["affinity"] and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, settings["affinity"])
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update({str(k): str(v) for k, v in request["env"].items()})
