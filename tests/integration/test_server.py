@@ -262,3 +262,46 @@ def test_server_start_needs_an_initialized_repository(git_repo: GitRepo) -> None
     assert "Traceback" not in result.stderr
     bad = helix(git_repo, "server", "start", "--idle", "soon", code=2)
     assert "bad time budget 'soon'" in bad.stderr
+
+
+def test_a_served_command_takes_on_the_callers_umask_and_priority(toy: GitRepo) -> None:
+    toy.gen(
+        {
+            "workflow.py": """\
+            import os
+
+            from helixvcs import Workflow
+
+            wf = Workflow("settings")
+
+
+            @wf.metric
+            def niceness(salt=0):
+                return float(os.nice(0))
+
+
+            @wf.metric
+            def umask(salt=0):
+                mask = os.umask(0)
+                os.umask(mask)
+                return float(mask)
+            """
+        },
+        commit="settings",
+    )
+    helix(toy, "server", "start")
+    try:
+        command = [sys.executable, "-m", "helixvcs", "--repo", str(toy.path), "run", "--json"]
+        done = subprocess.run(
+            ["sh", "-c", 'umask 027 && exec nice -n 7 "$@"', "sh", *command],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HELIX_SERVER": "explain"},
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert SERVED in done.stderr
+        metrics = json.loads(done.stdout)["metrics"]
+        assert metrics == {"niceness": float(os.nice(0) + 7), "umask": float(0o027)}
+    finally:
+        helix(toy, "server", "stop")
