@@ -47,6 +47,7 @@ from types import MappingProxyType
 from typing import Any
 
 from helixvcs.dsl import NodeSpec
+from helixvcs.envvars import VOLATILE_ENV
 from helixvcs.errors import CompileError
 from helixvcs.graph.compile import compile_workflow, source_files
 from helixvcs.graph.dag import Dag, Node
@@ -60,19 +61,6 @@ __all__ = ["ENV_SWITCH", "compile_cached"]
 ENV_SWITCH = "HELIX_COMPILE_CACHE"
 _FORMAT = 1
 _KEEP = 8  # records kept: one per workflow file and repository
-_VOLATILE_ENV = frozenset(
-    {
-        "_",
-        "OLDPWD",
-        "PWD",
-        "SHLVL",
-        "COLUMNS",
-        "LINES",
-        "PYTEST_CURRENT_TEST",
-        "HELIX_COMPILE_CACHE",
-    }
-    | {"TERM_SESSION_ID", "WINDOWID", "SSH_CLIENT", "SSH_CONNECTION", "SSH_TTY", "SSH_AUTH_SOCK"}
-)
 _SYSTEM = ("/dev/", "/proc/", "/sys/")
 # Also left out: package metadata (``*.dist-info``, ``*.egg-info``), read for versions and
 # covered by the library folders' mtimes, and compiled bytecode (its source is tracked).
@@ -219,7 +207,7 @@ def _environment(root: Path) -> dict[str, Any]:
                 mtimes[folder] = os.stat(folder).st_mtime_ns
             except OSError:
                 mtimes[folder] = None
-    env = sorted((k, v) for k, v in os.environ.items() if k not in _VOLATILE_ENV)
+    env = sorted((k, v) for k, v in os.environ.items() if k not in VOLATILE_ENV)
     return {
         "helixvcs": version,
         "python": sys.version,

@@ -12,27 +12,10 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from helixvcs.envvars import VOLATILE_ENV
+
 # Read at run time (through os.environ, which the child sets), never at import time.
-IGNORED_ENV = frozenset(
-    {
-        "_",
-        "OLDPWD",
-        "PWD",
-        "SHLVL",
-        "COLUMNS",
-        "LINES",
-        "PYTEST_CURRENT_TEST",
-        "HELIX_COMPILE_CACHE",
-        "HELIX_DEBUG",
-        "HELIX_SERVER",
-        "TERM_SESSION_ID",
-        "WINDOWID",
-        "SSH_CLIENT",
-        "SSH_CONNECTION",
-        "SSH_TTY",
-        "SSH_AUTH_SOCK",
-    }
-)
+IGNORED_ENV = VOLATILE_ENV
 
 
 def describe_process() -> dict[str, Any]:
