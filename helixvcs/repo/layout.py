@@ -27,6 +27,9 @@ max_store_bytes = "{budget}"
 materialize = "helix"
 # How operators run: "local".
 executor = "local"
+# A warm helix process for fast commands (docs/server.md): "auto" starts one in the
+# background when a command finds none; "off" leaves it to `helix server start`.
+server = "off"
 """
 
 
@@ -45,6 +48,10 @@ class Config:
     max_store_bytes: int = DEFAULT_BUDGET
     materialize: str = "helix"
     executor: str = "local"
+    server: str = "off"
+
+
+SERVER_MODES = ("off", "auto")
 
 
 @dataclass(frozen=True)
@@ -105,8 +112,12 @@ class Layout:
             data = tomllib.loads(self.config.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise UserInputError(f"{self.config}: cannot parse ({exc}); fix or delete it") from None
+        server = str(data.get("server", "off"))
+        if server not in SERVER_MODES:
+            raise UserInputError(f'{self.config}: server = {server!r}; use "off" or "auto"')
         return Config(
             max_store_bytes=parse_size(data.get("max_store_bytes", DEFAULT_BUDGET)),
             materialize=str(data.get("materialize", "helix")),
             executor=str(data.get("executor", "local")),
+            server=server,
         )

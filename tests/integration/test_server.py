@@ -28,13 +28,18 @@ SERVED = "helix: server: served by process"
 
 
 def helix(
-    repo: GitRepo, *args: str, env: dict[str, str] | None = None, code: int | None = 0
+    repo: GitRepo,
+    *args: str,
+    env: dict[str, str] | None = None,
+    code: int | None = 0,
+    stdin: int | None = None,
 ) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "-m", "helixvcs", "--repo", str(repo.path), *args],
         capture_output=True,
         text=True,
         env={**os.environ, "HELIX_SERVER": "explain", **(env or {})},
+        stdin=stdin,
         timeout=120,
     )
     if code is not None:
@@ -305,3 +310,71 @@ def test_a_served_command_takes_on_the_callers_umask_and_priority(toy: GitRepo) 
         assert metrics == {"niceness": float(os.nice(0) + 7), "umask": float(0o027)}
     finally:
         helix(toy, "server", "stop")
+
+
+def test_concurrent_served_commands_each_run_in_a_child(served: GitRepo) -> None:
+    command = [sys.executable, "-m", "helixvcs", "--repo", str(served.path), "run", "--json"]
+    env = {**os.environ, "HELIX_SERVER": "explain"}
+    processes = [
+        subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        for _ in range(3)
+    ]
+    docs, children = [], set()
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        assert SERVED in err
+        children.add(err.split(SERVED)[1].split()[0])
+        docs.append(json.loads(out))
+    assert len(children) == 3
+    assert {d["metrics"]["total"] for d in docs} == {TOTAL}
+    assert len({d["run_id"] for d in docs}) == 3
+    assert server_state(served)["served"] == 3
+
+
+def _servers_of(root: Path) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"helixvcs.cli.warm.server" in argv and str(root).encode() in argv:
+            found.append(int(entry.name))
+    return found
+
+
+def test_server_auto_starts_one_in_the_background(toy: GitRepo) -> None:
+    config = toy.path / ".helix" / "config.toml"
+    text = config.read_text()
+    assert 'server = "off"' in text
+    config.write_text(text.replace('server = "off"', 'server = "always"'))
+    bad = helix(toy, "run", code=2)
+    assert "server = 'always'" in bad.stderr and "Traceback" not in bad.stderr
+
+    config.write_text(text.replace('server = "off"', 'server = "auto"'))
+    scripted = helix(toy, "status")  # no terminal: a script or a git hook starts none
+    assert "none running; running here" in scripted.stderr
+    leader, follower = os.openpty()
+    try:
+        first = helix(toy, "status", stdin=follower)
+        assert 'starting one (server = "auto"); running here' in first.stderr
+        second = helix(toy, "status", stdin=follower)  # while it preloads, or served by it
+        assert "starting one" not in second.stderr
+    finally:
+        os.close(leader)
+        os.close(follower)
+    deadline = time.monotonic() + 60
+    while not (toy.path / ".helix" / "server" / "sock").exists():
+        assert time.monotonic() < deadline, "the server never started"
+        time.sleep(0.1)
+    try:
+        assert SERVED in helix(toy, "status").stderr
+        assert len(_servers_of(toy.path)) == 1
+        assert not (toy.path / ".helix" / "server" / "starting").exists()
+    finally:
+        pid = server_state(toy)["pid"]
+        helix(toy, "server", "stop")
+        _wait_gone(pid)

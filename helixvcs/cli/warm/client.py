@@ -70,8 +70,35 @@ def serve(argv: list[str]) -> int | None:
         return None
     path = socket_path(root)
     if not path.exists():
+        started = False
+        # only from a terminal: a server started by a git hook or a script would have
+        # their environment, and decline the user's own commands until it stops
+        if os.isatty(0) and _auto(root):
+            from helixvcs.cli.warm.control import AUTO_IDLE, spawn_once
+
+            started = spawn_once(root, AUTO_IDLE)
+        _say(mode == "explain", "starting one (server = \"auto\"); running here" if started
+             else "none running; running here")  # fmt: skip
         return None
     return _request(path, argv, explain=mode == "explain")
+
+
+def _auto(root: Path) -> bool:
+    """``server = "auto"`` in ``.helix/config.toml`` (a config that does not parse is
+    reported by the command itself)."""
+    config = root / ".helix" / "config.toml"
+    try:
+        text = config.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    if "server" not in text:
+        return False
+    import tomllib
+
+    try:
+        return tomllib.loads(text).get("server") == "auto"
+    except (tomllib.TOMLDecodeError, ValueError):
+        return False
 
 
 def _request(path: Path, argv: list[str], explain: bool) -> int | None:

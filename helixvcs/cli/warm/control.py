@@ -17,10 +17,12 @@ from helixvcs.cli.warm.protocol import (
     send,
     server_dir,
     socket_path,
+    starting_path,
 )
 from helixvcs.errors import UserInputError
 
 START_TIMEOUT = 300.0  # preloading a large workflow's libraries from a cold disk
+AUTO_IDLE = 1800.0  # server = "auto": the default of `helix server start --idle`
 
 
 class ServerError(UserInputError):
@@ -48,6 +50,14 @@ def status(root: Path) -> dict[str, Any] | None:
 
 def start(root: Path, idle: float) -> tuple[dict[str, Any], bool]:
     """Start a server for ``root`` unless one runs; ``(its status, started now)``."""
+    running = status(root)
+    if running is not None and not running.get("stopping"):
+        return running, False
+    return _wait_ready(root, spawn(root, idle)), True
+
+
+def spawn(root: Path, idle: float) -> subprocess.Popen[bytes]:
+    """Start a server process for ``root`` and return at once (it preloads, then listens)."""
     if sys.platform != "linux":
         raise ServerError("helix server needs Linux (fork and Unix sockets); commands run as usual")
     if not (root / ".helix").is_dir():
@@ -58,20 +68,50 @@ def start(root: Path, idle: float) -> tuple[dict[str, Any], bool]:
             f"{path} is longer than a Unix socket path may be ({MAX_SOCKET_PATH} bytes); "
             "move the repository to a shorter path to use a server"
         )
-    running = status(root)
-    if running is not None and not running.get("stopping"):
-        return running, False
     folder = server_dir(root)
     folder.mkdir(mode=0o700, exist_ok=True)
     os.chmod(folder, 0o700)
     _rotate(log_path(root))
     with open(log_path(root), "ab") as log:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-m", "helixvcs.cli.warm.server", "--root", str(root),
              "--idle", str(idle)],
             cwd=root, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )  # fmt: skip
-    return _wait_ready(root, process), True
+
+
+def spawn_once(root: Path, idle: float) -> bool:
+    """``server = "auto"``: start a server in the background unless one is starting;
+    True if this call started it. Never raises: the command runs here either way."""
+    marker = starting_path(root)
+    try:
+        server_dir(root).mkdir(mode=0o700, exist_ok=True)
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    except FileExistsError:
+        _clear_if_stale(marker)
+        return False
+    except OSError:
+        return False
+    try:
+        process = spawn(root, idle)
+        os.write(fd, f"{process.pid}\n".encode())
+    except (OSError, ServerError):
+        marker.unlink(missing_ok=True)
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def _clear_if_stale(marker: Path) -> None:
+    """A start that died or hangs leaves its marker: the next command may try again."""
+    try:
+        age = time.time() - marker.stat().st_mtime
+        text = marker.read_text().strip()
+    except OSError:
+        return
+    if age > START_TIMEOUT or (text.isdigit() and not _alive(int(text))) or (not text and age > 5):
+        marker.unlink(missing_ok=True)
 
 
 def _wait_ready(root: Path, process: subprocess.Popen[bytes]) -> dict[str, Any]:

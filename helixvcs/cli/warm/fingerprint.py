@@ -189,9 +189,17 @@ class Twin:
             importable = entry in (f"{name}.py", f"{name}.pyc") or entry.endswith(".so")
             if not (importable or (entry == name and os.path.isdir(place))):
                 continue
-            file = getattr(sys.modules.get(name), "__file__", None) or ""
-            if os.path.realpath(file) != place and not os.path.realpath(file).startswith(
-                os.path.join(place, "")
-            ):
+            if not _comes_from(sys.modules.get(name), place):
                 return entry  # another module of that name: a fresh process would take it
         return None
+
+
+def _comes_from(module: object, place: str) -> bool:
+    """Whether ``module`` was loaded from ``place`` (a file, or a package folder); a
+    built-in or frozen module is found before ``sys.path`` and cannot be hidden."""
+    locations = [getattr(module, "__file__", None), *(getattr(module, "__path__", None) or [])]
+    found = [os.path.realpath(str(p)) for p in locations if p]
+    if not found:
+        return True
+    inside = os.path.join(place, "")
+    return any(p == place or p.startswith(inside) for p in found)

@@ -35,6 +35,11 @@ def pid_path(root: Path) -> Path:
     return server_dir(root) / "pid"
 
 
+def starting_path(root: Path) -> Path:
+    """Held by the server being started for ``server = "auto"`` until it listens."""
+    return server_dir(root) / "starting"
+
+
 def log_path(root: Path) -> Path:
     return server_dir(root) / "log"
 

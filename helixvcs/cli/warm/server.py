@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from helixvcs.cli.warm.fingerprint import Twin
-from helixvcs.cli.warm.protocol import pid_path, receive, send, server_dir, socket_path
+from helixvcs.cli.warm.protocol import (
+    pid_path,
+    receive,
+    send,
+    server_dir,
+    socket_path,
+    starting_path,
+)
 
 # Imported lazily by helixvcs, eagerly here: the libraries every command needs.
 _LIBRARIES = ("duckdb", "pyarrow", "numpy", "zstandard", "dulwich.repo", "networkx", "rich")
@@ -236,6 +243,9 @@ class Server:
         pid = os.fork()
         if pid == 0:
             request["env"] = self.twin.environment_for(request["env"])
+            for other in self.children.values():  # other clients' connections are theirs
+                other.conn.close()
+                os.close(other.pidfd)
             run_child(self.listener, conn, request, fds)  # never returns
         self.served += 1
         self.children[pid] = Child(conn, os.pidfd_open(pid), list(request.get("argv", [])))
@@ -420,6 +430,7 @@ def _listen(root: Path) -> socket.socket:
     tmp.write_text(f"{os.getpid()}\n")
     os.replace(staging, socket_path(root))
     os.replace(tmp, pid_file)
+    starting_path(root).unlink(missing_ok=True)  # commands may start another one now
     return listener
 
 
