@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import site
 import stat
 import sys
 import threading
@@ -47,7 +46,6 @@ from types import MappingProxyType
 from typing import Any
 
 from helixvcs.dsl import NodeSpec
-from helixvcs.envvars import VOLATILE_ENV
 from helixvcs.errors import CompileError
 from helixvcs.graph.compile import compile_workflow, source_files
 from helixvcs.graph.dag import Dag, Node
@@ -55,6 +53,7 @@ from helixvcs.graph.loader import added_paths
 from helixvcs.hashing import CodeIdentity, StatCache, digest, value_fingerprint
 from helixvcs.hashing.files import RACY_SECONDS, write_atomically
 from helixvcs.hashing.values import Fingerprinted
+from helixvcs.runtime import VOLATILE_ENV, library_places
 
 __all__ = ["ENV_SWITCH", "compile_cached"]
 
@@ -178,12 +177,7 @@ def _recording() -> Iterator[_Seen]:
 
 def _library_folders() -> tuple[str, ...]:
     """Where installed code lives: covered by folder mtimes, not by file digests."""
-    places = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    places.update(site.getsitepackages() if hasattr(site, "getsitepackages") else ())
-    user = site.getusersitepackages() if hasattr(site, "getusersitepackages") else None
-    if isinstance(user, str):
-        places.add(user)
-    places.add(str(Path(__file__).resolve().parents[1]))  # helixvcs: its version counts
+    places = [*library_places(), str(Path(__file__).resolve().parents[1])]  # + helixvcs
     return tuple(os.path.join(os.path.realpath(p), "") for p in places if p)
 
 

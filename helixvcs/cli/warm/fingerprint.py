@@ -7,12 +7,11 @@ process looks like, and ``Twin.differs`` names the first difference, or None.
 from __future__ import annotations
 
 import os
-import site
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from helixvcs.envvars import VOLATILE_ENV
+from helixvcs.runtime import VOLATILE_ENV, library_places
 
 # Read at run time (through os.environ, which the child sets), never at import time.
 IGNORED_ENV = VOLATILE_ENV
@@ -50,16 +49,6 @@ def _options() -> list[Any]:
     """The interpreter's command-line options (-O, -B, -X ..., -W ...)."""
     return [list(sys.flags), sorted(f"{k}={v}" for k, v in sys._xoptions.items()),
             list(sys.warnoptions)]  # fmt: skip
-
-
-def library_folders() -> list[str]:
-    """Where installed code lives: installing or removing a package changes their mtime."""
-    places = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    places.update(site.getsitepackages() if hasattr(site, "getsitepackages") else ())
-    user = site.getusersitepackages() if hasattr(site, "getusersitepackages") else None
-    if isinstance(user, str):
-        places.add(user)
-    return sorted(p for p in places if p and os.path.isdir(p))
 
 
 def _stat(path: str) -> tuple[int, int] | None:
@@ -111,7 +100,7 @@ class Twin:
             options=_options(),
             settings=process_settings(),
             files=_module_files(),
-            folders={folder: _stat(folder) for folder in library_folders()},
+            folders={folder: _stat(folder) for folder in library_places()},
             env_set={k: v for k, v in now.items() if env.get(k) != v},
             env_unset=sorted(set(env) - set(now)),
         )

@@ -109,15 +109,15 @@ def _workflow_libraries(root: Path) -> list[str]:
 
 
 def _probe(root: Path) -> list[str]:
-    from helixvcs.cli.warm.fingerprint import library_folders
     from helixvcs.graph.compile import find_workflow_file
     from helixvcs.graph.loader import load_workflow_module
+    from helixvcs.runtime import library_places
 
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # the module may print; the log is not its place
     before = list(sys.modules)
     load_workflow_module(find_workflow_file(root), root)
-    places = tuple(os.path.join(os.path.realpath(p), "") for p in library_folders())
+    places = tuple(os.path.join(os.path.realpath(p), "") for p in library_places())
     inside = os.path.join(os.path.realpath(root), "")
     names = []
     for name in [n for n in sys.modules if n not in set(before)]:
