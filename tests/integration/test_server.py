@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,17 +58,26 @@ def server_state(repo: GitRepo) -> dict[str, Any]:
     return doc
 
 
+@contextmanager
+def _serving(repo: GitRepo, workflow: str | None = None) -> Iterator[int]:
+    """A server for ``repo`` (with ``workflow`` committed first), stopped afterwards;
+    yields its pid."""
+    if workflow is not None:
+        repo.gen({"workflow.py": workflow}, commit="another workflow")
+    assert "helix server ready" in helix(repo, "server", "start", "--idle", "5m").stdout
+    pid = server_state(repo)["pid"]
+    try:
+        yield pid
+    finally:
+        helix(repo, "server", "stop", code=None)
+        _wait_gone(pid)
+
+
 @pytest.fixture
 def served(toy: GitRepo) -> Iterator[GitRepo]:
     """The toy repository with a server running (stopped, or killed, afterwards)."""
-    result = helix(toy, "server", "start", "--idle", "5m")
-    assert "helix server ready" in result.stdout
-    pid = server_state(toy)["pid"]
-    try:
+    with _serving(toy):
         yield toy
-    finally:
-        helix(toy, "server", "stop", code=None)
-        _wait_gone(pid)
 
 
 def _wait_gone(pid: int, timeout: float = 30.0) -> None:
@@ -205,26 +215,22 @@ def test_a_killed_client_interrupts_its_command(served: GitRepo, tmp_path: Path)
     assert _last_run_status(served) == "interrupted"
 
 
+DRAWS = """\
+import numpy as np
+
+from helixvcs import Workflow
+
+wf = Workflow("draws")
+
+
+@wf.metric
+def draw(salt=0):
+    return float(np.random.random())
+"""
+
+
 def test_numpy_draws_fresh_random_numbers_in_every_child(toy: GitRepo) -> None:
-    toy.gen(
-        {
-            "workflow.py": """\
-            import numpy as np
-
-            from helixvcs import Workflow
-
-            wf = Workflow("draws")
-
-
-            @wf.metric
-            def draw(salt=0):
-                return float(np.random.random())
-            """
-        },
-        commit="draws",
-    )
-    helix(toy, "server", "start")
-    try:
+    with _serving(toy, DRAWS):
         draws = []
         for salt in (1, 2, 3):
             toy.edit("workflow.py", f"salt={salt - 1}", f"salt={salt}")
@@ -232,8 +238,6 @@ def test_numpy_draws_fresh_random_numbers_in_every_child(toy: GitRepo) -> None:
             assert SERVED in result["stderr"]
             draws.append(result["doc"]["metrics"]["draw"])
         assert len(set(draws)) == 3, draws
-    finally:
-        helix(toy, "server", "stop")
 
 
 def test_idle_timeout_stale_socket_and_restart(toy: GitRepo) -> None:
@@ -269,34 +273,30 @@ def test_server_start_needs_an_initialized_repository(git_repo: GitRepo) -> None
     assert "bad time budget 'soon'" in bad.stderr
 
 
+SETTINGS = """\
+import os
+
+from helixvcs import Workflow
+
+wf = Workflow("settings")
+
+
+@wf.metric
+def niceness():
+    return float(os.nice(0))
+
+
+@wf.metric
+def umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return float(mask)
+"""
+
+
 def test_a_served_command_takes_on_the_callers_umask_and_priority(toy: GitRepo) -> None:
-    toy.gen(
-        {
-            "workflow.py": """\
-            import os
-
-            from helixvcs import Workflow
-
-            wf = Workflow("settings")
-
-
-            @wf.metric
-            def niceness(salt=0):
-                return float(os.nice(0))
-
-
-            @wf.metric
-            def umask(salt=0):
-                mask = os.umask(0)
-                os.umask(mask)
-                return float(mask)
-            """
-        },
-        commit="settings",
-    )
-    helix(toy, "server", "start")
-    try:
-        command = [sys.executable, "-m", "helixvcs", "--repo", str(toy.path), "run", "--json"]
+    command = [sys.executable, "-m", "helixvcs", "--repo", str(toy.path), "run", "--json"]
+    with _serving(toy, SETTINGS):
         done = subprocess.run(
             ["sh", "-c", 'umask 027 && exec nice -n 7 "$@"', "sh", *command],
             capture_output=True,
@@ -304,12 +304,10 @@ def test_a_served_command_takes_on_the_callers_umask_and_priority(toy: GitRepo) 
             env={**os.environ, "HELIX_SERVER": "explain"},
             timeout=120,
         )
-        assert done.returncode == 0, done.stderr
-        assert SERVED in done.stderr
-        metrics = json.loads(done.stdout)["metrics"]
-        assert metrics == {"niceness": float(os.nice(0) + 7), "umask": float(0o027)}
-    finally:
-        helix(toy, "server", "stop")
+    assert done.returncode == 0, done.stderr
+    assert SERVED in done.stderr
+    metrics = json.loads(done.stdout)["metrics"]
+    assert metrics == {"niceness": float(os.nice(0) + 7), "umask": float(0o027)}
 
 
 def test_concurrent_served_commands_each_run_in_a_child(served: GitRepo) -> None:
