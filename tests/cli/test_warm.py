@@ -66,6 +66,9 @@ def test_differences_are_named(tmp_path: Path) -> None:
     # a module in the client's first path entry that would hide a preloaded one
     (tmp_path / "json.py").write_text("")
     assert "json.py" in str(twin.differs({**me, "path": [str(tmp_path), *me["path"][1:]]}))
+    # `python -c`: "" is the caller's working folder, not the server's
+    here = {**me, "path": ["", *me["path"][1:]]}
+    assert "json.py" in str(twin.differs({**here, "cwd": str(tmp_path)}))
 
 
 def test_stale_names_a_changed_module(tmp_path: Path) -> None:

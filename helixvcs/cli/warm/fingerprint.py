@@ -123,7 +123,8 @@ class Twin:
         path = process.get("path")
         if not isinstance(path, list) or not path or path[1:] != self.path:
             return "another sys.path (PYTHONPATH, or a .pth file)"
-        if (shadow := self._shadowed(str(path[0]))) is not None:
+        first = os.path.join(str(process.get("cwd") or "."), str(path[0]))  # "" is the cwd
+        if (shadow := self._shadowed(first)) is not None:
             return f"{path[0]} holds {shadow}, which would hide a preloaded module"
         if (why := self._settings_differ(process.get("settings"))) is not None:
             return why
@@ -167,14 +168,14 @@ class Twin:
             return None
         tops = {name.partition(".")[0] for name in sys.modules}
         try:
-            entries = os.listdir(first or ".")
+            entries = os.listdir(first)
         except OSError:
             return None
         for entry in entries:
             name = entry.partition(".")[0]
             if name not in tops:
                 continue
-            place = os.path.realpath(os.path.join(first or ".", entry))
+            place = os.path.realpath(os.path.join(first, entry))
             importable = entry in (f"{name}.py", f"{name}.pyc") or entry.endswith(".so")
             if not (importable or (entry == name and os.path.isdir(place))):
                 continue
