@@ -35,3 +35,9 @@ def library_places() -> list[str]:
     if isinstance(user, str):
         places.add(user)
     return sorted(p for p in places if p and os.path.isdir(p))
+
+
+def library_prefixes(*extra: str) -> tuple[str, ...]:
+    """``library_places`` (and ``extra`` folders), resolved, each ending in a separator:
+    ``real_path.startswith(library_prefixes())`` says a file is installed code."""
+    return tuple(os.path.join(os.path.realpath(p), "") for p in (*library_places(), *extra))

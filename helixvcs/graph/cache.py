@@ -53,7 +53,7 @@ from helixvcs.graph.loader import added_paths
 from helixvcs.hashing import CodeIdentity, StatCache, digest, value_fingerprint
 from helixvcs.hashing.files import RACY_SECONDS, write_atomically
 from helixvcs.hashing.values import Fingerprinted
-from helixvcs.runtime import VOLATILE_ENV, library_places
+from helixvcs.runtime import VOLATILE_ENV, library_prefixes
 
 __all__ = ["ENV_SWITCH", "compile_cached"]
 
@@ -177,8 +177,7 @@ def _recording() -> Iterator[_Seen]:
 
 def _library_folders() -> tuple[str, ...]:
     """Where installed code lives: covered by folder mtimes, not by file digests."""
-    places = [*library_places(), str(Path(__file__).resolve().parents[1])]  # + helixvcs
-    return tuple(os.path.join(os.path.realpath(p), "") for p in places if p)
+    return library_prefixes(str(Path(__file__).resolve().parents[1]))  # + helixvcs
 
 
 def _environment(root: Path) -> dict[str, Any]:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
 from contextlib import suppress
 from pathlib import Path
-from types import FrameType
+from typing import TYPE_CHECKING
 
-from helixvcs.cli.warm.fingerprint import describe_process
 from helixvcs.cli.warm.protocol import connect, receive, send, socket_path
+
+if TYPE_CHECKING:
+    import socket
+    from types import FrameType
 
 # Commands that manage the server, serve for a long time, or set up the repository.
 NOT_SERVED = frozenset({"server", "ui", "init", "hooks", "demo"})
@@ -109,6 +111,8 @@ def _request(path: Path, argv: list[str], explain: bool) -> int | None:
         return None
     with sock:
         try:
+            from helixvcs.cli.warm.fingerprint import describe_process
+
             send(sock, {"argv": argv, "cwd": os.getcwd(), **describe_process()}, _stdio())
             reply, _ = receive(sock)
         except OSError as error:

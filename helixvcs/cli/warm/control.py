@@ -20,6 +20,7 @@ from helixvcs.cli.warm.protocol import (
     starting_path,
 )
 from helixvcs.errors import UserInputError
+from helixvcs.liveness import process_alive
 
 START_TIMEOUT = 300.0  # preloading a large workflow's libraries from a cold disk
 AUTO_IDLE = 1800.0  # server = "auto": the default of `helix server start --idle`
@@ -110,7 +111,8 @@ def _clear_if_stale(marker: Path) -> None:
         text = marker.read_text().strip()
     except OSError:
         return
-    if age > START_TIMEOUT or (text.isdigit() and not _alive(int(text))) or (not text and age > 5):
+    dead = text.isdigit() and not process_alive(int(text))
+    if age > START_TIMEOUT or dead or (not text and age > 5):
         marker.unlink(missing_ok=True)
 
 
@@ -142,7 +144,7 @@ def stop(root: Path, timeout: float = 60.0) -> dict[str, Any] | None:
     ask(root, {"stop": True})
     pid = int(running["pid"])
     deadline = time.monotonic() + timeout
-    while _alive(pid):
+    while process_alive(pid):
         if time.monotonic() > deadline:
             os.kill(pid, 15)
             break
@@ -157,20 +159,6 @@ def _rotate(log: Path, limit: int = 1 << 20) -> None:
             os.replace(log, log.with_name(log.name + ".1"))
     except OSError:
         pass  # no log yet
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (our own child in tests) has exited
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def _last_line(path: Path) -> str:

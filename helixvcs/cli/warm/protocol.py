@@ -5,16 +5,19 @@ travel with a message. The client sends one request (JSON, with its fds 0, 1 and
 server answers with JSON messages: ``{"pid": N}`` when the child started, then
 ``{"exit": code}`` when it ended, or ``{"declined": reason}`` instead of both.
 ``{"ping": true}`` and ``{"stop": true}`` are the requests of ``helix server status`` and
-``helix server stop``. Imports only the standard library: the client runs before click.
+``helix server stop``. Imports only the standard library, and ``json`` and ``socket``
+only when a message is exchanged: every ``helix`` command asks for ``socket_path`` before
+click loads, and most find no server.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import socket
 
 SERVER_DIR = Path(".helix") / "server"
 SOCKET_NAME = "sock"
@@ -46,6 +49,8 @@ def log_path(root: Path) -> Path:
 
 def connect(path: Path, timeout: float) -> socket.socket:
     """A connection to the server at ``path``; ``OSError`` when none answers there."""
+    import socket
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         sock.settimeout(timeout)
@@ -57,6 +62,9 @@ def connect(path: Path, timeout: float) -> socket.socket:
 
 
 def send(sock: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
+    import json
+    import socket
+
     data = json.dumps(message).encode()
     if len(data) > MAX_MESSAGE:
         raise OSError(f"message of {len(data)} bytes is too large for the helix server")
@@ -68,6 +76,9 @@ def send(sock: socket.socket, message: dict[str, Any], fds: list[int] | None = N
 
 def receive(sock: socket.socket, max_fds: int = 0) -> tuple[dict[str, Any] | None, list[int]]:
     """The next message and the fds that came with it; ``(None, [])`` at end of stream."""
+    import json
+    import socket
+
     if max_fds:
         data, fds, _flags, _addr = socket.recv_fds(sock, MAX_MESSAGE, max_fds)
     else:

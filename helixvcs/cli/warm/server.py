@@ -36,6 +36,7 @@ from helixvcs.cli.warm.protocol import (
     socket_path,
     starting_path,
 )
+from helixvcs.hashing.files import write_atomically
 
 # Imported lazily by helixvcs, eagerly here: the libraries every command needs.
 _LIBRARIES = ("duckdb", "pyarrow", "numpy", "zstandard", "dulwich.repo", "networkx", "rich")
@@ -111,13 +112,13 @@ def _workflow_libraries(root: Path) -> list[str]:
 def _probe(root: Path) -> list[str]:
     from helixvcs.graph.compile import find_workflow_file
     from helixvcs.graph.loader import load_workflow_module
-    from helixvcs.runtime import library_places
+    from helixvcs.runtime import library_prefixes
 
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # the module may print; the log is not its place
     before = list(sys.modules)
     load_workflow_module(find_workflow_file(root), root)
-    places = tuple(os.path.join(os.path.realpath(p), "") for p in library_places())
+    places = library_prefixes()
     inside = os.path.join(os.path.realpath(root), "")
     names = []
     for name in [n for n in sys.modules if n not in set(before)]:
@@ -425,11 +426,8 @@ def _listen(root: Path) -> socket.socket:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(str(staging))
     listener.listen(16)
-    pid_file = pid_path(root)
-    tmp = pid_file.with_name(f"pid.{os.getpid()}")
-    tmp.write_text(f"{os.getpid()}\n")
     os.replace(staging, socket_path(root))
-    os.replace(tmp, pid_file)
+    write_atomically(pid_path(root), f"{os.getpid()}\n".encode())
     starting_path(root).unlink(missing_ok=True)  # commands may start another one now
     return listener
 
