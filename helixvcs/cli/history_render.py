@@ -125,6 +125,8 @@ def blame_report(report: Any) -> None:
         _table(rows, indent="    ")
     for sha, why in report.skipped:
         click.echo(f"skipped {sha[:SHORT]}: {why}")
+    if report.note:
+        click.echo(report.note)
 
 
 def _what(effect: Any) -> str:
@@ -194,6 +196,8 @@ def plot_report(report: Any) -> None:
     )
     for p in report.points:
         click.echo(f"  {p.commit[:SHORT]}  {_num(p.value)}  {p.kind:<14}  {p.subject}")
+    if report.note:
+        click.echo(report.note)
 
 
 def dag_report(report: Any) -> None:

@@ -71,7 +71,7 @@ def compile_workflow(
     working tree, when ``root`` is a scratch copy of a commit that does not track its data.
     """
     root = root.resolve()
-    module = load_workflow_module(path, root)
+    module = load_workflow_module(path, root, hide=data_root)
     wf = _the_workflow(vars(module), path)
     specs = list(wf.nodes.values())
     if not specs:

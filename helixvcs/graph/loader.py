@@ -7,27 +7,44 @@ lies inside the repository is forgotten before the next load.
 
 The workflow itself is registered as ``helix_workflow`` so that objects of classes it
 defines pickle and unpickle under one stable module name in every process.
+
+A commit's scratch tree lies inside the user's working tree (``.helix/trees/``), and the
+process that compiles it often has that working tree on ``sys.path`` too (``python -m``
+started there puts its folder first). A module the commit lacks would then be imported
+from the working tree and the run recorded as the commit's. So a load given ``hide``
+(the working tree) takes every ``sys.path`` entry inside it off the path, except the
+scratch tree itself and folders of installed code (a ``.venv`` in the project), until the
+next load: a commit sees its own tree plus installed packages, nothing else.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import traceback
 from pathlib import Path
 from types import ModuleType
 
 from helixvcs.errors import CompileError
+from helixvcs.runtime import library_prefixes
 
 WORKFLOW_MODULE = "helix_workflow"
 _loaded: set[str] = set()
 _paths_added: list[str] = []
 _roots: set[str] = set()
+_paths_hidden: list[tuple[int, str]] = []
 
 
-def load_workflow_module(path: Path, root: Path) -> ModuleType:
-    """Execute the workflow module at ``path``; errors become one-line ``CompileError``s."""
+def load_workflow_module(path: Path, root: Path, hide: Path | None = None) -> ModuleType:
+    """Execute the workflow module at ``path``; errors become one-line ``CompileError``s.
+
+    ``hide``: a folder whose modules must not be importable (the working tree, when
+    ``root`` is a scratch tree of a commit inside it), for as long as this load lasts.
+    """
     forget_loaded_modules()
+    if hide is not None:
+        _hide_sys_path(hide, root)
     _set_sys_path(root, path.parent)
     before = set(sys.modules)
     spec = importlib.util.spec_from_file_location(WORKFLOW_MODULE, path)
@@ -81,7 +98,22 @@ def forget_loaded_modules() -> None:
         while entry in sys.path:
             sys.path.remove(entry)
     _paths_added.clear()
+    for position, entry in _paths_hidden:
+        sys.path.insert(min(position, len(sys.path)), entry)
+    _paths_hidden.clear()
     importlib.invalidate_caches()
+
+
+def _hide_sys_path(hide: Path, keep: Path) -> None:
+    """Take entries inside ``hide`` off ``sys.path``, but ``keep`` and installed code."""
+    hidden = os.path.join(os.path.realpath(hide), "")
+    kept = (os.path.join(os.path.realpath(keep), ""), *library_prefixes())
+    for position in range(len(sys.path) - 1, -1, -1):
+        entry = sys.path[position]
+        real = os.path.join(os.path.realpath(entry or os.curdir), "")
+        if real.startswith(hidden) and not real.startswith(kept):
+            _paths_hidden.insert(0, (position, entry))
+            del sys.path[position]
 
 
 def _set_sys_path(root: Path, folder: Path) -> None:

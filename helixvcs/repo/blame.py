@@ -35,7 +35,7 @@ from helixvcs.repo.context import compile_version
 from helixvcs.repo.iterations import Measurement, measure, recorded_operators
 from helixvcs.repo.replay import replay
 from helixvcs.repo.reports import record
-from helixvcs.vcs import CommitInfo, first_parent_history, resolve_range
+from helixvcs.vcs import CommitInfo, first_parent_history, resolve_range, shallow_note
 
 if TYPE_CHECKING:
     from helixvcs.repo import Repo
@@ -118,6 +118,7 @@ class BlameReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (sha, why)
     runs: int = 0  # commits this command ran
     computed: int = 0  # operators computed by those runs and by the replays
+    note: str | None = None  # where a shallow clone cut the history short
 
     def to_json(self) -> dict[str, Any]:
         """The ``helix blame-metric --json`` document (docs/history.md)."""
@@ -130,6 +131,7 @@ class BlameReport:
             "skipped": [{"commit": sha, "reason": why} for sha, why in self.skipped],
             "runs": self.runs,
             "computed_operators": self.computed,
+            "note": self.note,
         }
 
 
@@ -139,7 +141,8 @@ def blame_metric(
     span = resolve_range(repo.root, spec)
     history = first_parent_history(repo.root, span.end, span.start)
     report = BlameReport(metric, spec or "HEAD", len(history))
-    shas = [history[0].parent] if history and history[0].parent else []
+    report.note = shallow_note(repo.root, history)  # then the oldest has nothing to compare
+    shas = [history[0].parent] if history and history[0].parent and not report.note else []
     values = {}
     for sha in [*shas, *(c.sha for c in history)]:
         m = measure(repo, sha, metric, progress)

@@ -37,7 +37,7 @@ def compile_version(layout: Layout, rev: str | None, reuse: bool = False) -> tup
     else:
         version = resolve(layout.root, rev)
         assert version.commit is not None
-        root = export_tree(layout.root, version.commit, layout.trees / version.commit)
+        root = export_tree(layout.root, version.commit, layout.trees)
         data_root = layout.root
     try:
         workflow = find_workflow_file(root)

@@ -85,7 +85,8 @@ def _remove_trees(repo: Repo) -> int:
     recent = time.time() - TREE_GRACE_SECONDS  # a run may be compiling from it right now
     removed = 0
     for tree in root.iterdir():
-        if tree.name not in busy and tree.stat().st_mtime < recent:
+        commit = tree.name.partition("-")[0]  # <sha>-<checkout settings>
+        if commit not in busy and tree.stat().st_mtime < recent:
             shutil.rmtree(tree, ignore_errors=True)
             removed += 1
     return removed

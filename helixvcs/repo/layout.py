@@ -85,7 +85,7 @@ class Layout:
 
     @property
     def trees(self) -> Path:
-        """Scratch copies of committed trees, one folder per commit sha."""
+        """Scratch checkouts of commits, one folder per commit sha and checkout settings."""
         return self.helix / "trees"
 
     @property

@@ -21,7 +21,7 @@ from helixvcs.graph.stages import change_kind, stages
 from helixvcs.repo.drawing import IMAGE_FORMATS, ChartPoint, metric_chart
 from helixvcs.repo.history import last_ok_run
 from helixvcs.repo.iterations import SHORT, operators_at, recorded_operators
-from helixvcs.vcs import CommitInfo, first_parent_history, resolve_range
+from helixvcs.vcs import CommitInfo, first_parent_history, resolve_range, shallow_note
 
 if TYPE_CHECKING:
     from helixvcs.repo import Repo
@@ -51,6 +51,7 @@ class PlotReport:
     output: Path
     points: list[PlotPoint]
     missing: list[str]  # commits of the range without a recorded value
+    note: str | None = None  # where a shallow clone cut the history short
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +59,7 @@ class PlotReport:
             "output": str(self.output),
             "points": [p.to_json() for p in self.points],
             "missing": self.missing,
+            "note": self.note,
         }
 
 
@@ -72,7 +74,9 @@ def check_format(output: Path, formats: tuple[str, ...]) -> str:
 
 def plot(repo: Repo, metric: str, spec: str | None, output: Path) -> PlotReport:
     fmt = check_format(output, IMAGE_FORMATS)
-    points, missing = plot_points(repo, metric, spec)
+    span = resolve_range(repo.root, spec)
+    history = first_parent_history(repo.root, span.end, span.start)
+    points, missing = plot_points(repo, metric, spec, history)
     if not points:
         raise UserInputError(
             f"no commit in {spec or 'HEAD'} has a recorded run with a metric named "
@@ -84,15 +88,20 @@ def plot(repo: Repo, metric: str, spec: str | None, output: Path) -> PlotReport:
     ]
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_bytes(metric_chart(chart, metric, fmt))
-    return PlotReport(metric, output, points, missing)
+    return PlotReport(metric, output, points, missing, shallow_note(repo.root, history))
 
 
-def plot_points(repo: Repo, metric: str, spec: str | None) -> tuple[list[PlotPoint], list[str]]:
+def plot_points(
+    repo: Repo, metric: str, spec: str | None, history: list[CommitInfo] | None = None
+) -> tuple[list[PlotPoint], list[str]]:
     """The points of the plot, oldest first, and the commits of the range without a value
-    (``helix ui`` draws the same points in the browser)."""
-    span = resolve_range(repo.root, spec)
+    (``helix ui`` draws the same points in the browser); ``history``: the range's
+    commits, when the caller has walked them already."""
+    if history is None:
+        span = resolve_range(repo.root, spec)
+        history = first_parent_history(repo.root, span.end, span.start)
     points, missing = [], []
-    for commit in first_parent_history(repo.root, span.end, span.start):
+    for commit in history:
         run_id = last_ok_run(repo.index, commit.sha)
         value = repo.index.metrics(run_id).get(metric) if run_id else None
         if value is None:

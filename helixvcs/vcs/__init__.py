@@ -5,15 +5,19 @@ compiling a workflow never pays for it). It is a leaf: ``repo`` wires it togethe
 store and the index; it knows nothing about workflows.
 
 Reading is strictly read-only. ``working_version`` never writes the index, refs or
-objects (unlike ``git status``, which refreshes the index's stat cache), so helix can
-inspect a repository while the user's own git commands run. Writing (``init_repo``,
-``commit_all``, ``ensure_gitignore``) exists for ``helix init`` and the demo, and behaves
-like the git commands it names. ``commit-and-run`` and the hooks go through the ``git``
+objects (it asks ``git --no-optional-locks status``, which leaves the index's stat cache
+alone), so helix can inspect a repository while the user's own git commands run.
+``export_tree`` has git write a commit's checkout into a private folder through a
+private index (``checkout``), so that filters, line endings and submodules are git's.
+
+Writing (``init_repo``, ``commit_all``, ``ensure_gitignore``) exists for ``helix init``
+and the demo, and behaves like the git commands it names. ``commit-and-run`` and the hooks go through the ``git``
 binary itself (``gitcli``), so that a commit made for the user is exactly ``git commit``'s.
 """
 
 from __future__ import annotations
 
+from helixvcs.vcs.checkout import CheckoutFailed, export_tree
 from helixvcs.vcs.gitcli import GitCommit, GitFailed, git_commit, hooks_dir
 from helixvcs.vcs.history import (
     CommitInfo,
@@ -21,10 +25,11 @@ from helixvcs.vcs.history import (
     NotOnFirstParentChain,
     first_parent_history,
     resolve_range,
+    shallow_note,
 )
 from helixvcs.vcs.revisions import (
+    NotInShallowClone,
     UnknownRevision,
-    export_tree,
     first_parent,
     first_parents,
     resolve,
@@ -35,12 +40,14 @@ from helixvcs.vcs.version import Version, working_version
 from helixvcs.vcs.write import commit_all, ensure_gitignore, init_repo
 
 __all__ = [
+    "CheckoutFailed",
     "CommitInfo",
     "CommitRange",
     "GitCommit",
     "GitFailed",
     "MergeInProgress",
     "NotAGitRepo",
+    "NotInShallowClone",
     "NotOnFirstParentChain",
     "UnknownRevision",
     "Version",
@@ -57,5 +64,6 @@ __all__ = [
     "merge_in_progress",
     "resolve",
     "resolve_range",
+    "shallow_note",
     "working_version",
 ]

@@ -22,6 +22,16 @@ from helixvcs.errors import UserInputError
 class GitFailed(UserInputError):
     """``git`` refused (nothing to commit, a hook said no, bad arguments) or is missing."""
 
+    def __init__(self, message: str, stderr: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.stderr = stderr
+        self.reason = reason or message
+
+
+# Where an inherited variable would point git at another repository, index or work tree
+# (a hook's environment sets some of them): reads name their repository explicitly.
+_LOCATION_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_PREFIX", "GIT_COMMON_DIR")
+
 
 @dataclass(frozen=True)
 class GitCommit:
@@ -65,6 +75,41 @@ def hooks_dir(root: Path) -> Path:
             f"git rev-parse --git-path hooks failed in {root}: {_last_line(done.stderr)}"
         )
     return Path(os.path.normpath(root / done.stdout.strip()))
+
+
+def read_git(
+    args: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    stdin: str | None = None,
+    umask: int = -1,
+) -> str:
+    """``git ARGS`` in ``cwd``, reading: its stdout, or ``GitFailed`` with git's reason.
+
+    Inherited ``GIT_DIR``-like variables are dropped, so git finds the repository of
+    ``cwd`` unless ``env`` names one; output is decoded as UTF-8 with surrogate escapes,
+    so that any path git prints survives (``os.fsencode`` gives its bytes back).
+    ``umask``: for git's process (what it writes), when not -1.
+    """
+    base = {k: v for k, v in os.environ.items() if k not in _LOCATION_ENV}
+    try:
+        done = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            env={**base, **(env or {})},
+            input=stdin.encode("utf-8", "surrogateescape") if stdin is not None else None,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+            umask=umask,
+        )
+    except FileNotFoundError:
+        raise GitFailed("the git command is not installed or not on PATH; install git") from None
+    stderr = done.stderr.decode("utf-8", "replace")
+    if done.returncode != 0:
+        reason = _last_line(stderr) or f"exit {done.returncode}"
+        raise GitFailed(f"git {args[0]} failed in {cwd}: {reason}", stderr, reason)
+    return done.stdout.decode("utf-8", "surrogateescape")
 
 
 def _git(

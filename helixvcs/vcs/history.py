@@ -80,6 +80,32 @@ def first_parent_history(root: Path, end: str, start: str | None = None) -> list
     return found[::-1]
 
 
+def shallow_boundary(root: Path, history: list[CommitInfo]) -> CommitInfo | None:
+    """The oldest commit of ``history`` when a shallow clone's history stops there: it
+    has a parent that this clone does not have."""
+    from dulwich.repo import Repo as GitRepo
+
+    if not history or history[0].parent is None:
+        return None
+    with GitRepo(str(find_root(root))) as repo:
+        try:
+            repo[history[0].parent.encode("ascii")]
+        except KeyError:
+            return history[0]
+    return None
+
+
+def shallow_note(root: Path, history: list[CommitInfo]) -> str | None:
+    """One line saying where a shallow clone cut ``history`` short, if it did."""
+    oldest = shallow_boundary(root, history)
+    if oldest is None:
+        return None
+    return (
+        f"history stops at {oldest.short}: older commits are not in this shallow clone "
+        "(git fetch --unshallow)"
+    )
+
+
 def _sha(root: Path, rev: str) -> str:
     commit = resolve(root, rev).commit
     assert commit is not None

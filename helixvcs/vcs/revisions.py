@@ -1,19 +1,8 @@
-"""Any commit as a version: resolve a revision, and export its tree into a scratch folder.
-
-``export_tree`` writes the commit's tracked files into a private folder (under
-``.helix/trees/`` in practice) straight from the object database. It never checks
-anything out: the user's working tree, index, HEAD and stash are not touched. A tree is
-written to a temporary folder and renamed into place, so a half-written tree is never
-mistaken for a complete one; trees are immutable, so an existing one is reused.
-"""
+"""Any commit as a version: resolve a revision (``checkout`` writes its files)."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import stat
-import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,11 +16,25 @@ if TYPE_CHECKING:
     from dulwich.repo import Repo as GitRepo
 
 _SUFFIX = re.compile(r"(~\d*|\^\d*)$")
-_GITLINK = 0o160000
 
 
 class UnknownRevision(UserInputError):
     """A revision that names no commit."""
+
+
+class NotInShallowClone(UnknownRevision):
+    """A revision older than where a shallow clone's history stops."""
+
+
+def _shallow_hint(repo: GitRepo) -> str:
+    if not _shallow(repo):
+        return ""
+    return " (or one older than this shallow clone's history: git fetch --unshallow)"
+
+
+def _shallow(repo: GitRepo) -> frozenset[bytes]:
+    """The commits where a shallow clone's history stops (``.git/shallow``)."""
+    return frozenset(repo.get_shallow())
 
 
 def resolve(root: Path, rev: str) -> Version:
@@ -55,7 +58,8 @@ def _parse(repo: GitRepo, rev: str) -> Commit:
         commit = parse_commit(repo, base)
     except (KeyError, ValueError):
         raise UnknownRevision(
-            f"unknown revision {rev!r}; give a commit sha, branch, tag or HEAD~N"
+            f"unknown revision {rev!r}{_shallow_hint(repo)}; give a commit sha, branch, tag "
+            "or HEAD~N"
         ) from None
     for step in steps:
         count = int(step[1:] or 1)
@@ -65,7 +69,12 @@ def _parse(repo: GitRepo, rev: str) -> Commit:
                 raise UnknownRevision(
                     f"unknown revision {rev!r}: {commit.id.decode()[:7]} has no such parent"
                 )
-            parent = repo[commit.parents[index]]
+            parent = _object(repo, commit.parents[index])
+            if parent is None:
+                raise NotInShallowClone(
+                    f"revision {rev!r} is not in this shallow clone: its history stops at "
+                    f"{commit.id.decode()[:7]} (git fetch --unshallow, or --deepen N)"
+                )
             assert isinstance(parent, Commit)
             commit = parent
     return commit
@@ -119,49 +128,3 @@ def _version(commit: Commit, branch: str | None) -> Version:
             commit.commit_time, tz=timezone(timedelta(seconds=commit.commit_timezone))
         ),
     )
-
-
-def export_tree(root: Path, sha: str, dest: Path) -> Path:
-    """Write commit ``sha``'s tracked files to ``dest`` (reused if it is already there)."""
-    from dulwich.objects import Commit
-    from dulwich.repo import Repo as GitRepo
-
-    if dest.is_dir():
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dest.parent))
-    try:
-        with GitRepo(str(find_root(root))) as repo:
-            commit = repo[sha.encode("ascii")]
-            assert isinstance(commit, Commit)
-            _write_tree(repo, commit.tree, scratch)
-        os.replace(scratch, dest)
-    except OSError:
-        shutil.rmtree(scratch, ignore_errors=True)
-        if not dest.is_dir():  # another process may have won the race
-            raise
-    finally:
-        if scratch.exists():
-            shutil.rmtree(scratch, ignore_errors=True)
-    return dest
-
-
-def _write_tree(repo: GitRepo, tree_id: bytes, dest: Path) -> None:
-    from dulwich.object_store import iter_tree_contents
-
-    for entry in iter_tree_contents(repo.object_store, tree_id):  # type: ignore[arg-type]
-        if entry.path is None or entry.sha is None or entry.mode is None:
-            continue
-        if entry.mode == _GITLINK:
-            continue  # submodules are not part of the commit's content
-        rel = os.fsdecode(entry.path)
-        target = dest / rel
-        if not target.resolve().is_relative_to(dest.resolve()):
-            continue  # a malicious path never escapes the scratch folder
-        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # private, as .helix/
-        data = repo.object_store[entry.sha].as_raw_string()
-        if stat.S_ISLNK(entry.mode):
-            os.symlink(os.fsdecode(data), target)
-        else:
-            target.write_bytes(data)
-            target.chmod(0o700 if entry.mode & 0o111 else 0o600)

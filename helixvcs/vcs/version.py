@@ -4,10 +4,10 @@ A run of the working tree must be recorded against something stable. A clean tre
 its commit; a dirty tree is its commit plus a *fingerprint* of the changes, so that two
 runs of the same uncommitted edit are recognisably the same version and any other edit
 is not. The fingerprint covers what git would commit with ``git add -A``: modified,
-added, deleted and untracked-but-not-ignored files, each by path, mode and content. It
-does not include HEAD, so label a version by ``commit`` and ``fingerprint`` together.
-A change of the executable bit alone, which cannot change a result, does not make a tree
-dirty (git would list it).
+added, deleted and untracked-but-not-ignored files, each by path, mode and content, and
+submodules by the commit they are at and their own changes. It does not include HEAD, so
+label a version by ``commit`` and ``fingerprint`` together. A change of the executable
+bit alone, which cannot change a result, does not make a tree dirty (git would list it).
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from helixvcs.vcs.gitcli import read_git
 from helixvcs.vcs.root import find_root
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def working_version(root: Path, content_digest: ContentDigest | None = None) -> 
     with GitRepo(str(root)) as repo:
         head = _head_commit(repo)
         branch = _branch(repo)
-        changed = sorted(_changed_paths(repo, head))
+    changed = _changed_paths(root)
     fingerprint = _fingerprint(root, changed, content_digest) if changed else None
     if head is None:
         return Version(None, NO_COMMITS, bool(changed), fingerprint, branch, None, None, None)
@@ -103,34 +104,65 @@ def _subject(message: bytes) -> str:
     return lines[0] if lines else ""
 
 
-def _changed_paths(repo: GitRepo, head: Commit | None) -> set[bytes]:
-    """Paths git status would list: staged, unstaged, and untracked-not-ignored.
+def _changed_paths(root: Path) -> dict[bytes, str]:
+    """Paths ``git status`` lists (staged, unstaged, untracked-not-ignored), each with its
+    submodule state (``"S..."``, or ``"N..."`` for a plain file).
 
-    Built from dulwich's read-only pieces rather than ``porcelain.status``, which by
-    default refreshes the index's stat cache on disk.
+    git itself answers, so that everything it applies when comparing a file with the
+    index applies here too: clean filters (Git LFS), line-ending rules, submodules,
+    sparse checkouts. ``--no-optional-locks`` keeps it from refreshing the index's stat
+    cache, so nothing in ``.git`` is written. Submodules are always looked into (a
+    ``submodule.<name>.ignore`` setting cannot hide a change a run would see), and a
+    change of the executable bit alone is not a change.
     """
-    from dulwich.index import get_unstaged_changes
-    from dulwich.porcelain import get_untracked_paths
-
-    index = repo.open_index()
-    tree = head.tree if head is not None else None
-    changed: set[bytes] = set()
-    for (old, new), _, _ in index.changes_from_tree(repo.object_store, tree):
-        changed.update(p for p in (old, new) if p is not None)
-    normalizer = repo.get_blob_normalizer()
-    changed.update(get_unstaged_changes(index, repo.path, normalizer.checkin_normalize))
-    untracked = get_untracked_paths(repo.path, repo.path, index, exclude_ignored=True)
-    changed.update(os.fsencode(p) for p in untracked)
+    out = read_git(
+        [
+            "--no-optional-locks",
+            "-c",
+            "core.fileMode=false",
+            "status",
+            "--porcelain=v2",
+            "-z",
+            "--untracked-files=all",
+            "--ignore-submodules=none",
+            "--no-renames",
+        ],
+        root,
+    )
+    changed: dict[bytes, str] = {}
+    for record in out.split("\0"):
+        kind, _, rest = record.partition(" ")
+        if kind == "?":
+            changed[os.fsencode(rest)] = "N..."
+        elif kind in ("1", "u"):
+            fields = rest.split(" ", 7 if kind == "1" else 9)
+            xy, sub, path = fields[0], fields[1], fields[-1]
+            if kind == "1" and xy[1] == "." and fields[5] == fields[6] and sub == "N...":
+                continue  # staged, but only the mode: the content is HEAD's
+            changed[os.fsencode(path)] = sub
     return changed
 
 
-def _fingerprint(root: Path, paths: Iterable[bytes], content: ContentDigest | None) -> str:
-    """blake2b over (path, mode, content digest) of each changed path, in path order."""
+def _fingerprint(root: Path, paths: Mapping[bytes, str], content: ContentDigest | None) -> str:
+    """blake2b over (path, mode, content digest) of each changed path, in path order; a
+    submodule by the commit it is at and, when it has changes of its own, their
+    fingerprint."""
     digest = hashlib.blake2b(digest_size=20)
-    for path in paths:
-        state = _file_state(root / os.fsdecode(path), content or _read_digest)
+    for path in sorted(paths):
+        where = root / os.fsdecode(path)
+        if paths[path].startswith("S"):
+            state = _submodule_state(where, content)
+        else:
+            state = _file_state(where, content or _read_digest)
         digest.update(path + b"\0" + state + b"\n")
     return digest.hexdigest()
+
+
+def _submodule_state(path: Path, content: ContentDigest | None) -> bytes:
+    if not (path / ".git").exists():
+        return _file_state(path, content or _read_digest)
+    inner = working_version(path, content)
+    return f"160000 {inner.commit} {inner.fingerprint or '-'}".encode()
 
 
 def _read_digest(path: Path) -> str:
@@ -149,7 +181,7 @@ def _file_state(path: Path, content: ContentDigest) -> bytes:
     if stat.S_ISLNK(info.st_mode):
         target = os.fsencode(os.readlink(path))
         return b"120000 " + hashlib.blake2b(target, digest_size=20).hexdigest().encode()
-    if stat.S_ISDIR(info.st_mode):  # a submodule: its own version is not ours to hash
-        return b"160000"
+    if stat.S_ISDIR(info.st_mode):  # a file became a folder
+        return b"040000"
     mode = b"100755" if info.st_mode & stat.S_IXUSR else b"100644"
     return mode + b" " + content(path).encode()
