@@ -11,6 +11,13 @@ from helixvcs.plan.costs import CostModel
 from helixvcs.plan.materialize import recompute_seconds
 from helixvcs.plan.optimizer import COMPUTE, LOAD, optimal_states, plan_cost
 
+REUSE_MARGIN_SECONDS = 0.05
+"""A stored output is reused unless recomputing it (with what it needs) is cheaper by more
+than this: a rerun of unchanged code should compute nothing, and a few milliseconds either
+way are below the noise of one measurement (a first load in a process also pays for
+importing its codec). An output much cheaper to recompute than to load (a large value
+built quickly) is still recomputed."""
+
 
 @dataclass(frozen=True)
 class PreviousOperator:
@@ -55,7 +62,7 @@ def make_plan(
     targets = tuple(dag.outputs if outputs is None else outputs)
     parents = dag.parents()
     compute, load = model.costs((n.name, n.key) for n in dag)
-    states = optimal_states(parents, targets, compute, load)
+    states = optimal_states(parents, targets, compute, _reuse_outputs(load, targets))
     needed = _needed(dag, targets)
     changes = describe_changes(dag, previous or {})
     nodes = {}
@@ -67,9 +74,13 @@ def make_plan(
         elif state == LOAD:
             full = recompute_seconds(node.name, parents, compute, stored=set())
             what = "unchanged" if change is None else "stored from an earlier version"
+            cost = load[node.name] or 0.0
             reason = (
-                f"{what}, loaded ({load[node.name]:.2g} s) "
-                f"instead of recomputing ({full:.2g} s with ancestors)"
+                f"{what} output, reused: loading it ({cost:.2g} s) costs about what "
+                f"recomputing it does ({full:.2g} s with ancestors)"
+                if full < cost
+                else f"{what}, loaded ({cost:.2g} s) instead of recomputing ({full:.2g} s "
+                "with ancestors)"
             )
         else:
             reason = (
@@ -89,6 +100,18 @@ def make_plan(
             load_source=model.load_source(node.key),
         )
     return Plan(nodes=nodes, estimated_seconds=plan_cost(states, compute, load))
+
+
+def _reuse_outputs(
+    load: Mapping[str, float | None], outputs: Sequence[str]
+) -> dict[str, float | None]:
+    """Load costs as the optimizer sees them: a stored output's lowered by the reuse margin."""
+    priced = dict(load)
+    for name in outputs:
+        cost = priced.get(name)
+        if cost is not None:
+            priced[name] = max(cost - REUSE_MARGIN_SECONDS, 0.0)
+    return priced
 
 
 def _compute_reason(node: Node, change: str | None, load: float | None, compute: float) -> str:

@@ -42,6 +42,46 @@ def test_same_plan_metrics_and_store_contents_then_nothing_to_compute(toy, execu
     assert second["metrics"] == first["metrics"]
 
 
+MICRO = """\
+from helixvcs import Workflow
+
+wf = Workflow("micro")
+
+
+@wf.op
+def a():
+    return list(range(10))
+
+
+@wf.op
+def b(a):
+    return [x * 2 for x in a]
+
+
+@wf.metric
+def m(b):
+    return float(sum(b))
+
+
+@wf.output
+def out(b):
+    return {"b": b}
+"""
+
+
+def test_a_rerun_of_microsecond_operators_computes_nothing(git_repo, executor_args):
+    git_repo.gen({"workflow.py": MICRO, ".gitignore": ".helix/\n"}, commit="micro")
+    git_repo.helix("init")
+    first = git_repo.helix_json("run", *executor_args)
+    assert all(n["seconds"] < 0.01 for n in first["nodes"])
+    second = git_repo.helix_json("run", *executor_args)
+    assert computed(second) == set()
+    assert states(second) == {"a": "prune", "b": "prune", "m": "load", "out": "load"}
+    assert second["metrics"] == first["metrics"] == {"m": 90.0}
+    git_repo.edit("workflow.py", "x * 2", "x * 3")  # and an edit still recomputes
+    assert computed(git_repo.helix_json("run", *executor_args)) == {"a", "b", "m", "out"}
+
+
 def test_an_edit_recomputes_only_what_changed(toy, executor_args):
     toy.helix("run", *executor_args)
     toy.edit("workflow.py", "return [y + SHIFT for y in ys]", "return [y + 2 * SHIFT for y in ys]")

@@ -78,10 +78,10 @@ def test_log_lists_runs_newest_first_with_counts(toy):
     log = toy.helix_json("log")
     assert [e["subject"] for e in log] == ["triple", "ignore .helix/"]
     assert log[0]["counts"] == {
-        "compute": 3,
-        "load": 2,
+        "compute": 2,
+        "load": 3,
         "prune": 3,
-    }  # count: recomputing beats loading
+    }  # scaled and total; xs, shifted and the unchanged output count are loaded
     assert log[0]["metrics"]["total"] == TOTAL + 6
     assert log[1]["counts"]["compute"] == 7
     assert all(e["status"] == "ok" and e["wall_seconds"] > 0 for e in log)
