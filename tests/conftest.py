@@ -7,11 +7,14 @@ in-process with click's runner; ``git_repo.helix_proc(...)`` runs it as a real p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +88,33 @@ class GitRepo:
             text=True,
             **kwargs,
         )
+
+
+# helix starts a warm server by itself (server = "auto"); the suite's hundreds of
+# repositories would start hundreds. Commands run in their own process unless a test of
+# the server asks for one (HELIX_SERVER=explain), and every server the suite starts is
+# registered in a folder of its own and stopped at the end.
+os.environ["HELIX_SERVER"] = "0"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def server_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("runtime")
+    folder.chmod(0o700)
+    before = os.environ.get("XDG_RUNTIME_DIR")
+    os.environ["XDG_RUNTIME_DIR"] = str(folder)
+    try:
+        yield folder
+    finally:
+        from helixvcs.cli.warm import registry
+
+        for entry in registry.running():
+            with contextlib.suppress(OSError):
+                os.kill(entry.pid, signal.SIGTERM)
+        if before is None:
+            os.environ.pop("XDG_RUNTIME_DIR", None)
+        else:
+            os.environ["XDG_RUNTIME_DIR"] = before
 
 
 @pytest.fixture

@@ -22,8 +22,9 @@ def server() -> None:
     The server imports helixvcs and the libraries your workflow imports (scikit-learn,
     pandas, ...) once; each later helix command in this repository is run by a fork of
     it, with your arguments, folder, environment and terminal. Your workflow's own
-    modules are imported afresh by every command. A command from another environment
-    (another PYTHONPATH, another variable) runs in its own process as usual.
+    modules are imported afresh by every command. The first command of an environment
+    (another PYTHONPATH, another variable, a git hook) starts one of its own in the
+    background (server = "auto", the default; "off" in .helix/config.toml turns it off).
 
     \b
     helix server start     # start it (stops after --idle without a command)
@@ -58,7 +59,7 @@ def start(obj: Ctx, idle: str) -> None:
     seconds = parse_duration(idle)
     root = _root(obj)
     began = time.monotonic()
-    state, started = control.start(root, seconds)
+    state, started = control.start(root, control.here(), seconds)
     if obj.as_json:
         emit_json({"running": True, "started": started, **state})
     elif started:
@@ -74,19 +75,25 @@ def start(obj: Ctx, idle: str) -> None:
 @json_option
 @click.pass_obj
 def stop(obj: Ctx) -> None:
-    """Stop this repository's server; commands it is running finish first.
+    """Stop this repository's servers (one per environment); commands they are running
+    finish first.
 
     Example: helix server stop
     """
     from helixvcs.cli.warm import control
 
-    state = control.stop(_root(obj))
+    root = _root(obj)
+    mine = control.here()
+    states = control.stop_all(root)
+    state = next((s for s in states if s.get("environment") == mine), None)
+    state = state or (states[0] if states else None)
     if obj.as_json:
-        emit_json({"stopped": state is not None, **(state or {})})
-    elif state is None:
+        emit_json({"stopped": state is not None, **(state or {}), "servers": len(states)})
+    elif not states:
         click.echo("no helix server is running for this repository")
     else:
-        click.echo(f"helix server stopped (process {state['pid']}, {state['served']} served)")
+        for each in states:
+            click.echo(f"helix server stopped (process {each['pid']}, {each['served']} served)")
 
 
 @server.command(name="status")
@@ -99,10 +106,13 @@ def server_status(obj: Ctx) -> None:
     """
     from helixvcs.cli.warm import control
 
-    state = control.status(_root(obj))
+    root, mine = _root(obj), control.here()
+    state = control.status(root, mine)
+    others = control.others(root, mine)
     if obj.as_json:
-        emit_json({"running": state is not None, **(state or {})})
-    elif state is None:
+        emit_json({"running": state is not None, **(state or {}), "others": others})
+        return
+    if state is None:
         click.echo("no helix server is running for this repository")
     else:
         up = time.time() - float(state["started_at"])
@@ -113,3 +123,6 @@ def server_status(obj: Ctx) -> None:
         )
         if state.get("last_declined"):
             click.echo(f"last declined because of {state['last_declined']}")
+    if others:
+        pids = ", ".join(str(o["pid"]) for o in others)
+        click.echo(f"{len(others)} more for other environments (process {pids})")

@@ -78,7 +78,10 @@ if [ ! -d "$helix_root/.helix" ]; then
 fi
 mkdir -p "$helix_root/.helix/logs"
 (
+    # where git points its hooks, and the commit's own dates: one warm server serves
+    # the background runs of every commit (docs/server.md)
     unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_PREFIX GIT_COMMON_DIR
+    unset GIT_AUTHOR_DATE GIT_COMMITTER_DATE
     nice -n 10 "$helix_python" -m helixvcs --repo "$helix_root" hooks post-commit "$helix_sha" \\
         </dev/null >>"$helix_root/.helix/logs/hooks.log" 2>&1 &
 )

@@ -29,7 +29,7 @@ materialize = "helix"
 executor = "local"
 # A warm helix process for fast commands (docs/server.md): "auto" starts one in the
 # background when a command finds none; "off" leaves it to `helix server start`.
-server = "off"
+server = "auto"
 """
 
 
@@ -48,7 +48,7 @@ class Config:
     max_store_bytes: int = DEFAULT_BUDGET
     materialize: str = "helix"
     executor: str = "local"
-    server: str = "off"
+    server: str = "auto"
 
 
 SERVER_MODES = ("off", "auto")
@@ -112,7 +112,7 @@ class Layout:
             data = tomllib.loads(self.config.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise UserInputError(f"{self.config}: cannot parse ({exc}); fix or delete it") from None
-        server = str(data.get("server", "off"))
+        server = str(data.get("server", "auto"))
         if server not in SERVER_MODES:
             raise UserInputError(f'{self.config}: server = {server!r}; use "off" or "auto"')
         return Config(

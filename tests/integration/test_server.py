@@ -80,6 +80,18 @@ def served(toy: GitRepo) -> Iterator[GitRepo]:
         yield toy
 
 
+def _sockets(repo: GitRepo) -> list[Path]:
+    """The sockets of the repository's servers (one folder per environment)."""
+    return sorted((repo.path / ".helix" / "server").glob("*/sock"))
+
+
+def _wait_for_socket(repo: GitRepo, count: int = 1, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(_sockets(repo)) < count:
+        assert time.monotonic() < deadline, "the server never started"
+        time.sleep(0.1)
+
+
 def _wait_gone(pid: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -130,13 +142,22 @@ def test_exit_codes_and_messages_are_those_of_a_fresh_process(served: GitRepo) -
     assert "ValueError: bad row" in fresh.stderr
 
 
-def test_another_environment_runs_in_its_own_process(served: GitRepo) -> None:
-    result = run_json(served, env={"HELIX_TEST_SETTING": "1"})
-    assert "declined: another environment (HELIX_TEST_SETTING differs)" in result["stderr"]
+def test_another_environment_gets_a_server_of_its_own(served: GitRepo) -> None:
+    first = server_state(served)["pid"]
+    other = {"HELIX_TEST_SETTING": "1"}
+    result = run_json(served, env=other)
+    assert 'starting one (server = "auto"); running here' in result["stderr"]
     assert result["doc"]["metrics"]["total"] == TOTAL
-    assert server_state(served)["declined"] == 1
+    _wait_for_socket(served, count=2)
+    assert SERVED in helix(served, "status", env=other).stderr
+    second = json.loads(helix(served, "server", "status", "--json", env=other).stdout)
+    assert second["pid"] != first and server_state(served)["declined"] == 0
+    assert [o["pid"] for o in server_state(served)["others"]] == [second["pid"]]
     # ignored variables (read at run time only) do not matter
     assert SERVED in helix(served, "status", env={"PWD": "/elsewhere", "SHLVL": "7"}).stderr
+    stopped = json.loads(helix(served, "server", "stop", "--json").stdout)
+    assert stopped["servers"] == 2
+    _wait_gone(second["pid"])
 
 
 def test_a_changed_module_makes_the_server_stop(served: GitRepo) -> None:
@@ -153,8 +174,9 @@ def test_a_changed_module_makes_the_server_stop(served: GitRepo) -> None:
         result = run_json(served)
         assert f"declined: {file} changed" in result["stderr"]
         assert result["doc"]["metrics"]["total"] == TOTAL
+        # said without HELIX_SERVER=explain too: a decline is never silent
         _wait_gone(pid)
-        assert not (served.path / ".helix" / "server" / "sock").exists()
+        assert not _sockets(served)
         assert "no helix server is running" in helix(served, "server", "status").stdout
     finally:
         os.utime(file, ns=(before.st_atime_ns, before.st_mtime_ns))
@@ -241,17 +263,20 @@ def test_numpy_draws_fresh_random_numbers_in_every_child(toy: GitRepo) -> None:
 
 
 def test_idle_timeout_stale_socket_and_restart(toy: GitRepo) -> None:
+    config = toy.path / ".helix" / "config.toml"
+    config.write_text(config.read_text().replace('server = "auto"', 'server = "off"'))
     helix(toy, "server", "start", "--idle", "1s")
     pid = server_state(toy)["pid"]
     _wait_gone(pid)
-    assert not (toy.path / ".helix" / "server" / "sock").exists()
+    assert not _sockets(toy)
 
     helix(toy, "server", "start")
     pid = server_state(toy)["pid"]
     os.kill(pid, signal.SIGKILL)  # leaves its socket behind
     _wait_gone(pid)
-    result = run_json(toy)
-    assert "not running (a stale socket); running here" in result["stderr"]
+    result = run_json(toy, env={"HELIX_SERVER": "explain"})
+    assert "not running (a stale socket)" in result["stderr"]
+    assert "none running; running here" in result["stderr"]
     assert result["doc"]["metrics"]["total"] == TOTAL
     assert "no helix server is running" in helix(toy, "server", "status").stdout
 
@@ -294,20 +319,41 @@ def umask():
 """
 
 
-def test_a_served_command_takes_on_the_callers_umask_and_priority(toy: GitRepo) -> None:
+def test_a_served_command_takes_on_the_callers_umask(toy: GitRepo) -> None:
     command = [sys.executable, "-m", "helixvcs", "--repo", str(toy.path), "run", "--json"]
     with _serving(toy, SETTINGS):
         done = subprocess.run(
-            ["sh", "-c", 'umask 027 && exec nice -n 7 "$@"', "sh", *command],
+            ["sh", "-c", 'umask 027 && exec "$@"', "sh", *command],
             capture_output=True,
             text=True,
             env={**os.environ, "HELIX_SERVER": "explain"},
             timeout=120,
         )
-    assert done.returncode == 0, done.stderr
-    assert SERVED in done.stderr
-    metrics = json.loads(done.stdout)["metrics"]
-    assert metrics == {"niceness": float(os.nice(0) + 7), "umask": float(0o027)}
+        assert done.returncode == 0, done.stderr
+        assert SERVED in done.stderr
+        metrics = json.loads(done.stdout)["metrics"]
+        assert metrics == {"niceness": float(os.nice(0)), "umask": float(0o027)}
+        # another priority is another environment: it gets a server started at it
+        nicer = subprocess.run(
+            ["nice", "-n", "7", *command],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HELIX_SERVER": "explain"},
+            timeout=120,
+        )
+        assert SERVED not in nicer.stderr and "starting one" in nicer.stderr
+        assert nicer.returncode == 0, nicer.stderr
+        _wait_for_socket(toy, count=2)
+        again = subprocess.run(
+            ["nice", "-n", "7", *command],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "HELIX_SERVER": "explain"},
+            timeout=120,
+        )
+        assert SERVED in again.stderr
+        others = server_state(toy)["others"]
+        assert [os.getpriority(os.PRIO_PROCESS, o["pid"]) for o in others] == [os.nice(0) + 7]
 
 
 def test_concurrent_served_commands_each_run_in_a_child(served: GitRepo) -> None:
@@ -347,32 +393,54 @@ def _servers_of(root: Path) -> list[int]:
 def test_server_auto_starts_one_in_the_background(toy: GitRepo) -> None:
     config = toy.path / ".helix" / "config.toml"
     text = config.read_text()
-    assert 'server = "off"' in text
-    config.write_text(text.replace('server = "off"', 'server = "always"'))
+    assert 'server = "auto"' in text  # what `helix init` writes
+    config.write_text(text.replace('server = "auto"', 'server = "always"'))
     bad = helix(toy, "run", code=2)
     assert "server = 'always'" in bad.stderr and "Traceback" not in bad.stderr
+    config.write_text(text.replace('server = "auto"', 'server = "off"'))
+    assert "none running; running here" in helix(toy, "status").stderr
+    assert not _sockets(toy)
 
-    config.write_text(text.replace('server = "off"', 'server = "auto"'))
-    scripted = helix(toy, "status")  # no terminal: a script or a git hook starts none
-    assert "none running; running here" in scripted.stderr
-    leader, follower = os.openpty()
-    try:
-        first = helix(toy, "status", stdin=follower)
-        assert 'starting one (server = "auto"); running here' in first.stderr
-        second = helix(toy, "status", stdin=follower)  # while it preloads, or served by it
-        assert "starting one" not in second.stderr
-    finally:
-        os.close(leader)
-        os.close(follower)
-    deadline = time.monotonic() + 60
-    while not (toy.path / ".helix" / "server" / "sock").exists():
-        assert time.monotonic() < deadline, "the server never started"
-        time.sleep(0.1)
+    config.write_text(text)  # auto, from a script as well as from a terminal
+    first = helix(toy, "status")
+    assert 'starting one (server = "auto"); running here' in first.stderr
+    second = helix(toy, "status")  # while it preloads, or served by it
+    assert "starting one" not in second.stderr
+    _wait_for_socket(toy)
     try:
         assert SERVED in helix(toy, "status").stderr
         assert len(_servers_of(toy.path)) == 1
-        assert not (toy.path / ".helix" / "server" / "starting").exists()
+        assert not list((toy.path / ".helix" / "server").glob("*/starting"))
+        quiet = helix(toy, "status", env={"HELIX_SERVER": ""})
+        assert "helix: server" not in quiet.stderr  # served silently
     finally:
         pid = server_state(toy)["pid"]
         helix(toy, "server", "stop")
         _wait_gone(pid)
+
+
+def test_servers_are_bounded_per_user_least_recently_used_first(
+    git_repo: GitRepo, tmp_path: Path
+) -> None:
+    from tests.integration.toy import FILES
+
+    repos = []
+    for name in ("one", "two"):
+        repo = GitRepo(tmp_path / name)
+        repo.path.mkdir()
+        repo.git("init", "-q", "-b", "main")
+        repo.gen({**FILES, ".gitignore": ".helix/\n"}, commit="toy")
+        helix(repo, "init")
+        repos.append(repo)
+    bound = {"HELIX_MAX_SERVERS": "1"}
+    one, two = repos
+    helix(one, "server", "start", env=bound)
+    first = server_state(one)["pid"]
+    helix(two, "status", env=bound)  # starts one for `two`: `one`'s is asked to stop
+    _wait_gone(first)
+    _wait_for_socket(two)
+    try:
+        assert SERVED in helix(two, "status", env=bound).stderr
+        assert "no helix server is running" in helix(one, "server", "status").stdout
+    finally:
+        helix(two, "server", "stop")

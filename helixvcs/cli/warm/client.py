@@ -12,7 +12,7 @@ import signal
 import sys
 from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from helixvcs.cli.warm.protocol import connect, receive, send, socket_path
 
@@ -60,7 +60,11 @@ def repo_root(start: str) -> Path | None:
 
 
 def serve(argv: list[str]) -> int | None:
-    """The exit code of ``argv`` run by the repository's server; None to run it here."""
+    """The exit code of ``argv`` run by the repository's server; None to run it here.
+
+    The server is the one of this process's environment (``environment_id``). With
+    ``server = "auto"`` (the default) a command that finds none starts one in the
+    background, whoever runs it (a shell, a script, a git hook), and runs here."""
     mode = os.environ.get("HELIX_SERVER", "")
     if mode == "0" or sys.platform != "linux":
         return None
@@ -70,57 +74,70 @@ def serve(argv: list[str]) -> int | None:
     root = repo_root(repo)
     if root is None:
         return None
-    path = socket_path(root)
-    if not path.exists():
-        started = False
-        # only from a terminal: a server started by a git hook or a script would have
-        # their environment, and decline the user's own commands until it stops
-        if os.isatty(0) and _auto(root):
-            from helixvcs.cli.warm.control import AUTO_IDLE, spawn_once
+    from helixvcs.cli.warm.fingerprint import describe_process, environment_id
 
-            started = spawn_once(root, AUTO_IDLE)
-        _say(mode == "explain", "starting one (server = \"auto\"); running here" if started
-             else "none running; running here")  # fmt: skip
+    process = describe_process()
+    env = environment_id(process)
+    path = socket_path(root, env)
+    if not path.exists():
+        _start(root, env, explain=mode == "explain")
         return None
-    return _request(path, argv, explain=mode == "explain")
+    return _request(root, env, argv, process, explain=mode == "explain")
+
+
+def _start(root: Path, env: str, explain: bool) -> None:
+    """``server = "auto"``: start this environment's server in the background."""
+    if not _auto(root):
+        _say(explain, "none running; running here")
+        return
+    from helixvcs.cli.warm.control import AUTO_IDLE, spawn_once, unservable
+
+    why = unservable(root, env)
+    if why is not None:
+        _say(explain, f"none for this environment ({why}); running here")
+        return
+    started = spawn_once(root, env, AUTO_IDLE)
+    _say(explain, "starting one (server = \"auto\"); running here" if started
+         else "none running yet; running here")  # fmt: skip
 
 
 def _auto(root: Path) -> bool:
-    """``server = "auto"`` in ``.helix/config.toml`` (a config that does not parse is
-    reported by the command itself)."""
+    """``server = "auto"`` (the default) in an initialized repository; a config that does
+    not parse is reported by the command itself."""
     config = root / ".helix" / "config.toml"
     try:
         text = config.read_text(encoding="utf-8")
     except OSError:
         return False
     if "server" not in text:
-        return False
+        return True
     import tomllib
 
     try:
-        return tomllib.loads(text).get("server") == "auto"
+        return tomllib.loads(text).get("server", "auto") == "auto"
     except (tomllib.TOMLDecodeError, ValueError):
         return False
 
 
-def _request(path: Path, argv: list[str], explain: bool) -> int | None:
+def _request(
+    root: Path, env: str, argv: list[str], process: dict[str, Any], explain: bool
+) -> int | None:
     try:
-        sock = connect(path, timeout=5.0)
+        sock = connect(socket_path(root, env), timeout=5.0)
     except OSError:
-        _say(explain, "not running (a stale socket); running here")
+        _say(explain, "not running (a stale socket)")
+        _start(root, env, explain)
         return None
     with sock:
         try:
-            from helixvcs.cli.warm.fingerprint import describe_process
-
-            send(sock, {"argv": argv, "cwd": os.getcwd(), **describe_process()}, _stdio())
+            send(sock, {"argv": argv, "cwd": os.getcwd(), **process}, _stdio())
             reply, _ = receive(sock)
         except OSError as error:
-            _say(explain, f"no answer ({error}); running here")
+            _say(True, f"no answer ({error}); running here")
             return None
         if reply is None or "pid" not in reply:
             why = reply.get("declined", "no answer") if reply else "no answer"
-            _say(explain, f"declined: {why}; running here")
+            _say(True, f"declined: {why}; running here")  # never silently
             return None
         child = int(reply["pid"])
         _say(explain, f"served by process {child}")

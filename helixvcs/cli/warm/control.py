@@ -1,4 +1,9 @@
-"""Starting, asking and stopping a repository's server (``helix server ...``)."""
+"""Starting, asking and stopping a repository's servers (``helix server ...``).
+
+A server is found by its repository and its environment (``environment_id``): the
+commands of a process reach the server that is that process's twin. ``here()`` is the
+environment of the calling process.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from helixvcs.cli.warm import registry
 from helixvcs.cli.warm.protocol import (
     MAX_SOCKET_PATH,
     connect,
     log_path,
+    place,
+    places,
     receive,
     send,
-    server_dir,
     socket_path,
     starting_path,
 )
@@ -24,15 +31,25 @@ from helixvcs.liveness import process_alive
 
 START_TIMEOUT = 300.0  # preloading a large workflow's libraries from a cold disk
 AUTO_IDLE = 1800.0  # server = "auto": the default of `helix server start --idle`
+UNSERVABLE = "unservable"  # written by a server whose own environment is not the one asked
 
 
 class ServerError(UserInputError):
     """The server could not be started or reached."""
 
 
-def ask(root: Path, request: dict[str, Any], timeout: float = 5.0) -> dict[str, Any] | None:
+def here() -> str:
+    """The environment of this process: which server its commands go to."""
+    from helixvcs.cli.warm.fingerprint import describe_process, environment_id
+
+    return environment_id(describe_process())
+
+
+def ask(
+    root: Path, env: str, request: dict[str, Any], timeout: float = 5.0
+) -> dict[str, Any] | None:
     """The server's answer to ``request``; None when no server answers."""
-    path = socket_path(root)
+    path = socket_path(root, env)
     if not path.exists():
         return None
     try:
@@ -44,49 +61,75 @@ def ask(root: Path, request: dict[str, Any], timeout: float = 5.0) -> dict[str, 
         return None
 
 
-def status(root: Path) -> dict[str, Any] | None:
+def status(root: Path, env: str) -> dict[str, Any] | None:
     """What the running server says of itself, or None."""
-    return ask(root, {"ping": True})
+    return ask(root, env, {"ping": True})
 
 
-def start(root: Path, idle: float) -> tuple[dict[str, Any], bool]:
+def others(root: Path, env: str) -> list[dict[str, Any]]:
+    """The statuses of the repository's servers of other environments."""
+    found = [status(root, other) for other, _ in places(root) if other != env]
+    return [s for s in found if s is not None]
+
+
+def start(root: Path, env: str, idle: float) -> tuple[dict[str, Any], bool]:
     """Start a server for ``root`` unless one runs; ``(its status, started now)``."""
-    running = status(root)
+    running = status(root, env)
     if running is not None and not running.get("stopping"):
         return running, False
-    return _wait_ready(root, spawn(root, idle)), True
+    return _wait_ready(root, env, spawn(root, env, idle)), True
 
 
-def spawn(root: Path, idle: float) -> subprocess.Popen[bytes]:
-    """Start a server process for ``root`` and return at once (it preloads, then listens)."""
+def spawn(root: Path, env: str, idle: float) -> subprocess.Popen[bytes]:
+    """Start a server process for ``root`` and return at once (it preloads, then listens).
+
+    The least recently used servers of this user beyond ``HELIX_MAX_SERVERS`` are asked
+    to stop first (``registry``)."""
     if sys.platform != "linux":
         raise ServerError("helix server needs Linux (fork and Unix sockets); commands run as usual")
     if not (root / ".helix").is_dir():
         raise ServerError(f"{root} has no .helix/; run `helix init` first")
-    path = socket_path(root)
+    path = socket_path(root, env)
     if len(os.fsencode(str(path))) > MAX_SOCKET_PATH:
         raise ServerError(
             f"{path} is longer than a Unix socket path may be ({MAX_SOCKET_PATH} bytes); "
             "move the repository to a shorter path to use a server"
         )
-    folder = server_dir(root)
-    folder.mkdir(mode=0o700, exist_ok=True)
+    folder = place(root, env)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(folder.parent, 0o700)
     os.chmod(folder, 0o700)
-    _rotate(log_path(root))
-    with open(log_path(root), "ab") as log:
+    for old in registry.over_limit():
+        ask(old.root, old.env, {"stop": True}, timeout=1.0)
+    _rotate(log_path(root, env))
+    with open(log_path(root, env), "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "helixvcs.cli.warm.server", "--root", str(root),
-             "--idle", str(idle)],
+            [sys.executable, *_interpreter_options(), "-m", "helixvcs.cli.warm.server",
+             "--root", str(root), "--env", env, "--idle", str(idle)],
             cwd=root, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )  # fmt: skip
 
 
-def spawn_once(root: Path, idle: float) -> bool:
+def _interpreter_options() -> list[str]:
+    """This interpreter's options (-X, -W, -O, ...), for a server that is its twin."""
+    options: list[str] = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
+    return options
+
+
+def unservable(root: Path, env: str) -> str | None:
+    """Why no server can be started for ``env`` (its options could not be reproduced)."""
+    try:
+        return (place(root, env) / UNSERVABLE).read_text(encoding="utf-8").strip() or "?"
+    except OSError:
+        return None
+
+
+def spawn_once(root: Path, env: str, idle: float) -> bool:
     """``server = "auto"``: start a server in the background unless one is starting;
     True if this call started it. Never raises: the command runs here either way."""
-    marker = starting_path(root)
+    marker = starting_path(root, env)
     try:
-        server_dir(root).mkdir(mode=0o700, exist_ok=True)
+        place(root, env).mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
     except FileExistsError:
         _clear_if_stale(marker)
@@ -94,7 +137,7 @@ def spawn_once(root: Path, idle: float) -> bool:
     except OSError:
         return False
     try:
-        process = spawn(root, idle)
+        process = spawn(root, env, idle)
         os.write(fd, f"{process.pid}\n".encode())
     except (OSError, ServerError):
         marker.unlink(missing_ok=True)
@@ -116,32 +159,37 @@ def _clear_if_stale(marker: Path) -> None:
         marker.unlink(missing_ok=True)
 
 
-def _wait_ready(root: Path, process: subprocess.Popen[bytes]) -> dict[str, Any]:
+def _wait_ready(root: Path, env: str, process: subprocess.Popen[bytes]) -> dict[str, Any]:
+    log = log_path(root, env)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ServerError(
                 f"the helix server exited (code {process.returncode}) while starting: "
-                f"{_last_line(log_path(root))}; see {log_path(root)}"
+                f"{_last_line(log)}; see {log}"
             )
-        answer = status(root)
+        answer = status(root, env)
         if answer is not None and answer.get("pid") == process.pid:
             return answer
         time.sleep(0.05)
     process.terminate()
-    raise ServerError(
-        f"the helix server did not start in {START_TIMEOUT:g} s; see {log_path(root)}"
-    )
+    raise ServerError(f"the helix server did not start in {START_TIMEOUT:g} s; see {log}")
 
 
-def stop(root: Path, timeout: float = 60.0) -> dict[str, Any] | None:
+def stop_all(root: Path, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Stop every server of the repository (each environment's); their last statuses."""
+    stopped = [stop(root, env, timeout) for env, _ in places(root)]
+    return [s for s in stopped if s is not None]
+
+
+def stop(root: Path, env: str, timeout: float = 60.0) -> dict[str, Any] | None:
     """Ask the server to stop and wait until it has; its last status, or None if none ran.
 
     Commands it is running finish first (up to ``timeout``; then it is terminated)."""
-    running = status(root)
+    running = status(root, env)
     if running is None:
         return None
-    ask(root, {"stop": True})
+    ask(root, env, {"stop": True})
     pid = int(running["pid"])
     deadline = time.monotonic() + timeout
     while process_alive(pid):

@@ -30,6 +30,30 @@ def describe_process() -> dict[str, Any]:
     }
 
 
+def environment_id(process: dict[str, Any]) -> str:
+    """Which server may serve the described process: a digest of what ``Twin.differs``
+    compares and a fork cannot take on (the interpreter and its options, ``sys.path``
+    but its first entry, the environment but ``IGNORED_ENV``, resource limits, nice)."""
+    import hashlib
+    import json
+
+    settings = process.get("settings") or {}
+    path = process.get("path") or []
+    env = process.get("env") or {}
+    parts = [
+        os.path.realpath(str(process.get("executable"))),
+        process.get("version"),
+        process.get("prefix"),
+        process.get("options"),
+        path[1:],
+        sorted((k, v) for k, v in env.items() if k not in IGNORED_ENV),
+        settings.get("limits"),
+        settings.get("nice"),
+    ]
+    data = json.dumps(parts, default=str).encode()
+    return hashlib.blake2b(data, digest_size=6).hexdigest()
+
+
 def process_settings() -> dict[str, Any]:
     """What a process inherits besides its environment: a child takes the client's."""
     import resource

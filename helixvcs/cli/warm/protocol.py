@@ -8,6 +8,12 @@ server answers with JSON messages: ``{"pid": N}`` when the child started, then
 ``helix server stop``. Imports only the standard library, and ``json`` and ``socket``
 only when a message is exchanged: every ``helix`` command asks for ``socket_path`` before
 click loads, and most find no server.
+
+A repository has one server per *environment* (``fingerprint.environment_id``: the
+interpreter, ``sys.path``, environment variables, limits and priority that a served
+command must share with the server), each in its own folder ``.helix/server/<id>/``: a
+shell, a script run with other variables and a git hook each get a server whose
+process is their twin, and none declines the others' commands.
 """
 
 from __future__ import annotations
@@ -27,24 +33,39 @@ MAX_SOCKET_PATH = 107
 
 
 def server_dir(root: Path) -> Path:
+    """The repository's folder of servers, one sub-folder per environment."""
     return root / SERVER_DIR
 
 
-def socket_path(root: Path) -> Path:
-    return server_dir(root) / SOCKET_NAME
+def place(root: Path, env: str) -> Path:
+    """The folder of the server of environment ``env``."""
+    return server_dir(root) / env
 
 
-def pid_path(root: Path) -> Path:
-    return server_dir(root) / "pid"
+def places(root: Path) -> list[tuple[str, Path]]:
+    """``(environment, folder)`` of every server folder the repository has."""
+    try:
+        found = sorted(p for p in server_dir(root).iterdir() if p.is_dir())
+    except OSError:
+        return []
+    return [(p.name, p) for p in found]
 
 
-def starting_path(root: Path) -> Path:
+def socket_path(root: Path, env: str) -> Path:
+    return place(root, env) / SOCKET_NAME
+
+
+def pid_path(root: Path, env: str) -> Path:
+    return place(root, env) / "pid"
+
+
+def starting_path(root: Path, env: str) -> Path:
     """Held by the server being started for ``server = "auto"`` until it listens."""
-    return server_dir(root) / "starting"
+    return place(root, env) / "starting"
 
 
-def log_path(root: Path) -> Path:
-    return server_dir(root) / "log"
+def log_path(root: Path, env: str) -> Path:
+    return place(root, env) / "log"
 
 
 def connect(path: Path, timeout: float) -> socket.socket:

@@ -27,12 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from helixvcs.cli.warm.fingerprint import Twin
+from helixvcs.cli.warm import registry
+from helixvcs.cli.warm.fingerprint import Twin, describe_process, environment_id
 from helixvcs.cli.warm.protocol import (
     pid_path,
+    place,
     receive,
     send,
-    server_dir,
     socket_path,
     starting_path,
 )
@@ -144,15 +145,18 @@ class Child:
 
 
 class Server:
-    def __init__(self, root: Path, idle: float, twin: Twin, listener: socket.socket) -> None:
-        self.root, self.idle, self.twin, self.listener = root, idle, twin, listener
+    def __init__(
+        self, root: Path, env: str, idle: float, twin: Twin, listener: socket.socket
+    ) -> None:
+        self.root, self.env, self.idle, self.twin = root, env, idle, twin
+        self.listener = listener
         self.children: dict[int, Child] = {}
         self.last_active = time.monotonic()
         self.stopping: str | None = None
         self.served = self.declined = 0
         self.last_declined: str | None = None
         self.started = time.time()
-        self.socket_id = _inode(socket_path(root))
+        self.socket_id = _inode(socket_path(root, env))
 
     def loop(self) -> None:
         while True:
@@ -184,12 +188,13 @@ class Server:
         if self.stopping is None:
             self.stopping = why
             self.listener.close()
-            if _inode(socket_path(self.root)) == self.socket_id:
-                socket_path(self.root).unlink(missing_ok=True)
-                pid_path(self.root).unlink(missing_ok=True)
+            registry.unregister(os.getpid())
+            if _inode(socket_path(self.root, self.env)) == self.socket_id:
+                socket_path(self.root, self.env).unlink(missing_ok=True)
+                pid_path(self.root, self.env).unlink(missing_ok=True)
 
     def _check_still_ours(self) -> None:
-        if _inode(socket_path(self.root)) != self.socket_id:
+        if _inode(socket_path(self.root, self.env)) != self.socket_id:
             self.stop("the socket was removed or replaced")
 
     def _accept(self) -> None:
@@ -249,6 +254,7 @@ class Server:
                 os.close(other.pidfd)
             run_child(self.listener, conn, request, fds)  # never returns
         self.served += 1
+        registry.touch(os.getpid())
         self.children[pid] = Child(conn, os.pidfd_open(pid), list(request.get("argv", [])))
         send(conn, {"pid": pid})
 
@@ -280,6 +286,7 @@ class Server:
         return {
             "pid": os.getpid(),
             "root": str(self.root),
+            "environment": self.env,
             "started_at": self.started,
             "idle_timeout": self.idle,
             "served": self.served,
@@ -397,20 +404,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helixvcs.cli.warm.server")
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--idle", type=float, default=1800.0)
+    parser.add_argument("--env", required=True)
     args = parser.parse_args(argv)
     root = args.root.resolve()
+    ours = environment_id(describe_process())  # the clients this process is the twin of
+    if ours != args.env:  # never serve commands this process is not the twin of
+        why = "a server process cannot reproduce this environment (interpreter options)"
+        log(f"not starting: {why}")
+        write_atomically(place(root, args.env) / "unservable", f"{why}\n".encode())
+        starting_path(root, args.env).unlink(missing_ok=True)
+        return 3
     path = sys.path[1:]  # sys.path[0] is where `-m` started: not a client's
     sys.path[:] = path
     os.chdir(root)
     began, env = time.monotonic(), dict(os.environ)
     names = preload(root)
     twin = Twin.take(path, env)
-    listener = _listen(root)
+    listener = _listen(root, ours)
     log(
         f"ready in {time.monotonic() - began:.2f} s: {len(names)} modules preloaded, "
         f"{len(twin.files)} files watched"
     )
-    server = Server(root, args.idle, twin, listener)
+    server = Server(root, ours, args.idle, twin, listener)
     # SIGTERM: stop taking commands, let the running ones finish and report their codes.
     signal.signal(signal.SIGTERM, lambda *_: server.stop("terminated"))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C is the client's
@@ -418,17 +433,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _listen(root: Path) -> socket.socket:
+def _listen(root: Path, env: str) -> socket.socket:
     """Bind under a temporary name and rename into place: a client never finds a socket
     that does not accept yet, and a second server replaces the first atomically."""
-    folder = server_dir(root)
+    folder = place(root, env)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     staging = folder / f"sock.{os.getpid()}"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(str(staging))
     listener.listen(16)
-    os.replace(staging, socket_path(root))
-    write_atomically(pid_path(root), f"{os.getpid()}\n".encode())
-    starting_path(root).unlink(missing_ok=True)  # commands may start another one now
+    os.replace(staging, socket_path(root, env))
+    write_atomically(pid_path(root, env), f"{os.getpid()}\n".encode())
+    registry.register(os.getpid(), root, env)
+    starting_path(root, env).unlink(missing_ok=True)  # commands may start another one now
     return listener
 
 

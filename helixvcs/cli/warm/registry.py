@@ -1,0 +1,92 @@
+"""Every warm server of one user, so that their number stays bounded.
+
+Servers start by themselves (``server = "auto"``), one per repository and environment:
+someone who works in many repositories, or a test suite that makes hundreds, would
+otherwise collect idle servers of a few hundred MB each until their idle timeouts. Each
+server keeps a file in a private per-user folder (``$XDG_RUNTIME_DIR/helixvcs/servers``,
+else ``~/.cache/helixvcs/servers``, mode 0700) and touches it whenever it serves a
+command; before a new server starts, the least recently used ones beyond
+``HELIX_MAX_SERVERS`` (default 3) are asked to stop, as ``helix server stop`` would ask.
+Files of servers that died (SIGKILL) are removed when found.
+
+Imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from helixvcs.liveness import process_alive
+
+DEFAULT_MAX_SERVERS = 3
+
+
+@dataclass(frozen=True)
+class Entry:
+    pid: int
+    root: Path
+    env: str
+    last_used: float  # the file's mtime: when it last served (or started)
+
+
+def folder() -> Path:
+    base = os.environ.get("XDG_RUNTIME_DIR") or os.path.join(Path.home(), ".cache")
+    path = Path(base) / "helixvcs" / "servers"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def max_servers() -> int:
+    try:
+        return max(int(os.environ.get("HELIX_MAX_SERVERS", DEFAULT_MAX_SERVERS)), 1)
+    except ValueError:
+        return DEFAULT_MAX_SERVERS
+
+
+def register(pid: int, root: Path, env: str) -> None:
+    path = folder() / f"{pid}.json"
+    tmp = path.with_name(f".{pid}.tmp")
+    tmp.write_text(json.dumps({"pid": pid, "root": str(root), "env": env}), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def touch(pid: int) -> None:
+    with contextlib.suppress(OSError):
+        os.utime(folder() / f"{pid}.json")
+
+
+def unregister(pid: int) -> None:
+    with contextlib.suppress(OSError):
+        (folder() / f"{pid}.json").unlink(missing_ok=True)
+
+
+def running() -> list[Entry]:
+    """The registered servers that are alive, least recently used first."""
+    found = []
+    try:
+        files = list(folder().glob("*.json"))
+    except OSError:
+        return []
+    for path in files:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            entry = Entry(int(data["pid"]), Path(data["root"]), str(data["env"]), 0.0)
+            entry = Entry(entry.pid, entry.root, entry.env, path.stat().st_mtime)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if process_alive(entry.pid):
+            found.append(entry)
+        else:
+            path.unlink(missing_ok=True)
+    return sorted(found, key=lambda e: e.last_used)
+
+
+def over_limit(starting: int = 1) -> list[Entry]:
+    """The servers to stop so that ``starting`` more stay within the limit."""
+    alive = running()
+    excess = len(alive) + starting - max_servers()
+    return alive[: max(excess, 0)]
