@@ -106,7 +106,7 @@ def server_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     try:
         yield folder
     finally:
-        from helixvcs.cli.warm import registry
+        from helixvcs import servers as registry
 
         for entry in registry.running():
             with contextlib.suppress(OSError):

@@ -71,11 +71,13 @@ def cost_model(
         if not store.has(key):
             continue
         rec = known.get(key)
+        hot = store.hot_load_seconds(key)  # held in memory: what that load really costs
         if rec is not None:
-            stored[key] = StoredObject(bytes=rec.bytes, load_seconds=rec.load_seconds)
+            seconds = hot if hot is not None else rec.load_seconds
+            stored[key] = StoredObject(bytes=rec.bytes, load_seconds=seconds)
         else:
             info = store.info(key)
-            stored[key] = StoredObject(bytes=info.bytes if info else 0)
+            stored[key] = StoredObject(bytes=info.bytes if info else 0, load_seconds=hot)
     throughput = index.load_throughput() or STORE_THROUGHPUT
     return CostModel(by_key=by_key, by_name=by_name, stored=stored, throughput=throughput)
 

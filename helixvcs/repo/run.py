@@ -202,6 +202,7 @@ def run(
     except BaseException:
         executor.close()
         raise
+    hot = frozenset(n.key for n in dag if store.hot_load_seconds(n.key) is not None)
     started = time.perf_counter()
     status, result, error = "failed", None, None
     try:
@@ -243,7 +244,7 @@ def run(
         executor.close()
     saved = _saved_seconds(plan, result) if status == "ok" else 0.0
     cis = _intervals(dag, result, sample) if status == "ok" else {}
-    _record(index, record, result, status, wall, saved, room.evicted, cis)
+    _record(index, record, result, status, wall, saved, room.evicted, cis, hot)
     return RunReport(
         run_id=record.run_id,
         revision=record.revision,
@@ -418,6 +419,7 @@ def _record(
     saved: float,
     evicted: list[str],
     intervals: dict[str, tuple[float, float]],
+    hot: frozenset[str],
 ) -> None:
     now = _now()
     index.forget_objects(evicted)
@@ -439,11 +441,12 @@ def _record(
         if o.info is not None
     ]
     index.record_objects(objects)
-    index.record_loads(
+    index.record_loads(  # what loading from the store costs: loads from memory say nothing
         {
             o.key: o.load_seconds
             for o in result.outcomes.values()
             if o.state == LOAD and o.status == "ok" and o.load_seconds is not None
+            if o.key not in hot
         }
     )
     index.finish_run(

@@ -58,6 +58,10 @@ class ObjectStore(ABC):
     caller recomputes it instead of trusting it.
     """
 
+    def hot_load_seconds(self, key: str) -> float | None:
+        """What loading ``key`` costs when it is held in memory (a hot tier), else None."""
+        return None
+
     @abstractmethod
     def has(self, key: str) -> bool:
         """Whether an object is stored under ``key`` (not verified)."""

@@ -33,14 +33,16 @@ from helixvcs.store.errors import (
     StoreUnavailable,
     StoreWriteError,
 )
+from helixvcs.store.hot import MISS, HotTier
 from helixvcs.store.objectfile import (
     HEADER_SIZE,
     Corruption,
     Packed,
     check_size,
+    decode_raw,
     pack,
     parse_header,
-    unpack,
+    unpack_raw,
 )
 
 TEMP_DIR = "tmp"
@@ -49,11 +51,15 @@ _FANOUT_RE = re.compile(r"[0-9a-f]{2}")
 
 
 class DiskObjectStore(ObjectStore):
-    """Objects as files under ``root`` (for a repository, ``REPO/.helix/objects``)."""
+    """Objects as files under ``root`` (for a repository, ``REPO/.helix/objects``).
 
-    def __init__(self, root: Path | str, *, level: int = 3) -> None:
+    With ``hot`` (the default), what it stores and loads also goes to the user's hot tier
+    while a warm server runs, and loads are served from there first (``hot.py``)."""
+
+    def __init__(self, root: Path | str, *, level: int = 3, hot: bool = True) -> None:
         self.root = Path(root)
         self.level = level
+        self._hot: HotTier | bool | None = hot  # opened on first use
         self._tmp = self.root / TEMP_DIR
         try:
             _make_private_dir(self.root, parents=True)
@@ -71,6 +77,16 @@ class DiskObjectStore(ObjectStore):
         check_key(key)
         return self.root / key[:2] / key[2:]
 
+    @property
+    def hot(self) -> HotTier | None:
+        if self._hot is True:
+            self._hot = HotTier.open()
+        return self._hot or None
+
+    def hot_load_seconds(self, key: str) -> float | None:
+        hot = self.hot
+        return None if hot is None else hot.load_seconds(key)
+
     def has(self, key: str) -> bool:
         return self.path(key).is_file()
 
@@ -81,10 +97,17 @@ class DiskObjectStore(ObjectStore):
             return existing
         packed = pack(value, self.level)
         self._write(key, path, packed)
+        if self.hot is not None and packed.raw is not None:
+            self.hot.put(key, packed.header.codec, packed.raw)
         return packed.info(key)
 
     def get(self, key: str, *, checksum: str | None = None) -> object:
         path = self.path(key)
+        hot = self.hot
+        if hot is not None:
+            value = hot.get(key)
+            if value is not MISS:
+                return value
         try:
             with open(path, "rb") as file:
                 stat = os.fstat(file.fileno())
@@ -94,7 +117,10 @@ class DiskObjectStore(ObjectStore):
         except OSError as exc:
             raise StoreReadError(key, path, exc) from None
         try:
-            return unpack(data, checksum)
+            codec, raw = unpack_raw(data, checksum)
+            if hot is not None:  # before decoding: a value may be a view of ``raw``
+                hot.put(key, codec, memoryview(raw))
+            return decode_raw(codec, raw)
         except Corruption as exc:
             raise self._discard(key, path, stat, exc.reason) from None
 

@@ -81,6 +81,8 @@ class Packed:
     payload: bytes
     started: float
     """``time.perf_counter()`` when encoding began, so writers can report total time."""
+    raw: memoryview | None = None
+    """The codec's payload before compression (what the hot tier keeps)."""
 
     def info(self, key: str) -> ObjectInfo:
         return self.header.info(key, time.perf_counter() - self.started)
@@ -95,7 +97,7 @@ def pack(value: object, level: int) -> Packed:
     header = Header(codec, raw.nbytes, len(payload), digest.hex())
     fields = _FIELDS.pack(MAGIC, VERSION, codec.encode("ascii"), raw.nbytes, len(payload), digest)
     header_bytes = fields + _blake2b(fields, _HEADER_DIGEST_SIZE)
-    return Packed(header, header_bytes, payload, started)
+    return Packed(header, header_bytes, payload, started, raw)
 
 
 def compress(raw: memoryview, level: int) -> bytes:
@@ -132,6 +134,12 @@ def check_size(header: Header, size: int) -> None:
 
 
 def unpack(data: bytes, checksum: str | None = None) -> object:
+    """``unpack_raw`` and decode (see there)."""
+    codec, raw = unpack_raw(data, checksum)
+    return decode_raw(codec, raw)
+
+
+def unpack_raw(data: bytes, checksum: str | None = None) -> tuple[str, bytearray]:
     """Verify a whole stored object and decode it; raises ``Corruption``.
 
     ``checksum``, when given, is what the run index recorded when the object was
@@ -150,11 +158,15 @@ def unpack(data: bytes, checksum: str | None = None) -> object:
     payload = memoryview(data)[HEADER_SIZE:]
     if _blake2b(payload, CHECKSUM_SIZE).hex() != header.checksum:
         raise Corruption("checksum mismatch")
-    raw = _decompress(payload, header.raw_bytes)
+    return header.codec, _decompress(payload, header.raw_bytes)
+
+
+def decode_raw(codec: str, raw: bytearray) -> object:
+    """The value of a verified, decompressed payload; ``Corruption`` if it does not decode."""
     try:
-        return decode(header.codec, raw)
+        return decode(codec, raw)
     except Exception as exc:  # unpickling runs arbitrary code; any failure means unusable
-        reason = f"cannot decode {header.codec} payload: {type(exc).__name__}: {exc}"
+        reason = f"cannot decode {codec} payload: {type(exc).__name__}: {exc}"
         raise Corruption(reason.replace("\n", " ")) from exc
 
 

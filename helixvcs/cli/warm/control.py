@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from helixvcs.cli.warm import registry
+from helixvcs import servers as registry
 from helixvcs.cli.warm.protocol import (
     MAX_SOCKET_PATH,
     connect,

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from helixvcs.cli.warm import registry
+from helixvcs import servers as registry
 from helixvcs.cli.warm.fingerprint import Twin, describe_process, environment_id
 from helixvcs.cli.warm.protocol import (
     pid_path,
@@ -189,6 +189,10 @@ class Server:
             self.stopping = why
             self.listener.close()
             registry.unregister(os.getpid())
+            if not registry.running():  # tmpfs is memory: the tier goes with the last server
+                from helixvcs.store.hot import clear
+
+                clear()
             if _inode(socket_path(self.root, self.env)) == self.socket_id:
                 socket_path(self.root, self.env).unlink(missing_ok=True)
                 pid_path(self.root, self.env).unlink(missing_ok=True)

@@ -33,10 +33,18 @@ class Entry:
     last_used: float  # the file's mtime: when it last served (or started)
 
 
-def folder() -> Path:
+def user_folder() -> Path:
+    """The user's private ``helixvcs`` folder for warm state (servers, the hot tier)."""
     base = os.environ.get("XDG_RUNTIME_DIR") or os.path.join(Path.home(), ".cache")
-    path = Path(base) / "helixvcs" / "servers"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return Path(base) / "helixvcs"
+
+
+def folder() -> Path:
+    path = user_folder() / "servers"
+    for level in (path.parent, path):
+        level.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if level.stat().st_uid == os.getuid():
+            os.chmod(level, 0o700)
     return path
 
 

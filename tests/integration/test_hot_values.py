@@ -1,0 +1,94 @@
+"""Values in memory between runs (the hot tier) while a warm server runs: later runs get
+exactly what was stored, whatever an operator did to its input in place, and the same
+results cold after the server stops."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from helixvcs.store.hot import HotTier, tier_folder
+from tests.conftest import GitRepo
+from tests.integration.test_server import _serving
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="helix server is Linux-only")
+
+WORKFLOW = """\
+import time
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+
+from helixvcs import Workflow
+
+wf = Workflow("mutating")
+
+
+@wf.op
+def arr():
+    time.sleep(0.05)
+    return np.arange(100_000, dtype=np.float64)
+
+
+@wf.op
+def frame():
+    time.sleep(0.05)
+    return pd.DataFrame({"a": np.arange(1000, dtype=np.float64), "b": np.ones(1000)})
+
+
+@wf.op
+def model():
+    time.sleep(0.05)
+    x = np.array([[0.0], [1.0], [2.0], [3.0]])
+    return LogisticRegression().fit(x, [0, 0, 1, 1])
+
+
+@wf.metric
+def from_arr(arr, k=1):
+    seen = float(arr.sum()) + k
+    arr[:] = -1.0  # in place: this operator is its only consumer, so it may
+    return seen
+
+
+@wf.metric
+def from_frame(frame, k=1):
+    seen = float(frame["a"].sum()) + k
+    frame["a"] *= 0
+    return seen
+
+
+@wf.metric
+def from_model(model, k=1):
+    seen = float(model.coef_.sum()) + k
+    model.coef_[:] = 0.0
+    return seen
+"""
+
+
+def _metrics(repo: GitRepo) -> dict[str, float]:
+    doc = repo.helix_json("run")
+    assert doc["status"] == "ok"
+    return dict(doc["metrics"])
+
+
+def test_in_place_changes_never_reach_a_later_run_hot_or_cold(git_repo: GitRepo) -> None:
+    git_repo.gen({"workflow.py": WORKFLOW, ".gitignore": ".helix/\n"}, commit="mutating")
+    git_repo.helix("init")
+    with _serving(git_repo):
+        first = _metrics(git_repo)
+        keys = {n["name"]: n["key"] for n in git_repo.helix_json("plan")["nodes"]}
+        folder = tier_folder()
+        assert folder is not None
+        tier = HotTier(folder, 2**30)
+        assert all(tier.has(keys[n]) for n in ("arr", "frame", "model"))
+        for k in (2, 3):  # the consumers change; their inputs load from memory
+            git_repo.write({"workflow.py": WORKFLOW.replace("k=1", f"k={k}")})
+            doc = git_repo.helix_json("run")
+            assert {n["name"]: n["state"] for n in doc["nodes"]}["arr"] == "load"
+            assert doc["metrics"] == {m: v + k - 1 for m, v in first.items()}
+    assert not (folder / keys["arr"]).exists()  # the tier went with the last server
+    git_repo.write({"workflow.py": WORKFLOW.replace("k=1", "k=4")})
+    cold = git_repo.helix_json("run")  # from the store on disk: the same values
+    assert cold["metrics"] == {m: v + 3 for m, v in first.items()}

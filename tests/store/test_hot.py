@@ -1,0 +1,137 @@
+"""The hot tier: values in memory for the next run, verified, copy-on-write, bounded, and
+gone with the user's last warm server.
+
+A warm server is what keeps the tier alive; here a real process (``sleep``) is
+registered as one in the user's server registry, as a server registers itself.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from helixvcs import servers
+from helixvcs.store import DiskObjectStore
+from helixvcs.store.hot import HEADER_SIZE, MISS, HotTier, clear, tier_folder
+
+KEY = "ab" * 20
+OTHER = "cd" * 20
+
+
+@pytest.fixture
+def alive(tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A live process registered as a warm server of this user."""
+    process = subprocess.Popen(["sleep", "300"])
+    servers.register(process.pid, tmp_path, "test")
+    try:
+        yield process
+    finally:
+        servers.unregister(process.pid)
+        process.kill()
+        process.wait()
+        clear()
+
+
+def _store(tmp_path: Path) -> DiskObjectStore:
+    return DiskObjectStore(tmp_path / "objects")
+
+
+def test_a_stored_value_loads_from_memory_without_a_copy(alive, tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    array = np.arange(1_000_000, dtype=np.float64)
+    store.put(KEY, array)
+    assert store.hot is not None and store.hot.has(KEY)
+    assert store.hot_load_seconds(KEY) is not None
+    (store.root / KEY[:2] / KEY[2:]).unlink()  # gone from disk: only memory can serve it
+    loaded = store.get(KEY)
+    assert isinstance(loaded, np.ndarray) and np.array_equal(loaded, array)
+    assert loaded.flags.writeable  # never read-only: operators may change their own input
+    assert not loaded.flags.owndata  # a view of the mapped entry, not a copy
+
+
+def test_changing_a_loaded_value_in_place_never_changes_the_entry(alive, tmp_path) -> None:
+    store = _store(tmp_path)
+    store.put(KEY, np.zeros(1000))
+    first = store.get(KEY)
+    first[:] = 7.0  # an operator changes its input in place
+    again = _store(tmp_path).get(KEY)  # a later run, another process's view
+    assert float(np.abs(again).sum()) == 0.0
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pa.table({"a": [1, 2, 3], "b": ["x", "y", "z"]}),
+        {"weights": [0.5, 0.25], "name": "model"},
+        None,
+    ],
+    ids=["arrow", "pickle", "none"],
+)
+def test_values_of_every_codec_come_back_equal(alive, tmp_path: Path, value) -> None:
+    store = _store(tmp_path)
+    store.put(KEY, value)
+    (store.root / KEY[:2] / KEY[2:]).unlink()
+    loaded = store.get(KEY)
+    assert loaded == value if not isinstance(value, pa.Table) else loaded.equals(value)
+
+
+def test_a_damaged_entry_is_a_miss_and_is_removed(alive, tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.put(KEY, np.ones(1000))
+    assert store.hot is not None
+    entry = store.hot.path(KEY)
+    data = bytearray(entry.read_bytes())
+    data[HEADER_SIZE + 100] ^= 0xFF
+    entry.write_bytes(bytes(data))
+    assert store.hot.get(KEY) is MISS and not entry.exists()
+    assert np.array_equal(store.get(KEY), np.ones(1000))  # the store still has it
+    assert store.hot.has(KEY)  # and the load put it back
+
+
+def test_the_budget_evicts_the_least_benefit_per_byte_first(alive, tmp_path, monkeypatch):
+    monkeypatch.setenv("HELIX_HOT_MEMORY", str(2 * (8000 + 200 + HEADER_SIZE)))
+    tier = HotTier.open()
+    assert tier is not None
+    raw = memoryview(bytes(8200))
+    assert tier.put(KEY, "pickle", raw, benefit=10.0)
+    assert tier.put(OTHER, "pickle", raw, benefit=0.1)
+    third = "ef" * 20
+    assert tier.put(third, "pickle", raw, benefit=5.0)
+    assert tier.has(KEY) and tier.has(third) and not tier.has(OTHER)
+    assert tier.total_bytes() <= tier.budget
+    assert not tier.put("01" * 20, "pickle", memoryview(bytes(10**6)))  # never fits
+
+
+def test_without_a_live_server_the_tier_is_emptied_and_unused(alive, tmp_path) -> None:
+    store = _store(tmp_path)
+    store.put(KEY, np.ones(10))
+    folder = tier_folder()
+    assert folder is not None and any(folder.iterdir())
+    alive.kill()
+    alive.wait()  # a SIGKILLed server leaves its entries behind
+    assert HotTier.open() is None
+    assert not folder.exists()
+    assert _store(tmp_path).hot is None
+
+
+def test_a_folder_open_to_others_is_not_used(alive, tmp_path: Path) -> None:
+    folder = tier_folder()
+    assert folder is not None
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o777)
+    try:
+        assert HotTier.open() is None
+    finally:
+        os.chmod(folder, 0o700)
+    assert HotTier.open() is not None
+
+
+def test_off_when_the_budget_is_zero(alive, monkeypatch) -> None:
+    monkeypatch.setenv("HELIX_HOT_MEMORY", "0")
+    assert HotTier.open() is None
