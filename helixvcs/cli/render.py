@@ -33,6 +33,12 @@ def run_report(report: Any) -> None:
     if report.sample is not None:
         what += f" on a {report.sample:g} sample (seed {report.seed})"
     click.echo(f"run {report.run_id} of {what}: {report.status}, {report.summary()}")
+    if report.unchanged_outputs:
+        reused = len(report.reused_by_cutoff)
+        click.echo(
+            f"unchanged output of {', '.join(report.unchanged_outputs)}: "
+            f"{reused} operator{'' if reused == 1 else 's'} reused"
+        )
     mark = "~" if report.approximate else ""
     for name, value in sorted(report.metrics.items()):
         click.echo(f"  {name:<24} {mark}{value:.6g}{_ci(report.intervals.get(name))}")

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from helixvcs.errors import UserInputError
+from helixvcs.exec import cutoff
 from helixvcs.exec.budget import Budget, FixedBudget
 from helixvcs.exec.executor import Executor
 from helixvcs.exec.progress import Progress
@@ -70,6 +71,8 @@ class RunSettings:
     load_throughput: float = STORE_THROUGHPUT
     """Decoded bytes per second that loading from the store gives (measured, once known):
     what the materialization rule compares a value's in-memory size against."""
+    previous: Mapping[str, cutoff.Previous] = field(default_factory=dict)
+    """The last run of the workflow, by operator name: what early cutoff compares with."""
 
 
 @dataclass
@@ -85,6 +88,7 @@ class NodeOutcome:
     note: str = ""
     info: ObjectInfo | None = None
     recompute_seconds: float | None = None
+    cutoff: bool = False  # computed, and equal to its previous value; or reused thanks to one
 
 
 @dataclass
@@ -161,6 +165,8 @@ class _Run:
         self.errors: list[BaseException] = []  # not the user's: raised once the run drained
         self.stored = {n.name for n in dag if store.has(n.key)}
         self.result = ExecResult(outcomes={n.name: NodeOutcome(n.name, n.key, PRUNE) for n in dag})
+        self.equal = cutoff.unchanged(dag, settings.previous)  # values equal to last run's
+        self.aliased: set[str] = set()  # stored under their new key by early cutoff
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -177,7 +183,8 @@ class _Run:
                 if self.todo:  # a node whose parents no plan state provides
                     raise RuntimeError(f"the plan never reaches {', '.join(self.todo)}")
                 break
-            held = frozenset(self.dag[n].key for n in self.handles)
+            at_hand = set(self.handles) | self.aliased  # aliased: stored, and cheap to load
+            held = frozenset(self.dag[n].key for n in at_hand)
             self._plan(dict(replan(held, frozenset(self.lost))))
         if self.result.failure is not None:
             self._keep_finished()
@@ -261,6 +268,10 @@ class _Run:
         if state == COMPUTE and node.name not in self.stored:
             keep = self._keep(node)
         watch = tuple(p for p in node.parents if self._shared(p)) if state == COMPUTE else ()
+        previous = None
+        if state == COMPUTE and self._children_compute(node.name):
+            before = cutoff.trigger(node, self.settings.previous)
+            previous = (before.key, before.checksum) if before and before.checksum else None
         return Task(
             name=node.name,
             key=node.key,
@@ -274,8 +285,12 @@ class _Run:
             keep=keep,
             checksum=self.settings.checksums.get(node.key) if state == LOAD else None,
             watch=watch,
+            previous=previous,
             **variant_fields(node, state),
         )
+
+    def _children_compute(self, name: str) -> bool:
+        return any(self.states.get(c) == COMPUTE for c in self.children[name])
 
     def _shared(self, name: str) -> bool:
         """Whether other operators (or the run's results) receive ``name``'s value too:
@@ -342,6 +357,11 @@ class _Run:
             out.load_seconds, out.bytes = meta.seconds, meta.bytes
         else:
             self.seconds[task.name] = meta.seconds
+            if meta.cutoff and meta.info is not None:  # stored under its new key: a link
+                recompute = recompute_seconds(task.name, self.parents, self.seconds, self.stored)
+                worth = recompute / max(meta.info.raw_bytes, 1)
+                self._stored(task.name, meta.info, recompute, worth)
+                self._cut_off(task.name)
             if task.name not in self.stored:
                 self.unsaved.add(task.name)
             if meta.size is not None:
@@ -352,6 +372,30 @@ class _Run:
             note = self._account(task.name, meta)
         self.handles[task.name] = handle
         self.progress.finish(task.name, task.state, meta.seconds, note)
+
+    def _cut_off(self, name: str) -> None:
+        """``name`` came out equal to its previous value: what only depended on equal
+        values is its previous value too; stored ones are linked under their new keys
+        and a new plan loads them instead of recomputing them (``cutoff``)."""
+        self.result.outcomes[name].cutoff = True
+        self.equal.add(name)
+        busy = set(self.handles) | set(self.inflight)
+        linked = False
+        for other in cutoff.equivalents(self.dag, self.settings.previous, self.equal):
+            before = self.settings.previous[other]
+            if other in busy or not self.store.has(before.key):
+                continue
+            info = self.store.alias(self.dag[other].key, before.key)
+            if info is None:
+                continue
+            out = self.result.outcomes[other]
+            out.cutoff, out.info, out.materialized, out.bytes = True, info, True, info.bytes
+            out.recompute_seconds = self.seconds.get(other)
+            self.aliased.add(other)
+            self.stored.add(other)
+            linked = True
+        if linked:
+            self.replan_needed = True
 
     def _save_later(self, task: Task, meta: TaskMeta, handle: Any) -> bool:
         """Make room for a value worth keeping that did not fit, and have it written."""

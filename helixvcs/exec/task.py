@@ -49,6 +49,7 @@ from helixvcs.store import (
     UnstorableValue,
     estimate_size,
 )
+from helixvcs.store.objectfile import Packed
 
 SAVE = "save"  # keep a value that finished before the run failed
 _PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
@@ -90,6 +91,7 @@ class Task:
     sample: SampleSpec | None = None  # a source of a sampled run: the rows to keep
     constants: Mapping[str, Any] = field(default_factory=dict)  # an explored variant's
     per_row: bool = False  # a metric returning per-row scores (``@wf.metric(per_row=True)``)
+    previous: tuple[str, str] | None = None  # early cutoff: (previous key, its checksum)
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class TaskMeta:
     lost: str | None = None  # a load found no valid object: what to tell the user
     warning: str | None = None
     wants_room: bool = False  # worth keeping, but larger than the room reserved for it
+    cutoff: bool = False  # equal to the previous value: stored under the new key by a link
 
 
 class TaskResult:
@@ -276,13 +279,38 @@ def _compute(
         failure = OperatorFailure(task.name, _mutation_message(task.name, changed[0]), "")
         return TaskResult(None, TaskMeta(task.name, COMPUTE, seconds, failure=failure))
     meta = _with_metrics(task, value, TaskMeta(task.name, COMPUTE, seconds, warning=warning))
-    if meta.failure is None and task.keep is not None:
-        meta = _materialize(task, task.keep, store, value, meta)
+    packed = None
+    if meta.failure is None and task.previous is not None:
+        meta, packed = _compare(task.key, task.previous, store, value, meta)
+    if meta.failure is None and task.keep is not None and not meta.cutoff:
+        meta = _materialize(task, task.keep, store, value, meta, packed)
     return TaskResult(value, meta)
 
 
+def _compare(
+    key: str, previous: tuple[str, str], store: ObjectStore, value: Any, meta: TaskMeta
+) -> tuple[TaskMeta, Packed | None]:
+    """Early cutoff (``cutoff.py``): the value packed as the store would write it; if it
+    is the previous value byte for byte, its new key names the stored object."""
+    try:
+        packed = store.pack(value)
+    except UnstorableValue:
+        return meta, None
+    if packed.header.checksum != previous[1]:
+        return meta, packed
+    info = store.alias(key, previous[0])
+    if info is None or info.checksum != previous[1]:
+        return meta, packed
+    return replace(meta, cutoff=True, info=info, bytes=info.bytes), None
+
+
 def _materialize(
-    task: Task, keep: Keep, store: ObjectStore, value: Any, meta: TaskMeta
+    task: Task,
+    keep: Keep,
+    store: ObjectStore,
+    value: Any,
+    meta: TaskMeta,
+    packed: Packed | None = None,
 ) -> TaskMeta:
     """OPT-MAT-PLAN, online (``helixvcs.plan.materialize``); the budget is the driver's."""
     size = estimate_size(value)
@@ -300,7 +328,7 @@ def _materialize(
     if keep.room is not None and with_overhead(size) > keep.room:
         return replace(meta, wants_room=True)  # the driver makes room, then saves it
     try:
-        info = store.put(task.key, value)
+        info = store.put(task.key, value) if packed is None else store.put_packed(task.key, packed)
     except UnstorableValue as exc:
         return replace(meta, warning=f"{task.name}: {exc}; it will be recomputed when needed")
     return replace(meta, info=info, bytes=info.bytes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from helixvcs.errors import UserInputError
 from helixvcs.graph import Dag, compile_cached, compile_workflow, find_workflow_file
@@ -14,6 +15,9 @@ from helixvcs.plan.explain import PreviousOperator
 from helixvcs.repo.layout import Layout
 from helixvcs.store import ObjectStore
 from helixvcs.vcs import Version, export_tree, resolve, working_version
+
+if TYPE_CHECKING:
+    from helixvcs.exec.cutoff import Previous
 
 
 def compile_tree(layout: Layout, reuse: bool = False) -> Dag:
@@ -80,6 +84,26 @@ def cost_model(
             stored[key] = StoredObject(bytes=info.bytes if info else 0, load_seconds=hot)
     throughput = index.load_throughput() or STORE_THROUGHPUT
     return CostModel(by_key=by_key, by_name=by_name, stored=stored, throughput=throughput)
+
+
+def previous_nodes(index: Index, store: ObjectStore, workflow: str) -> dict[str, Previous]:
+    """The last run of ``workflow``, by operator name, for early cutoff
+    (``helixvcs.exec.cutoff``): keys, identities and checksums of stored values."""
+    from helixvcs.exec.cutoff import Previous  # only runs need it: status imports no exec
+
+    last = index.last_run(status="ok", workflow=workflow)
+    if last is None:
+        return {}
+    ops = index.operators(last.run_id)
+    known = index.objects([op.key for op in ops])
+    found = {}
+    for op in ops:
+        rec = known.get(op.key)
+        checksum = rec.checksum if rec is not None and store.has(op.key) else None
+        found[op.name] = Previous(
+            op.key, op.kind, op.code_hash, tuple(op.parents), dict(op.parts), checksum
+        )
+    return found
 
 
 def previous_operators(index: Index, workflow: str) -> Mapping[str, PreviousOperator]:

@@ -46,7 +46,12 @@ from helixvcs.plan import COMPUTE, LOAD, MaterializePolicy, Plan, make_plan
 from helixvcs.plan.benefit import default_probability, survival_probabilities
 from helixvcs.plan.costs import STORE_THROUGHPUT, CostModel, replanned
 from helixvcs.repo.budget import StoreBudget
-from helixvcs.repo.context import compile_version, cost_model, previous_operators
+from helixvcs.repo.context import (
+    compile_version,
+    cost_model,
+    previous_nodes,
+    previous_operators,
+)
 from helixvcs.repo.history import untracked_data_warnings
 from helixvcs.vcs import MergeInProgress, Version, merge_in_progress
 
@@ -134,11 +139,22 @@ class RunReport:
             "ci": {name: list(ci) for name, ci in sorted(self.intervals.items())},
             "variant": self.variant.to_json() if self.variant else None,
             "base_run": self.variant.base_run if self.variant else None,
+            "cutoff": {"unchanged": self.unchanged_outputs, "reused": self.reused_by_cutoff},
             "nodes": self.nodes,
         }
 
     def count(self, state: str) -> int:
         return sum(1 for n in self.nodes if n["state"] == state)
+
+    @property
+    def unchanged_outputs(self) -> list[str]:
+        """Operators recomputed whose value came out equal to their previous one."""
+        return [n["name"] for n in self.nodes if n.get("cutoff") and n["state"] == COMPUTE]
+
+    @property
+    def reused_by_cutoff(self) -> list[str]:
+        """Operators loaded instead of recomputed because their inputs came out equal."""
+        return [n["name"] for n in self.nodes if n.get("cutoff") and n["state"] != COMPUTE]
 
     def summary(self) -> str:
         """One line: counts, wall time and time saved."""
@@ -219,6 +235,7 @@ def run(
                 probabilities=probabilities,
                 default_probability=default_probability(),
                 checksums=checksums,
+                previous=previous_nodes(index, store, dag.workflow),
                 load_throughput=index.load_throughput(raw=True) or STORE_THROUGHPUT,
             ),
             progress=progress,
@@ -482,4 +499,5 @@ def _node_json(dag: Dag, o: Any) -> dict[str, Any]:
         "seconds": round(o.seconds, 6),
         "bytes": o.bytes,
         "materialized": o.materialized,
+        "cutoff": o.cutoff,
     }

@@ -27,6 +27,7 @@ from helixvcs.store.errors import (
     UnstorableValue,
 )
 from helixvcs.store.memory import MemoryObjectStore
+from helixvcs.store.objectfile import Packed
 
 __all__ = [
     "CODECS",
@@ -38,6 +39,7 @@ __all__ = [
     "MissingObject",
     "ObjectInfo",
     "ObjectStore",
+    "Packed",
     "StoreReadError",
     "StoreUnavailable",
     "StoreWriteError",

@@ -10,8 +10,12 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from helixvcs.store.errors import InvalidKey
+
+if TYPE_CHECKING:
+    from helixvcs.store.objectfile import Packed
 
 #: Keys are blake2b-160 digests in lowercase hex, computed by the hashing layer.
 KEY_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -102,6 +106,21 @@ class ObjectStore(ABC):
     @abstractmethod
     def total_bytes(self) -> int:
         """Space used by all objects, as ``ObjectInfo.bytes`` would count it."""
+
+    @abstractmethod
+    def pack(self, value: object) -> Packed:
+        """``value`` encoded and compressed as this store would write it (its checksum
+        says whether it is the same as a stored object); ``UnstorableValue`` if it
+        cannot be encoded."""
+
+    @abstractmethod
+    def put_packed(self, key: str, packed: Packed) -> ObjectInfo:
+        """``put`` of a value ``pack`` encoded already."""
+
+    @abstractmethod
+    def alias(self, key: str, existing: str) -> ObjectInfo | None:
+        """Make ``key`` name the object stored under ``existing`` (early cutoff: two keys
+        whose values are equal); None if ``existing`` is not stored."""
 
     def __contains__(self, key: object) -> bool:
         return self.has(check_key(key))

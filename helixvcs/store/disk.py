@@ -91,15 +91,55 @@ class DiskObjectStore(ObjectStore):
         return self.path(key).is_file()
 
     def put(self, key: str, value: object) -> ObjectInfo:
+        existing = self._existing_info(key)
+        if existing is not None:
+            return existing
+        return self.put_packed(key, pack(value, self.level))
+
+    def pack(self, value: object) -> Packed:
+        return pack(value, self.level)
+
+    def put_packed(self, key: str, packed: Packed) -> ObjectInfo:
         path = self.path(key)
         existing = self._existing_info(key)
         if existing is not None:
             return existing
-        packed = pack(value, self.level)
         self._write(key, path, packed)
         if self.hot is not None and packed.raw is not None:
             self.hot.put(key, packed.header.codec, packed.raw)
         return packed.info(key)
+
+    def alias(self, key: str, existing: str) -> ObjectInfo | None:
+        """A hard link: one file, two names (a copy where links are not allowed)."""
+        source, path = self.path(existing), self.path(key)
+        info = self.info(existing)
+        if info is None:
+            return None
+        if self.has(key):
+            return self.info(key)
+        temp = self._tmp / f"{os.getpid()}-{secrets.token_hex(8)}.part"
+        try:
+            _make_private_dir(path.parent)
+            try:
+                os.link(source, temp)
+            except OSError:  # another file system, or links refused: copy it
+                _write_synced(temp, source.read_bytes())
+            os.replace(temp, path)
+            _fsync_dir(path.parent)
+        except FileNotFoundError:  # gone meanwhile (gc): nothing to alias
+            _remove_quietly(temp)
+            return None
+        except OSError as exc:
+            _remove_quietly(temp)
+            raise StoreWriteError(key, path, exc) from None
+        return ObjectInfo(
+            key=key,
+            bytes=info.bytes,
+            raw_bytes=info.raw_bytes,
+            codec=info.codec,
+            checksum=info.checksum,
+            write_seconds=0.0,
+        )
 
     def get(self, key: str, *, checksum: str | None = None) -> object:
         path = self.path(key)

@@ -12,7 +12,14 @@ from collections.abc import Iterator
 
 from helixvcs.store.base import ObjectInfo, ObjectStore, check_key
 from helixvcs.store.errors import CorruptObject, MissingObject
-from helixvcs.store.objectfile import Corruption, check_size, pack, parse_header, unpack
+from helixvcs.store.objectfile import (
+    Corruption,
+    Packed,
+    check_size,
+    pack,
+    parse_header,
+    unpack,
+)
 
 
 class MemoryObjectStore(ObjectStore):
@@ -34,10 +41,27 @@ class MemoryObjectStore(ObjectStore):
         existing = self._existing_info(key)
         if existing is not None:
             return existing
-        packed = pack(value, self.level)
+        return self.put_packed(key, pack(value, self.level))
+
+    def pack(self, value: object) -> Packed:
+        return pack(value, self.level)
+
+    def put_packed(self, key: str, packed: Packed) -> ObjectInfo:
+        check_key(key)
+        existing = self._existing_info(key)
+        if existing is not None:
+            return existing
         with self._lock:
             self._objects.setdefault(key, packed.header_bytes + packed.payload)
         return packed.info(key)
+
+    def alias(self, key: str, existing: str) -> ObjectInfo | None:
+        data = self._data(check_key(existing))
+        if data is None:
+            return None
+        with self._lock:
+            self._objects.setdefault(check_key(key), data)
+        return self.info(key)
 
     def get(self, key: str, *, checksum: str | None = None) -> object:
         data = self._data(check_key(key))

@@ -1,0 +1,100 @@
+"""Early cutoff: an operator recomputed to the same value stops the recompute below it;
+a value whose inputs really changed is never reused. With every executor."""
+
+from __future__ import annotations
+
+from tests.integration.toy import computed, states
+
+WORKFLOW = """\
+import time
+
+from helixvcs import Workflow
+
+wf = Workflow("cut")
+
+
+@wf.op
+def a():
+    time.sleep(0.05)
+    return list(range(100))
+
+
+@wf.op
+def b(a):
+    time.sleep(0.05)
+    return [x * 2 for x in a]
+
+
+@wf.op
+def d(a, shift=0):
+    time.sleep(0.05)
+    return [x + shift for x in a]
+
+
+@wf.op
+def c(b):
+    time.sleep(0.05)
+    return sum(b)
+
+
+@wf.op
+def e(b, d):
+    time.sleep(0.05)
+    return sum(x * y for x, y in zip(b, d))
+
+
+@wf.metric
+def m(c):
+    return float(c)
+
+
+@wf.metric
+def n(e):
+    return float(e)
+"""
+REFACTOR = ("return [x * 2 for x in a]", "return [x + x for x in a]  # same values")
+
+
+def _setup(git_repo, executor_args):
+    git_repo.gen({"workflow.py": WORKFLOW, ".gitignore": ".helix/\n"}, commit="cut")
+    git_repo.helix("init")
+    return git_repo.helix_json("run", "--materialize", "all", *executor_args)
+
+
+def test_a_refactor_that_keeps_the_value_recomputes_one_operator(git_repo, executor_args):
+    first = _setup(git_repo, executor_args)
+    git_repo.edit("workflow.py", *REFACTOR)
+    doc = git_repo.helix_json("run", *executor_args)
+    assert computed(doc) == {"b"}
+    assert doc["cutoff"] == {"unchanged": ["b"], "reused": ["c", "e", "m", "n"]}
+    assert {n["name"] for n in doc["nodes"] if n["cutoff"]} == {"b", "c", "e", "m", "n"}
+    assert states(doc)["m"] == "load" and states(doc)["n"] == "load"
+    assert doc["metrics"] == first["metrics"]
+    again = git_repo.helix_json("run", *executor_args)  # the new keys are stored now
+    assert computed(again) == set() and again["cutoff"] == {"unchanged": [], "reused": []}
+    git_repo.edit("workflow.py", "[x + x for x in a]", "[2 * x for x in a]")  # once more
+    text = git_repo.helix("--quiet", "run", *executor_args).stdout
+    assert "1 computed" in text and "unchanged output of b: 4 operators reused" in text
+
+
+def test_a_value_that_really_changed_is_never_cut_off(git_repo, executor_args):
+    _setup(git_repo, executor_args)
+    git_repo.edit("workflow.py", "return [x * 2 for x in a]", "return [x * 3 for x in a]")
+    doc = git_repo.helix_json("run", *executor_args)
+    assert computed(doc) == {"b", "c", "e", "m", "n"}
+    assert doc["cutoff"] == {"unchanged": [], "reused": []}
+    assert doc["metrics"]["m"] == 3 * sum(range(100))
+
+
+def test_one_equal_parent_does_not_cut_off_a_child_whose_other_parent_changed(
+    git_repo, executor_args
+):
+    first = _setup(git_repo, executor_args)
+    git_repo.edit("workflow.py", *REFACTOR)
+    git_repo.edit("workflow.py", "shift=0", "shift=1")  # d really changes
+    doc = git_repo.helix_json("run", *executor_args)
+    assert doc["cutoff"]["unchanged"] == ["b"]
+    assert "e" in computed(doc) and "n" in computed(doc)  # e sees a changed d
+    assert "c" not in computed(doc) and doc["metrics"]["m"] == first["metrics"]["m"]
+    expected = sum(2 * x * (x + 1) for x in range(100))
+    assert doc["metrics"]["n"] == expected
