@@ -45,7 +45,7 @@ _SPARSE_PARTS = {
     "csc": ("data", "indices", "indptr"),
     "bsr": ("data", "indices", "indptr"),
     "dia": ("data", "offsets"),
-    "coo": ("data", "coords"),
+    "coo": ("data",),
 }
 
 
@@ -121,9 +121,10 @@ class _Parts:
             return False  # lil, dok: pickled
         self.layout.append((type(value).__qualname__, value.format, value.shape))
         for name in names:
-            part = getattr(value, name)
-            for array in part if isinstance(part, tuple) else (part,):
-                self.add(array, _MAX_DEPTH)
+            self.add(getattr(value, name), _MAX_DEPTH)
+        if value.format == "coo":  # one array per axis (scipy < 1.13: row and col only)
+            for axis in getattr(value, "coords", None) or (value.row, value.col):
+                self.add(axis, _MAX_DEPTH)
         return True
 
     def pickle_others(self) -> bool:
