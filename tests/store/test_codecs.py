@@ -24,7 +24,14 @@ def round_trip(value: object) -> tuple[str, Any]:
 
 
 def test_every_codec_is_reachable() -> None:
-    values = [pa.table({"a": [1]}), pd.DataFrame({"a": [1]}), np.ones(2), sps.eye(2), {1: 2}]
+    values = [
+        pa.table({"a": [1]}),
+        pd.DataFrame({"a": [1]}),
+        np.ones(2),
+        sps.eye(2),
+        (np.ones(2), sps.eye(2)),
+        {1: 2},
+    ]
     assert [encode(v)[0] for v in values] == list(CODECS)
 
 
