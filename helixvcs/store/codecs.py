@@ -42,8 +42,6 @@ Payload = bytes | bytearray | memoryview
 
 _NPZ_FORMATS = frozenset({"csr", "csc", "bsr", "dia", "coo"})
 _SPARSE_PARTS = ("data", "indices", "indptr", "row", "col", "offsets")
-#: Enough of a .npy payload to hold its header (version 1.0 headers are < 64 KiB).
-_NPY_HEADER_PREFIX = 1 << 17
 
 
 def encode(value: object) -> tuple[str, bytes]:
@@ -257,8 +255,9 @@ def _decode_numpy(payload: Payload) -> object:
     import numpy as np
 
     layout = _npy_layout(payload)
-    if layout is None:
-        return np.load(io.BytesIO(payload), allow_pickle=False)
+    if layout is None:  # numpy's 10 KB header guard is for untrusted files; ours are checked
+        size = memoryview(payload).nbytes
+        return np.load(io.BytesIO(payload), allow_pickle=False, max_header_size=size)
     shape, fortran_order, dtype, offset = layout
     count = math.prod(shape)
     if dtype.hasobject or offset + count * dtype.itemsize != memoryview(payload).nbytes:
@@ -274,14 +273,19 @@ def _npy_layout(payload: Payload) -> tuple[tuple[int, ...], bool, Any, int] | No
     simple view does not apply (unusual header versions, empty arrays)."""
     import numpy as np
 
-    head = io.BytesIO(bytes(memoryview(payload)[:_NPY_HEADER_PREFIX]))
-    version = np.lib.format.read_magic(head)
-    if version == (1, 0):
-        shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(head)
-    elif version == (2, 0):
-        shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(head)
-    else:
+    view = memoryview(payload).cast("B")
+    version = np.lib.format.read_magic(io.BytesIO(bytes(view[:8])))
+    if version not in ((1, 0), (2, 0)):
         return None
+    length_bytes = 2 if version == (1, 0) else 4  # then the header's length, little-endian
+    end = 8 + length_bytes + int.from_bytes(view[8 : 8 + length_bytes], "little")
+    head = io.BytesIO(bytes(view[:end]))
+    np.lib.format.read_magic(head)
+    if version == (1, 0):
+        read = np.lib.format.read_array_header_1_0
+    else:
+        read = np.lib.format.read_array_header_2_0
+    shape, fortran_order, dtype = read(head, max_header_size=end)
     if dtype.itemsize == 0 or math.prod(shape) == 0:
         return None
     return shape, fortran_order, dtype, head.tell()
