@@ -46,6 +46,8 @@ MAX_NODES = 1024
 #: The manifest's size at most (long strings, many keys): past it, pickle does better.
 MAX_MANIFEST = 1 << 20
 _PLAIN = (type(None), bool, int, float, str)
+#: Longer ints are pickled: Python reads at most 4,300 decimal digits back by default.
+_MAX_INT_BITS = 4096
 _SPARSE_PARTS = {
     "csr": ("data", "indices", "indptr"),
     "csc": ("data", "indices", "indptr"),
@@ -75,10 +77,7 @@ def encode(value: object, element: Encoder) -> memoryview | None:
         return None
     if not writer.blobs:
         return None  # plain data: pickle is smaller and as fast
-    try:
-        text = json.dumps({"version": _VERSION, "value": root}, separators=(",", ":"))
-    except ValueError:  # an int too long to write out in decimal
-        return None
+    text = json.dumps({"version": _VERSION, "value": root}, separators=(",", ":"))
     manifest = text.encode("ascii")
     if len(manifest) > MAX_MANIFEST:
         return None
@@ -128,6 +127,8 @@ class _Writer:
             assert isinstance(value, tuple | list)
             return {"t": cls.__name__, "items": [self.node(v, depth + 1) for v in value]}
         if cls in _PLAIN:
+            if cls is int and abs(value).bit_length() > _MAX_INT_BITS:  # type: ignore[arg-type]
+                raise _Refused
             return {"t": "plain", "v": value}
         if cls is bytes:
             assert isinstance(value, bytes)
