@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from helixvcs.exec import sampling, scores
+from helixvcs.exec.guard import fingerprint
 from helixvcs.graph import Node
 from helixvcs.graph.snapshot import SourceSnapshot, import_snapshot, snapshot_functions
 from helixvcs.hashing import SampleSpec
@@ -118,11 +119,14 @@ class TaskResult:
     only by ``value``, after ``run_task`` imported the workflow's snapshot: a value of a
     class that the workflow defines can only be rebuilt once that module exists."""
 
-    __slots__ = ("_frozen", "_value", "meta")
+    __slots__ = ("_frozen", "_seal", "_value", "meta")
 
     def __init__(self, value: Any, meta: TaskMeta) -> None:
         self._value, self.meta = value, meta
         self._frozen: tuple[bytes, list[Any]] | None = None
+        # (value, its fingerprint) as the last child that checked it left it: the next
+        # child's "before" (see ``_fingerprint_before``); never pickled with the result
+        self._seal: tuple[Any, bytes | None] | None = None
 
     @property
     def value(self) -> Any:
@@ -256,17 +260,23 @@ def _load(task: Task, store: ObjectStore) -> TaskResult:
 def _compute(
     task: Task, store: ObjectStore, function: Callable[..., Any], parents: tuple[TaskResult, ...]
 ) -> TaskResult:
-    kwargs = {p: r.value for p, r in zip(task.params, parents, strict=True)}
+    received = dict(zip(task.params, parents, strict=True))
+    kwargs = {p: r.value for p, r in received.items()}
     if task.source is not None:
         kwargs[task.source[0]] = task.source[1]
     # constants are the function's own defaults (the text that made the key), except
     # those an explored variant sets, which are in its key instead
     kwargs.update(task.constants)
-    before = {p: value_digest(kwargs[p]) for p in task.watch if _worth_checking(kwargs[p])}
+    before = {p: _fingerprint_before(r) for p, r in received.items() if p in task.watch}
+    for p, r in received.items():
+        if p not in task.watch:  # this child may change it: the next must look afresh
+            r._seal = None
     start = time.perf_counter()
     try:
         value = function(**kwargs)
     except Exception as exc:
+        for r in received.values():  # it may have stopped halfway through a change
+            r._seal = None
         failure = _user_failure(task.name, exc)
         return TaskResult(None, TaskMeta(task.name, COMPUTE, _since(start), failure=failure))
     warning = None
@@ -274,7 +284,7 @@ def _compute(
         value, why = sampling.rows(value, task.sample)
         warning = None if why is None else f"source {task.name} {why}"
     seconds = _since(start)
-    changed = [p for p, d in before.items() if d is not None and value_digest(kwargs[p]) != d]
+    changed = [p for p, d in before.items() if not _unchanged(received[p], d)]
     if changed:
         failure = OperatorFailure(task.name, _mutation_message(task.name, changed[0]), "")
         return TaskResult(None, TaskMeta(task.name, COMPUTE, seconds, failure=failure))
@@ -356,33 +366,34 @@ def _since(start: float) -> float:
     return time.perf_counter() - start
 
 
-WATCH_LIMIT = 32 * 2**20
-"""Shared inputs larger than this (arrays, tables, frames) are not checked for in-place
-changes: two digests of a 100 MB frame cost about half a second per operator."""
-_SIZED = frozenset({"numpy", "pandas", "pyarrow", "scipy"})
+def _fingerprint_before(parent: TaskResult) -> bytes | None:
+    """The parent's value as the last child that checked it left it, else taken now.
+
+    A shared value is fingerprinted once before its first child and once after each
+    child, not twice per child: after a child, an unchanged fingerprint is exactly the
+    next child's "before". The seal lives on the parent's result, so it lasts as long as
+    the value and the run, and names the value object it was taken of. A child that
+    receives the value unchecked drops the seal.
+    """
+    value = parent.value
+    seal = parent._seal
+    if seal is not None and seal[0] is value:
+        return seal[1]
+    digest = fingerprint(value)
+    parent._seal = (value, digest)
+    return digest
 
 
-def _worth_checking(value: Any) -> bool:
-    """Cheap to digest: small, or an object whose size is unknown without pickling it."""
-    if type(value).__module__.partition(".")[0] not in _SIZED:
+def _unchanged(parent: TaskResult, before: bytes | None) -> bool:
+    """Whether the child left the parent's value as it found it (``None``: unchecked)."""
+    if before is None:
         return True
-    return estimate_size(value) <= WATCH_LIMIT
-
-
-def value_digest(value: Any) -> bytes | None:
-    """A digest of ``value`` as it is now, to notice an operator changing its input in
-    place; ``None`` when the value does not pickle (then it cannot be checked)."""
-    import hashlib
-
-    buffers: list[pickle.PickleBuffer] = []
-    try:
-        data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
-        digest = hashlib.blake2b(data, digest_size=20)
-        for buffer in buffers:
-            digest.update(buffer.raw())  # BufferError if not contiguous: then unchecked
-    except Exception:
-        return None
-    return digest.digest()
+    value = parent.value
+    after = fingerprint(value)
+    if after != before:
+        return False
+    parent._seal = (value, after)
+    return True
 
 
 def _mutation_message(name: str, param: str) -> str:

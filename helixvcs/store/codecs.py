@@ -9,11 +9,15 @@ arrow    ``pyarrow.Table``                     Arrow IPC stream
 pandas   ``pandas.DataFrame``                  Arrow IPC stream, restored by ``to_pandas``
 numpy    ``numpy.ndarray`` without objects     ``np.save(allow_pickle=False)``
 sparse   scipy sparse csr/csc/bsr/dia/coo      ``scipy.sparse.save_npz`` (uncompressed)
+bundle   tuple, list, dict (str keys) of the   a JSON manifest, then each element in its
+         above, nested one level, with small   own encoding (sparse: its arrays as .npy)
+         plain values among them               (see ``bundle``)
 pickle   anything else                         pickle protocol 5
 ======== ===================================== =========================================
 
 A DataFrame only takes the Arrow path when the round trip is exact (see ``frames``);
-anything Arrow would silently change is pickled instead.
+anything Arrow would silently change is pickled instead. A container takes the bundle
+path only when every element does; otherwise the whole container is pickled.
 
 Types are recognised from ``type(value).__module__`` before anything is imported, so
 storing a dict never pays for importing pandas or scipy.
@@ -28,14 +32,16 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from helixvcs.store import bundle
 from helixvcs.store.errors import UnstorableValue
 
-CODECS = ("arrow", "pandas", "numpy", "sparse", "pickle")
+CODECS = ("arrow", "pandas", "numpy", "sparse", "bundle", "pickle")
+
+Payload = bytes | bytearray | memoryview
+"""What decoders read: the store's writable ``bytearray``, or a slice of one in a bundle."""
 
 _NPZ_FORMATS = frozenset({"csr", "csc", "bsr", "dia", "coo"})
 _SPARSE_PARTS = ("data", "indices", "indptr", "row", "col", "offsets")
-#: Enough of a .npy payload to hold its header (version 1.0 headers are < 64 KiB).
-_NPY_HEADER_PREFIX = 1 << 17
 
 
 def encode(value: object) -> tuple[str, bytes]:
@@ -49,23 +55,43 @@ def encode_buffer(value: object) -> tuple[str, memoryview]:
 
     Raises ``UnstorableValue`` when the value cannot be pickled.
     """
-    family = _family(value)
-    if family == "arrow":
-        return "arrow", _ipc_bytes(value)
-    if family == "pandas":
-        frame_payload = _pandas_bytes(value)
-        if frame_payload is not None:
-            return "pandas", frame_payload
-    if family == "numpy" and not value.dtype.hasobject:  # type: ignore[attr-defined]
-        return "numpy", _numpy_bytes(value)
-    if family == "sparse":
-        sparse_payload = _sparse_bytes(value)
-        if sparse_payload is not None:
-            return "sparse", sparse_payload
+    native = _native(value)
+    if native is not None:
+        return native
+    if type(value) in (tuple, list, dict):
+        bundled = bundle.encode(value, _element)
+        if bundled is not None:
+            return "bundle", bundled
     return "pickle", memoryview(_pickle_bytes(value))
 
 
-def decode(codec: str, payload: bytes | bytearray) -> object:
+def _native(value: object) -> tuple[str, memoryview] | None:
+    """(codec, payload) when a codec other than pickle takes ``value`` as it is."""
+    family = _family(value)
+    if family == "sparse":
+        sparse_payload = _sparse_bytes(value)
+        return None if sparse_payload is None else ("sparse", sparse_payload)
+    element = _element(value)
+    if element is None:
+        return None
+    codec, chunks = element
+    return codec, memoryview(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+
+
+def _element(value: object) -> tuple[str, list[bytes | memoryview]] | None:
+    """(codec, payload in pieces) of an array, table or frame that a bundle can hold."""
+    family = _family(value)
+    if family == "arrow":
+        return "arrow", [_ipc_bytes(value)]
+    if family == "pandas":
+        frame_payload = _pandas_bytes(value)
+        return None if frame_payload is None else ("pandas", [frame_payload])
+    if family == "numpy" and not value.dtype.hasobject:  # type: ignore[attr-defined]
+        return "numpy", _npy_chunks(value)
+    return None
+
+
+def decode(codec: str, payload: Payload) -> object:
     """Rebuild a value from ``encode``'s output.
 
     Raises ``ValueError`` for an unknown codec; decoding errors of the underlying library
@@ -140,11 +166,31 @@ def _ipc_bytes(table: Any) -> memoryview:
 
 
 def _numpy_bytes(array: Any) -> memoryview:
+    return memoryview(b"".join(_npy_chunks(array)))
+
+
+def _npy_chunks(array: Any) -> list[bytes | memoryview]:
+    """The ``.npy`` file of ``array`` as ``np.save`` writes it, as (header, data): the data
+    is the array's own memory, uncopied, unless the array is strided (then it is copied)."""
     import numpy as np
 
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getbuffer()
+    header = io.BytesIO()
+    layout = np.lib.format.header_data_from_array_1_0(array)
+    try:
+        np.lib.format.write_array_header_1_0(header, layout)
+    except ValueError:  # a header over 64 KiB, or field names that are not latin-1
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        return [buffer.getbuffer()]
+    if layout["fortran_order"]:
+        data = array.T  # C-ordered: the Fortran-ordered array's memory as it lies
+    elif array.flags.c_contiguous:
+        data = array
+    else:
+        data = np.ascontiguousarray(array)
+    if data.nbytes == 0:
+        return [header.getvalue()]
+    return [header.getvalue(), memoryview(data.reshape(-1).view(np.uint8))]
 
 
 def _sparse_bytes(matrix: Any) -> memoryview | None:
@@ -186,13 +232,13 @@ def _pandas_bytes(frame: Any) -> memoryview | None:
     return None if table is None else _ipc_bytes(table)
 
 
-def _decode_arrow(payload: bytes | bytearray) -> object:
+def _decode_arrow(payload: Payload) -> object:
     import pyarrow as pa
 
     return pa.ipc.open_stream(pa.py_buffer(payload)).read_all()
 
 
-def _decode_pandas(payload: bytes | bytearray) -> object:
+def _decode_pandas(payload: Payload) -> object:
     import pyarrow as pa
 
     from helixvcs.store import frames
@@ -200,7 +246,7 @@ def _decode_pandas(payload: bytes | bytearray) -> object:
     return frames.to_frame(pa.ipc.open_stream(pa.py_buffer(payload)).read_all())
 
 
-def _decode_numpy(payload: bytes | bytearray) -> object:
+def _decode_numpy(payload: Payload) -> object:
     """``np.load``, except that the array is a view of ``payload`` when that is writable.
 
     The store decompresses into a fresh ``bytearray`` that nobody else holds, so
@@ -209,11 +255,12 @@ def _decode_numpy(payload: bytes | bytearray) -> object:
     import numpy as np
 
     layout = _npy_layout(payload)
-    if layout is None:
-        return np.load(io.BytesIO(payload), allow_pickle=False)
+    if layout is None:  # numpy's 10 KB header guard is for untrusted files; ours are checked
+        size = memoryview(payload).nbytes
+        return np.load(io.BytesIO(payload), allow_pickle=False, max_header_size=size)
     shape, fortran_order, dtype, offset = layout
     count = math.prod(shape)
-    if dtype.hasobject or offset + count * dtype.itemsize != len(payload):
+    if dtype.hasobject or offset + count * dtype.itemsize != memoryview(payload).nbytes:
         raise ValueError("the .npy header does not match the payload")
     flat = np.frombuffer(payload, dtype=dtype, count=count, offset=offset)
     if not flat.flags.writeable:
@@ -221,34 +268,44 @@ def _decode_numpy(payload: bytes | bytearray) -> object:
     return flat.reshape(shape, order="F" if fortran_order else "C")
 
 
-def _npy_layout(payload: bytes | bytearray) -> tuple[tuple[int, ...], bool, Any, int] | None:
+def _npy_layout(payload: Payload) -> tuple[tuple[int, ...], bool, Any, int] | None:
     """(shape, fortran order, dtype, data offset) of a .npy payload, or ``None`` when the
     simple view does not apply (unusual header versions, empty arrays)."""
     import numpy as np
 
-    head = io.BytesIO(bytes(memoryview(payload)[:_NPY_HEADER_PREFIX]))
-    version = np.lib.format.read_magic(head)
-    if version == (1, 0):
-        shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(head)
-    elif version == (2, 0):
-        shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(head)
-    else:
+    view = memoryview(payload).cast("B")
+    version = np.lib.format.read_magic(io.BytesIO(bytes(view[:8])))
+    if version not in ((1, 0), (2, 0)):
         return None
+    length_bytes = 2 if version == (1, 0) else 4  # then the header's length, little-endian
+    end = 8 + length_bytes + int.from_bytes(view[8 : 8 + length_bytes], "little")
+    head = io.BytesIO(bytes(view[:end]))
+    np.lib.format.read_magic(head)
+    if version == (1, 0):
+        read = np.lib.format.read_array_header_1_0
+    else:
+        read = np.lib.format.read_array_header_2_0
+    shape, fortran_order, dtype = read(head, max_header_size=end)
     if dtype.itemsize == 0 or math.prod(shape) == 0:
         return None
     return shape, fortran_order, dtype, head.tell()
 
 
-def _decode_sparse(payload: bytes | bytearray) -> object:
+def _decode_sparse(payload: Payload) -> object:
     import scipy.sparse as sps
 
     return sps.load_npz(io.BytesIO(payload))
 
 
-_DECODERS: dict[str, Callable[[bytes | bytearray], object]] = {
+def _decode_bundle(payload: Payload) -> object:
+    return bundle.decode(payload, _DECODERS)
+
+
+_DECODERS: dict[str, Callable[[Payload], object]] = {
     "arrow": _decode_arrow,
     "pandas": _decode_pandas,
     "numpy": _decode_numpy,
     "sparse": _decode_sparse,
+    "bundle": _decode_bundle,
     "pickle": pickle.loads,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -24,7 +25,14 @@ def round_trip(value: object) -> tuple[str, Any]:
 
 
 def test_every_codec_is_reachable() -> None:
-    values = [pa.table({"a": [1]}), pd.DataFrame({"a": [1]}), np.ones(2), sps.eye(2), {1: 2}]
+    values = [
+        pa.table({"a": [1]}),
+        pd.DataFrame({"a": [1]}),
+        np.ones(2),
+        sps.eye(2),
+        (np.ones(2), sps.eye(2)),
+        {1: 2},
+    ]
     assert [encode(v)[0] for v in values] == list(CODECS)
 
 
@@ -57,12 +65,26 @@ def test_numpy_array_keeps_dtype_and_is_writable() -> None:
         np.arange(20)[::3],
         np.zeros((2, 0)),
         np.array(["ab", "c"]),
+        np.zeros(2, dtype=[(f"field_{i}", "<f8") for i in range(4000)]),
+        np.array([(1.5,)], dtype=[("✓", "<f8")]),
     ],
-    ids=["structured", "big-endian", "fortran", "strided", "empty", "unicode"],
+    ids=[
+        "structured",
+        "big-endian",
+        "fortran",
+        "strided",
+        "empty",
+        "unicode",
+        "huge-header",
+        "utf8-field",
+    ],
 )
 def test_numpy_layouts_round_trip_as_writable_arrays(value: np.ndarray) -> None:
     codec, payload = encode(value)
     assert codec == "numpy"
+    saved = io.BytesIO()
+    np.save(saved, value, allow_pickle=False)
+    assert payload == saved.getvalue()  # the same .npy file as np.save writes
     for buffer in (payload, bytearray(payload)):  # read-only and writable sources
         back = decode(codec, buffer)
         assert isinstance(back, np.ndarray) and back.flags.writeable

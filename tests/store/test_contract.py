@@ -128,6 +128,21 @@ CASES: dict[str, Case] = {
         same_sparse,
     ),
     "scipy-csr-array": (lambda: sps.csr_array(np.eye(4)), "sparse", same_sparse),
+    "bundle-csr-pair": (
+        lambda: (sps.random(30, 20, 0.1, "csr", rng=1), sps.random(9, 20, 0.1, "csr", rng=2)),
+        "bundle",
+        lambda a, b: [same_sparse(x, y) for x, y in zip(a, b, strict=True)],
+    ),
+    "bundle-dict-of-arrays": (
+        lambda: {"X": np.arange(12.0).reshape(3, 4), "y": np.arange(3), "n": 3},
+        "bundle",
+        lambda a, b: [
+            same_array(a["X"], b["X"]),
+            same_array(a["y"], b["y"]),
+            same_value(a["n"], b["n"]),
+            same_value(list(a), list(b)),
+        ],
+    ),
     "sklearn-model": (fitted_model, "pickle", same_predictions),
     "dict": (lambda: {"a": [1, 2.5, "x"], "b": {"nested": (1, 2)}}, "pickle", same_value),
     "list": (lambda: [1, "two", 3.0, None], "pickle", same_value),

@@ -1,0 +1,166 @@
+"""A fingerprint of a value as it is now, to notice an operator changing its input in place.
+
+Two operators that receive one parent get the same Python object, so one that sorts,
+appends to, refits or overwrites it would hand the other a different value than the one
+the key stands for. ``run_task`` fingerprints each shared input before the operator runs
+and again after it, and fails the run when the two differ.
+
+The check is not adversarial (an operator is not trying to hide a change), so what
+matters is that it is cheap enough to run on everything:
+
+* array-like buffers are checksummed where they lie, with ``zlib.crc32`` (about
+  5.7 GiB/s on one core here, against 1.1 GiB/s for blake2b; it releases the GIL): numpy
+  arrays, the data / indices / indptr (or coords, offsets) of scipy sparse matrices, and
+  the buffers that pickle protocol 5 hands out of band for everything else (pandas
+  blocks and Arrow columns inside frames, arrays inside fitted models);
+* tuples, lists and dicts are walked, so a container of arrays costs what its arrays
+  cost, and an element that does not pickle leaves the rest of the container checked;
+* only the small remainder (structure, dtypes, shapes, Python objects) is pickled.
+
+A value that does not pickle and holds no array-like buffer cannot be fingerprinted
+(``None``): it stays unchecked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import zlib
+from typing import Any
+
+WATCH_LIMIT = 2**30
+"""Values whose buffers add up to more than this (1 GiB) are not checked: a fingerprint
+costs about 20 ms per 100 MiB (crc32 at ~5 GiB/s), paid once after every operator that
+receives the value and once more before the first, so a 1 GiB input adds ~0.2 s to each."""
+
+_MAX_DEPTH = 3
+"""Containers nested deeper than this are pickled whole, like any other object."""
+_MAX_ITEMS = 1024
+"""Longer containers are pickled whole: pickle's C loop over many small items is faster
+than walking them in Python, and pickle hands their arrays out of band all the same."""
+_MAX_WALKED = 4096
+"""Items walked in one value at most; containers past that are pickled whole too."""
+_SPARSE_PARTS = {
+    "csr": ("data", "indices", "indptr"),
+    "csc": ("data", "indices", "indptr"),
+    "bsr": ("data", "indices", "indptr"),
+    "dia": ("data", "offsets"),
+    "coo": ("data",),
+}
+
+
+def fingerprint(value: Any, limit: int = WATCH_LIMIT) -> bytes | None:
+    """A 20-byte digest of ``value`` as it is now; ``None`` when it cannot be taken (the
+    value does not pickle and has no buffers) or would cost too much (over ``limit``)."""
+    parts = _Parts()
+    parts.add(value, 0)
+    if parts.size > limit:  # before pickling anything
+        return None
+    if not parts.pickle_others() and not parts.arrays:
+        return None  # nothing of it could be read: unchecked, as an unpicklable value
+    if parts.size > limit:
+        return None
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(pickle.dumps(parts.layout, protocol=5))
+    for chunk in parts.chunks():
+        digest.update(b"%d:%d;" % (memoryview(chunk).nbytes, zlib.crc32(chunk)))
+    return digest.digest()
+
+
+class _Parts:
+    """What a value is made of: its layout (types, lengths, dtypes, shapes, keys), the
+    arrays whose buffers are checksummed in place, and the other objects, pickled."""
+
+    def __init__(self) -> None:
+        self.layout: list[Any] = []
+        self.arrays: list[Any] = []
+        self.others: list[Any] = []
+        self.streams: list[bytes] = []
+        self.buffers: list[pickle.PickleBuffer] = []
+        self.size = 0
+        self.walked = 0
+
+    def add(self, value: Any, depth: int) -> None:
+        cls = type(value)
+        if (
+            cls in (tuple, list, dict)
+            and depth < _MAX_DEPTH
+            and len(value) <= min(_MAX_ITEMS, _MAX_WALKED - self.walked)
+        ):
+            self.walked += len(value)
+            self.layout.append((cls.__name__, len(value)))
+            if cls is dict:
+                self.others.append(list(value))  # the keys, in order
+                value = value.values()
+            for item in value:
+                self.add(item, depth + 1)
+            return
+        top = cls.__module__.partition(".")[0]  # never import a library the value is not of
+        if top == "numpy" and self._array(value):
+            return
+        if top == "scipy" and self._sparse(value):
+            return
+        self.layout.append("object")
+        self.others.append(value)
+
+    def _array(self, value: Any) -> bool:
+        import numpy as np
+
+        if type(value) is not np.ndarray or value.dtype.hasobject:
+            return False
+        self.layout.append(("ndarray", repr(value.dtype), value.shape))
+        self.arrays.append(value)
+        self.size += value.nbytes
+        return True
+
+    def _sparse(self, value: Any) -> bool:
+        import scipy.sparse as sps
+
+        names = _SPARSE_PARTS.get(getattr(value, "format", ""))
+        if not sps.issparse(value) or names is None:
+            return False  # lil, dok: pickled
+        self.layout.append((type(value).__qualname__, value.format, value.shape))
+        for name in names:
+            self.add(getattr(value, name), _MAX_DEPTH)
+        if value.format == "coo":  # one array per axis (scipy < 1.13: row and col only)
+            for axis in getattr(value, "coords", None) or (value.row, value.col):
+                self.add(axis, _MAX_DEPTH)
+        return True
+
+    def pickle_others(self) -> bool:
+        """Pickle the other objects, their large buffers out of band; an object that does
+        not pickle is left out by type. ``False`` when none of them pickled."""
+        if not self.others:
+            return True
+        if self._pickle(self.others):
+            return True
+        pickled = [self._pickle(other) for other in self.others]
+        self.layout.extend(
+            ("unchecked", i, type(other).__qualname__)
+            for i, (other, ok) in enumerate(zip(self.others, pickled, strict=True))
+            if not ok
+        )
+        return any(pickled)
+
+    def _pickle(self, value: Any) -> bool:
+        buffers: list[pickle.PickleBuffer] = []
+        try:  # pickling runs arbitrary __reduce__ code: any failure means unchecked
+            stream = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+        except Exception:
+            return False
+        self.streams.append(stream)
+        self.buffers.extend(buffers)
+        self.size += len(stream) + sum(memoryview(b).nbytes for b in buffers)
+        return True
+
+    def chunks(self) -> list[Any]:
+        """Every buffer to checksum, contiguous (a strided view is copied first)."""
+        chunks: list[Any] = list(self.streams)
+        for array in self.arrays:  # ravel "K": no copy for C- or Fortran-ordered arrays
+            chunks.append(array.ravel(order="K").view("u1") if array.nbytes else b"")
+        for buffer in self.buffers:
+            try:
+                chunks.append(buffer.raw())
+            except BufferError:  # not contiguous
+                chunks.append(memoryview(buffer).tobytes())
+        return chunks

@@ -1,0 +1,309 @@
+"""Shared inputs are fingerprinted to catch an operator changing them in place.
+
+``fingerprint`` on its own (what it sees and what it leaves unchecked), then
+``run_task`` and a whole run with real tasks, results and stores: a change is named,
+an unchanged value passes, and the "before" is taken once per value.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import scipy.sparse as sps
+from sklearn.linear_model import LogisticRegression
+
+from helixvcs.exec import Progress, RunSettings, execute, get_executor
+from helixvcs.exec.guard import WATCH_LIMIT, fingerprint
+from helixvcs.exec.task import Task, TaskMeta, TaskResult, _mutation_message, in_process, run_task
+from helixvcs.graph import compile_workflow
+from helixvcs.hashing import StatCache
+from helixvcs.plan import COMPUTE
+from helixvcs.store import MemoryObjectStore
+
+
+def fitted() -> LogisticRegression:
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(100, 3))
+    return LogisticRegression().fit(features, (features[:, 0] > 0).astype(int))
+
+
+def frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"x": np.arange(5.0), "s": list("abcde"), "c": pd.Categorical(list("ababa"))},
+        index=pd.Index(range(10, 15), name="id"),
+    )
+
+
+def matrices() -> tuple[Any, Any]:
+    return sps.random(50, 8, 0.2, "csr", rng=1), sps.random(50, 8, 0.2, "coo", rng=2)
+
+
+def _set_cell(f: pd.DataFrame) -> None:
+    f.iloc[2, 0] = -1.0
+
+
+def _set_item(d: dict[str, Any]) -> None:
+    d["extra"] = 1
+
+
+def _sort(a: np.ndarray) -> None:
+    a.sort()
+
+
+def _sum_duplicates(pair: tuple[Any, Any]) -> None:
+    pair[1].sum_duplicates()
+
+
+# (make a value, change it in place)
+CHANGES: dict[str, tuple[Callable[[], Any], Callable[[Any], None]]] = {
+    "array-element": (lambda: np.arange(10.0), lambda a: a.__setitem__(3, -1)),
+    "array-sorted": (lambda: np.arange(10.0)[::-1].copy(), _sort),
+    "array-reshaped": (lambda: np.arange(12.0), lambda a: setattr(a, "shape", (3, 4))),
+    "fortran-array": (lambda: np.asfortranarray(np.eye(4)), lambda a: a.__setitem__((0, 1), 2)),
+    "strided-view": (lambda: np.arange(20.0)[::3], lambda a: a.__setitem__(1, 0)),
+    "datetimes": (
+        lambda: np.array(["2024-01-01", "2024-06-01"], dtype="datetime64[s]"),
+        lambda a: a.__setitem__(0, np.datetime64("2025-01-01")),
+    ),
+    "frame-cell": (frame, _set_cell),
+    "frame-new-column": (frame, lambda f: f.insert(0, "y", 1)),
+    "frame-index-name": (frame, lambda f: setattr(f.index, "name", "row")),
+    "frame-attrs": (frame, lambda f: f.attrs.update(source="x")),
+    "sparse-in-tuple": (matrices, lambda t: t[0].data.__setitem__(0, 9.0)),
+    "sparse-coo-coords": (matrices, lambda t: t[1].coords[0].__setitem__(0, 49)),
+    "sparse-canonical": (
+        lambda: (sps.csr_matrix(np.eye(3)), sps.coo_matrix(([1.0, 2.0], ([0, 0], [1, 1])))),
+        _sum_duplicates,
+    ),
+    "array-in-dict": (
+        lambda: {"X": np.ones((4, 2)), "y": np.zeros(4)},
+        lambda d: d["y"].__setitem__(2, 1),
+    ),
+    "frame-in-dict": (lambda: {"train": frame(), "n": 5}, lambda d: _set_cell(d["train"])),
+    "dict-key-added": (lambda: {"X": np.ones(3)}, _set_item),
+    "list-appended": (lambda: [np.ones(3)], lambda xs: xs.append(np.ones(3))),
+    "nested-tuple": (
+        lambda: ((np.ones(3), np.zeros(3)), (np.ones(2), np.zeros(2))),
+        lambda t: t[1][1].__setitem__(0, 5),
+    ),
+    "arrow-table-in-list": (
+        lambda: [pa.table({"a": np.arange(4)}), np.arange(4)],
+        lambda xs: xs.__setitem__(0, xs[0].slice(1)),
+    ),
+    "estimator-coef": (fitted, lambda m: m.coef_.__setitem__((0, 0), 0.0)),
+    "estimator-param": (fitted, lambda m: m.set_params(C=5.0)),
+    "estimator-refit": (
+        fitted,
+        lambda m: m.fit(np.eye(4)[:, :3], np.array([0, 1, 0, 1])),
+    ),
+    "plain-list": (lambda: [(1.0, 2.0)] * 3, lambda xs: xs.append((0.0, 0.0))),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CHANGES))
+def test_a_fingerprint_sees_every_change_in_place(case: str) -> None:
+    make, change = CHANGES[case]
+    value = make()
+    before = fingerprint(value)
+    assert before is not None and len(before) == 20
+    assert fingerprint(value) == before  # stable while nothing changes
+    assert fingerprint(make()) == before  # and the same for an equal value
+    change(value)
+    assert fingerprint(value) != before
+
+
+def test_values_that_do_not_pickle_and_hold_no_buffers_stay_unchecked() -> None:
+    assert fingerprint(threading.Lock()) is None
+    assert fingerprint((threading.Lock(),)) is None
+
+
+def test_a_container_with_one_unpicklable_element_is_checked_for_the_rest() -> None:
+    value = {"lock": threading.Lock(), "X": np.ones(4), "n": [1, 2]}
+    before = fingerprint(value)
+    assert before is not None
+    value["X"][0] = 0
+    assert fingerprint(value) != before
+    value["X"][0], value["n"] = 1, [1, 3]
+    assert fingerprint(value) != before
+
+
+def test_values_over_the_limit_are_not_checked_whole_or_in_a_container() -> None:
+    array = np.zeros(1000)
+    assert fingerprint(array, limit=array.nbytes) is not None
+    assert fingerprint(array, limit=array.nbytes - 1) is None
+    assert fingerprint((array, array), limit=array.nbytes) is None
+    assert fingerprint({"m": fitted()}, limit=100) is None
+    assert WATCH_LIMIT >= 2**30  # 1 GiB: what a tuple of census matrices is, many times over
+
+
+def test_long_and_deep_containers_are_pickled_whole_and_still_checked() -> None:
+    long = [np.ones(2) for _ in range(5000)]
+    deep: Any = np.ones(3)
+    for _ in range(6):
+        deep = [deep]
+    for value, inner in ((long, long[4321]), (deep, deep[0][0][0][0][0][0])):
+        before = fingerprint(value)
+        assert before is not None
+        inner[1] = 7
+        assert fingerprint(value) != before
+
+
+# -- in tasks ---------------------------------------------------------------------------
+
+RUN = "guard-test"
+
+
+def consumer(name: str, watch: bool = True) -> Task:
+    return Task(
+        name=name,
+        key="c" * 40,
+        kind="op",
+        state=COMPUTE,
+        run=RUN,
+        store_root=None,
+        code=None,
+        params=("shared",),
+        watch=("shared",) if watch else (),
+    )
+
+
+def big_sparse_pair() -> tuple[Any, Any]:
+    """Two CSR matrices of 20 MB each: over the old 32 MiB limit together."""
+    rng = np.random.default_rng(3)
+    nnz = 1_700_000
+    pair = []
+    for _ in range(2):
+        rows, cols = np.sort(rng.integers(0, 300_000, nnz)), rng.integers(0, 100, nnz)
+        pair.append(sps.csr_matrix((rng.random(nnz), (rows, cols)), shape=(300_000, 100)))
+    return pair[0], pair[1]
+
+
+def run(functions: dict[str, Callable[..., Any]], *tasks: Task, value: Any) -> list[TaskMeta]:
+    parent = TaskResult(value, TaskMeta("shared", COMPUTE))
+    with in_process(RUN, functions, MemoryObjectStore()):
+        return [run_task(task, parent).meta for task in tasks]
+
+
+def test_changing_one_matrix_inside_a_big_tuple_fails_the_operator_naming_it() -> None:
+    pair = big_sparse_pair()
+    assert sum(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes for m in pair) > 32 * 2**20
+
+    def scale(shared: tuple[Any, Any]) -> int:
+        shared[1].data *= 2
+        return 0
+
+    reader, scaler = run(
+        {"reader": lambda shared: shared[0].nnz, "scale": scale},
+        consumer("reader"),
+        consumer("scale"),
+        value=pair,
+    )
+    assert reader.failure is None
+    assert scaler.failure is not None
+    assert scaler.failure.message == _mutation_message("scale", "shared")
+
+
+def test_an_array_over_the_old_32_mib_limit_is_checked() -> None:
+    array = np.zeros(5 * 2**20)  # 40 MiB
+
+    def clip(shared: np.ndarray) -> None:
+        shared[-1] = 1.0
+
+    (meta,) = run({"clip": clip}, consumer("clip"), value=array)
+    assert meta.failure is not None
+    assert meta.failure.message == _mutation_message("clip", "shared")
+
+
+def test_a_fitted_estimator_refit_by_a_child_is_caught() -> None:
+    model = fitted()
+
+    def refit(shared: LogisticRegression) -> float:
+        shared.fit(np.eye(4)[:, :3], np.array([0, 1, 0, 1]))
+        return 0.0
+
+    (meta,) = run({"refit": refit}, consumer("refit"), value=model)
+    assert meta.failure is not None and "changed its input 'shared'" in meta.failure.message
+
+
+def test_the_before_fingerprint_is_taken_once_and_kept_on_the_result() -> None:
+    value = {"X": np.arange(6.0), "y": np.ones(6)}
+    parent = TaskResult(value, TaskMeta("shared", COMPUTE))
+    functions = {name: lambda shared: 1 for name in ("a", "b", "c")}
+    with in_process(RUN, functions, MemoryObjectStore()):
+        run_task(consumer("a"), parent)
+        seal = parent._seal
+        assert seal is not None and seal[0] is value and seal[1] == fingerprint(value)
+        value["X"][0] = 99  # behind every child's back: the next checked child is blamed
+        meta = run_task(consumer("b"), parent).meta
+        assert meta.failure is not None and "'b' changed its input" in meta.failure.message
+        run_task(consumer("c", watch=False), parent)  # unchecked: may change it
+        assert parent._seal is None
+        assert run_task(consumer("a"), parent).meta.failure is None
+
+
+def test_a_child_that_fails_halfway_through_a_change_leaves_no_blame_behind() -> None:
+    value = [np.arange(4.0)]
+
+    def half(shared: list[np.ndarray]) -> None:
+        shared[0][0] = -1
+        raise RuntimeError("stopped")
+
+    metas = run(
+        {"half": half, "next": lambda shared: 1}, consumer("half"), consumer("next"), value=value
+    )
+    assert metas[0].failure is not None and "RuntimeError: stopped" in metas[0].failure.message
+    assert metas[1].failure is None
+
+
+WORKFLOW = """\
+import numpy as np
+import scipy.sparse as sps
+
+from helixvcs import Workflow
+
+wf = Workflow("guard")
+
+
+@wf.op
+def design():
+    rng = np.random.default_rng(0)
+    nnz = 1_700_000
+    rows, cols = np.sort(rng.integers(0, 300_000, nnz)), rng.integers(0, 100, nnz)
+    train = sps.csr_matrix((rng.random(nnz), (rows, cols)), shape=(300_000, 100))
+    return train, train.copy()
+
+
+@wf.op
+def shifted(design):
+    design[0].data += 1.0
+    return design[0].nnz
+
+
+@wf.metric
+def total(design, shifted):
+    return float(design[1].sum() + shifted)
+"""
+
+
+def test_a_run_fails_when_an_operator_changes_a_matrix_inside_a_shared_tuple(tmp_path):
+    (tmp_path / "workflow.py").write_text(WORKFLOW, encoding="utf-8")
+    dag = compile_workflow(tmp_path, tmp_path / "workflow.py", StatCache(None))
+    result = execute(
+        dag,
+        dict.fromkeys(dag.nodes, COMPUTE),
+        store=MemoryObjectStore(),
+        executor=get_executor("local"),
+        replan=lambda held, lost: {},
+        compute_estimates={},
+        settings=RunSettings(),
+        progress=Progress(io.StringIO()),
+    )
+    assert result.failure is not None
+    assert result.failure.message == _mutation_message("shifted", "design")
