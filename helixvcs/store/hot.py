@@ -125,7 +125,7 @@ class HotTier:
                 raise ValueError("bad header")
             if zlib.crc32(payload) != crc:
                 raise ValueError("bad checksum")
-            value = decode(codec, payload)  # type: ignore[arg-type]
+            value = decode(codec, payload)
         except Exception:  # a damaged entry is a miss: the store has the value
             _remove(path)
             return MISS
