@@ -11,8 +11,9 @@ alone), so helix can inspect a repository while the user's own git commands run.
 private index (``checkout``), so that filters, line endings and submodules are git's.
 
 Writing (``init_repo``, ``commit_all``, ``ensure_gitignore``) exists for ``helix init``
-and the demo, and behaves like the git commands it names. ``commit-and-run`` and the hooks go through the ``git``
-binary itself (``gitcli``), so that a commit made for the user is exactly ``git commit``'s.
+and the demo, and behaves like the git commands it names. ``commit-and-run`` and the hooks
+go through the ``git`` binary itself (``gitcli``), so that a commit made for the user is
+exactly ``git commit``'s.
 """
 
 from __future__ import annotations
