@@ -44,7 +44,7 @@ def explore(
     Example: helix explore --budget 5m --metric accuracy
     """
     from helixvcs.repo import RunOptions
-    from helixvcs.repo.explorer import ExplorationBusy, parse_duration
+    from helixvcs.repo.feedback.explorer import ExplorationBusy, parse_duration
 
     sample, seed = obj.sampling()
     options = RunOptions(rev=rev, materialize=materialize, sample=sample, seed=seed)

@@ -53,7 +53,7 @@ def start(obj: Ctx, idle: str) -> None:
     Example: helix server start --idle 2h
     """
     from helixvcs.cli.warm import control
-    from helixvcs.repo.explorer import parse_duration
+    from helixvcs.repo.feedback.explorer import parse_duration
 
     seconds = parse_duration(idle)
     root = _root(obj)

@@ -47,7 +47,7 @@ from helixvcs.plan.benefit import default_probability, survival_probabilities
 from helixvcs.plan.costs import STORE_THROUGHPUT, CostModel, replanned
 from helixvcs.repo.budget import StoreBudget
 from helixvcs.repo.context import compile_version, cost_model, previous_operators
-from helixvcs.repo.history import untracked_data_warnings
+from helixvcs.repo.records import untracked_data_warnings
 from helixvcs.vcs import MergeInProgress, Version, merge_in_progress
 
 if TYPE_CHECKING:

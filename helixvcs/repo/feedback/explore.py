@@ -31,7 +31,7 @@ from helixvcs.exec import Progress
 from helixvcs.graph import Dag
 from helixvcs.hashing import value_fingerprint
 from helixvcs.repo.context import compile_version
-from helixvcs.repo.explorer import ExplorationStopped
+from helixvcs.repo.feedback.explorer import ExplorationStopped
 from helixvcs.repo.run import (
     RunOptions,
     RunReport,
