@@ -1,7 +1,7 @@
 """Think time: what helix does for the user between their commands.
 
 ``explore`` runs the alternatives a workflow declares for its constants, each as a
-variant of one run (``helixvcs.repo.run``); ``explorer`` keeps one exploration per
+variant of one run (``helixvcs.repo.variants``); ``explorer`` keeps one exploration per
 work tree and lets other commands stop a background one; ``suggest`` turns the best
 explored variants into ``patches``; ``hooks`` installs the post-commit hook, whose
 runner works through the ``queue`` of new commits and then explores the newest.
