@@ -43,7 +43,7 @@ COMMANDS: tuple[click.Command, ...] = (
     ui_command.ui,
     server_command.server,
 )
-"""Every ``helix`` command, in the order of the docs (``helix --help`` sorts them)."""
+"""Every ``helix`` command (``helix --help`` lists them sorted by name)."""
 
 
 @click.group(cls=HelixGroup, context_settings={"help_option_names": ["-h", "--help"]})

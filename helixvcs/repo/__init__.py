@@ -1,7 +1,10 @@
 """The ``Repo`` facade: one method per verb, each implemented in its own module.
 
 ``Repo`` wires the leaves together (the store, the index, git) for the verbs; the CLI
-only parses arguments, calls a method and prints the report it gets back.
+only parses arguments, calls a method and prints the report it gets back. The verbs live
+in three rooms below the facade: ``history`` (looking back: diff, blame, bisect, explain,
+log, plot, dag), ``feedback`` (think time: explore, suggest, hooks and their queue), and
+the modules of this package (one iteration: run, status, plan, show, gc, commit).
 """
 
 from __future__ import annotations
