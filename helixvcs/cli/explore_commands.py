@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from helixvcs.cli.commands import Ctx, cli, emit_json, json_option, sample_options
+from helixvcs.cli.options import Ctx, emit_json, json_option, sample_options
 
 
-@cli.command()
+@click.command()
 @click.argument("rev", required=False)
 @click.option(
     "--budget", metavar="TIME", help="Stop starting variants after this long: 90s, 5m, 1h."
@@ -44,7 +44,7 @@ def explore(
     Example: helix explore --budget 5m --metric accuracy
     """
     from helixvcs.repo import RunOptions
-    from helixvcs.repo.explorer import ExplorationBusy, parse_duration
+    from helixvcs.repo.feedback.explorer import ExplorationBusy, parse_duration
 
     sample, seed = obj.sampling()
     options = RunOptions(rev=rev, materialize=materialize, sample=sample, seed=seed)
@@ -96,7 +96,7 @@ def _explore_report(report: Any) -> None:
         click.echo("no variant beat the base")
 
 
-@cli.command()
+@click.command()
 @click.option("--metric", "-m", metavar="NAME", help="The metric to rank by.")
 @click.option(
     "--minimize/--maximize", default=None, help="Whether lower is better (default: by name)."

@@ -1,6 +1,6 @@
 """The commands that work with git itself: ``commit-and-run`` and ``hooks``.
 
-They register themselves on the ``cli`` group when ``commands`` imports this module.
+``commands`` adds them to the ``helix`` group.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Any
 
 import click
 
-from helixvcs.cli.commands import Ctx, cli, emit_json, json_option
+from helixvcs.cli.options import Ctx, emit_json, json_option
 
 
-@cli.command("commit-and-run")
+@click.command("commit-and-run")
 @click.option("-m", "--message", required=True, help="The commit message, as for git commit.")
 @click.option(
     "-a", "--all", "all_", is_flag=True, help="Commit all modified and deleted tracked files."
@@ -47,7 +47,7 @@ def commit_and_run(obj: Ctx, message: str, all_: bool, paths: tuple[str, ...]) -
         raise WorkflowFailed(report.run.failure.message, report.run.failure.traceback)
 
 
-@cli.group()
+@click.group()
 def hooks() -> None:
     """Git hooks: run every new commit in the background (install, uninstall, status).
 

@@ -1,7 +1,7 @@
 """The commands that look across versions: diff, blame-metric, bisect, explain, plot, dag.
 
-They register themselves on the ``cli`` group when ``commands`` imports this module;
-``history_render`` prints their reports as text.
+``commands`` adds them to the ``helix`` group; ``history_render`` prints their reports
+as text.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from pathlib import Path
 
 import click
 
-from helixvcs.cli.commands import Ctx, cli, emit_json, json_option
+from helixvcs.cli.options import Ctx, emit_json, json_option
 
 _OUTPUT = click.Path(dir_okay=False, path_type=Path)
 
 
-@cli.command()
+@click.command()
 @click.argument("a")
 @click.argument("b", required=False)
 @json_option
@@ -33,7 +33,7 @@ def diff(obj: Ctx, a: str, b: str | None) -> None:
     emit_json(report.to_json()) if obj.as_json else history_render.diff_report(report)
 
 
-@cli.command("blame-metric")
+@click.command("blame-metric")
 @click.argument("metric")
 @click.argument("range_", metavar="[RANGE]", required=False)
 @click.option("--isolate", is_flag=True, help="Replay each edit alone to separate its effect.")
@@ -54,7 +54,7 @@ def blame_metric(obj: Ctx, metric: str, range_: str | None, isolate: bool) -> No
     emit_json(report.to_json()) if obj.as_json else history_render.blame_report(report)
 
 
-@cli.command()
+@click.command()
 @click.argument("metric")
 @click.option("--good", required=True, metavar="REV", help="A commit where METRIC was fine.")
 @click.option("--bad", default="HEAD", show_default=True, metavar="REV", help="A later commit.")
@@ -79,7 +79,7 @@ def bisect(obj: Ctx, metric: str, good: str, bad: str, threshold: float, rise: b
     emit_json(report.to_json()) if obj.as_json else history_render.bisect_report(report)
 
 
-@cli.command()
+@click.command()
 @click.argument("metric")
 @click.argument("a")
 @click.argument("b")
@@ -98,7 +98,7 @@ def explain(obj: Ctx, metric: str, a: str, b: str) -> None:
     emit_json(report.to_json()) if obj.as_json else history_render.explain_report(report)
 
 
-@cli.command()
+@click.command()
 @click.argument("metric")
 @click.argument("range_", metavar="[RANGE]", required=False)
 @click.option("--output", "-o", required=True, type=_OUTPUT, help="The image: .png or .svg.")
@@ -115,7 +115,7 @@ def plot(obj: Ctx, metric: str, range_: str | None, output: Path) -> None:
     emit_json(report.to_json()) if obj.as_json else history_render.plot_report(report)
 
 
-@cli.command()
+@click.command()
 @click.argument("rev", required=False)
 @click.option(
     "--output", "-o", required=True, type=_OUTPUT, help="The file: .svg, .png, .html or .dot."

@@ -1,7 +1,7 @@
 """``helix server start|stop|status``: a warm interpreter for this repository's commands.
 
-Registers itself on the ``cli`` group when ``commands`` imports this module. The server
-and its client live in ``helixvcs.cli.warm``.
+``commands`` adds it to the ``helix`` group. The server and its client live in
+``helixvcs.cli.warm``.
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import click
 
-from helixvcs.cli.commands import Ctx, cli, emit_json, json_option
+from helixvcs.cli.options import Ctx, emit_json, json_option
 
 
-@cli.group()
+@click.group()
 def server() -> None:
     """A warm helix process for this repository: commands start in milliseconds.
 
@@ -54,7 +54,7 @@ def start(obj: Ctx, idle: str) -> None:
     Example: helix server start --idle 2h
     """
     from helixvcs.cli.warm import control
-    from helixvcs.repo.explorer import parse_duration
+    from helixvcs.repo.feedback.explorer import parse_duration
 
     seconds = parse_duration(idle)
     root = _root(obj)

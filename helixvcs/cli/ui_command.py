@@ -1,17 +1,17 @@
 """``helix ui``: serve the read-only web view of this repository.
 
-It registers itself on the ``cli`` group when ``commands`` imports this module; the web
-framework is imported only when the command runs.
+``commands`` adds it to the ``helix`` group; the web framework is imported only when
+the command runs.
 """
 
 from __future__ import annotations
 
 import click
 
-from helixvcs.cli.commands import Ctx, cli
+from helixvcs.cli.options import Ctx
 
 
-@cli.command()
+@click.command()
 @click.option(
     "--port", type=int, metavar="N", help="Port to serve on (default: 8421; 0: any free port)."
 )

@@ -10,13 +10,8 @@ writes the index: the driver returns records and the repo layer writes them. Onl
 from __future__ import annotations
 
 from helixvcs.exec.driver import ExecResult, NodeOutcome, OperatorFailure, RunSettings, execute
-from helixvcs.exec.executor import (
-    EXECUTORS,
-    Executor,
-    LocalExecutor,
-    ThreadsExecutor,
-    get_executor,
-)
+from helixvcs.exec.executor import Executor, LocalExecutor, ThreadsExecutor
+from helixvcs.exec.executors import EXECUTORS, get_executor
 from helixvcs.exec.progress import Progress, make_progress
 from helixvcs.exec.task import Task, TaskMeta, TaskResult, run_task
 

@@ -12,6 +12,9 @@ where the executor put it: the driver never needs a value except the run's targe
   once, which pays for operators that release the GIL (numpy, Arrow, scikit-learn);
 * ``dask``    -- a ``distributed`` cluster (``helixvcs.exec.dask_executor``, imported only
   when chosen: the core never imports dask).
+
+This module holds the base class and the two in-process executors; ``executors`` chooses
+one by name, and neither this module nor the Dask one imports it.
 """
 
 from __future__ import annotations
@@ -22,14 +25,11 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from helixvcs.errors import UserInputError
 from helixvcs.exec.task import Task, TaskMeta, TaskResult, run_task
 from helixvcs.store import ObjectStore
 
 Done = Callable[[Task, "TaskMeta | BaseException"], None]
 """Called once per submitted task: its meta, or the exception that kept it from running."""
-
-EXECUTORS = ("local", "threads", "dask")
 
 
 class Executor(ABC):
@@ -96,26 +96,3 @@ class ThreadsExecutor(Executor):
 def _outcome(future: Future[TaskResult]) -> TaskMeta | BaseException:
     exc = future.exception()
     return exc if exc is not None else future.result().meta
-
-
-def get_executor(name: str, scheduler: str | None = None) -> Executor:
-    """The executor called ``name``; ``scheduler`` is a Dask scheduler's address."""
-    if name not in EXECUTORS:
-        known = ", ".join(EXECUTORS)
-        raise UserInputError(f"unknown executor {name!r}; choose one of: {known}")
-    if scheduler is not None and name != "dask":
-        raise UserInputError(
-            f"--scheduler {scheduler} needs the dask executor; add --executor dask"
-        )
-    if name == "local":
-        return LocalExecutor()
-    if name == "threads":
-        return ThreadsExecutor()
-    try:
-        from helixvcs.exec.dask_executor import DaskExecutor
-    except ImportError as exc:
-        raise UserInputError(
-            f"the dask executor needs dask.distributed ({exc}); "
-            "install it with: pip install 'helixvcs[dask]'"
-        ) from None
-    return DaskExecutor(scheduler)

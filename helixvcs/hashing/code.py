@@ -40,13 +40,13 @@ from pathlib import Path
 from types import FunctionType, MappingProxyType, ModuleType
 from typing import Any
 
-from helixvcs.hashing.digests import code_digest, digest
+from helixvcs.hashing.digests import digest
 from helixvcs.hashing.imports import NotImported, resolve_import
 from helixvcs.hashing.normalize import Chain, Import, Parsed
 from helixvcs.hashing.packages import package_version, python_version, top_level
 from helixvcs.hashing.places import Places, is_helix, is_helix_name, qualified
 from helixvcs.hashing.source import class_source, function_source, module_source
-from helixvcs.hashing.values import Fingerprinter
+from helixvcs.hashing.values import Fingerprinter, code_digest
 from helixvcs.hashing.walk import class_file, code_chains, functions_in_class, owner_class
 
 __all__ = ["CodeIdentity", "code_identity"]

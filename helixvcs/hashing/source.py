@@ -27,8 +27,8 @@ from functools import lru_cache, reduce
 from types import CodeType, FunctionType, ModuleType
 from weakref import WeakKeyDictionary
 
-from helixvcs.hashing.digests import code_digest
 from helixvcs.hashing.normalize import Parsed, normalize, strip_docstrings
+from helixvcs.hashing.values import code_digest
 from helixvcs.hashing.walk import class_file, method_codes
 
 __all__ = ["class_source", "function_source", "module_source"]

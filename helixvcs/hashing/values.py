@@ -16,6 +16,9 @@ again after a restart) and must differ whenever we cannot be sure the value is t
 - everything else by its pickle (protocol 4), through a pickler that still encodes nested
   sets canonically and references by name;
 - if none of that works, a digest unique to the call: "unsure" means "changed".
+
+``code_digest`` (what a code object does) lives here too: a function is fingerprinted by
+its code, and code by its constants, which are values.
 """
 
 from __future__ import annotations
@@ -29,12 +32,12 @@ import pickle
 import sys
 import uuid
 from collections.abc import Callable
-from types import FunctionType, MappingProxyType, ModuleType
+from types import CodeType, FunctionType, MappingProxyType, ModuleType
 from typing import Any
 
-from helixvcs.hashing.digests import code_digest, digest
+from helixvcs.hashing.digests import digest
 
-__all__ = ["Fingerprinter", "is_reference", "value_fingerprint"]
+__all__ = ["Fingerprinter", "code_digest", "is_reference", "value_fingerprint"]
 
 
 def value_fingerprint(value: object) -> str:
@@ -42,6 +45,36 @@ def value_fingerprint(value: object) -> str:
     if isinstance(value, Fingerprinted):
         return value.fingerprint
     return Fingerprinter().fingerprint(value)
+
+
+def code_digest(code: CodeType) -> str:
+    """A digest of what a code object does, blind to line numbers and file names.
+
+    This is the fallback identity of functions whose source cannot be read (exec'd, built
+    by a notebook, or out of step with the file on disk), and the yardstick for checking
+    that a source file still matches the code that is running.
+    """
+    consts = [_const_part(c) for c in code.co_consts]
+    return digest(
+        "code",
+        code.co_code,
+        repr(code.co_names),
+        repr(code.co_varnames),
+        repr(code.co_freevars),
+        repr(code.co_cellvars),
+        repr((code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount)),
+        str(code.co_flags),
+        *consts,
+    )
+
+
+def _const_part(const: object) -> str:
+    if isinstance(const, CodeType):
+        return "code:" + code_digest(const)
+    # Constants of code objects are plain literals (numbers, strings, tuples, frozensets)
+    # that value_fingerprint handles canonically, so frozenset order cannot leak into the
+    # digest.
+    return "value:" + value_fingerprint(const)
 
 
 class Fingerprinted:

@@ -1,7 +1,10 @@
 """The ``Repo`` facade: one method per verb, each implemented in its own module.
 
 ``Repo`` wires the leaves together (the store, the index, git) for the verbs; the CLI
-only parses arguments, calls a method and prints the report it gets back.
+only parses arguments, calls a method and prints the report it gets back. The verbs live
+in three rooms below the facade: ``history`` (looking back: diff, blame, bisect, explain,
+log, plot, dag), ``feedback`` (think time: explore, suggest, hooks and their queue), and
+the modules of this package (one iteration: run, status, plan, show, gc, commit).
 """
 
 from __future__ import annotations
@@ -20,38 +23,38 @@ from helixvcs.vcs import ensure_gitignore, find_root
 if TYPE_CHECKING:
     from helixvcs.exec import Progress
     from helixvcs.hashing import SampleSpec
-    from helixvcs.repo.bisect import BisectReport
-    from helixvcs.repo.blame import BlameReport
     from helixvcs.repo.commit import CommitRunReport
-    from helixvcs.repo.dag import DagReport
-    from helixvcs.repo.diff import DiffReport
-    from helixvcs.repo.explain import ExplainReport
-    from helixvcs.repo.explore import ExploreReport
+    from helixvcs.repo.feedback.explore import ExploreReport
+    from helixvcs.repo.feedback.hooks import HooksReport
+    from helixvcs.repo.feedback.suggest import SuggestReport
     from helixvcs.repo.gc import GcReport
-    from helixvcs.repo.hooks import HooksReport
-    from helixvcs.repo.log import LogEntries, LogEntry
+    from helixvcs.repo.history.bisect import BisectReport
+    from helixvcs.repo.history.blame import BlameReport
+    from helixvcs.repo.history.dag import DagReport
+    from helixvcs.repo.history.diff import DiffReport
+    from helixvcs.repo.history.explain import ExplainReport
+    from helixvcs.repo.history.log import LogEntries, LogEntry
+    from helixvcs.repo.history.plot import PlotReport
     from helixvcs.repo.plan import PlanReport
-    from helixvcs.repo.plot import PlotReport
     from helixvcs.repo.run import RunOptions, RunReport
     from helixvcs.repo.show import ShowReport
     from helixvcs.repo.status import StatusReport
-    from helixvcs.repo.suggest import SuggestReport
 
 # Each verb's module is imported when the verb is called, so that ``helix status`` does
 # not pay for the executors (and the libraries they use) that only ``helix run`` needs.
 _LAZY = {
     "CommitRunReport": "commit",
-    "ExploreReport": "explore",
+    "ExploreReport": "feedback.explore",
     "GcReport": "gc",
-    "HooksReport": "hooks",
-    "LogEntries": "log",
-    "LogEntry": "log",
+    "HooksReport": "feedback.hooks",
+    "LogEntries": "history.log",
+    "LogEntry": "history.log",
     "PlanReport": "plan",
     "RunOptions": "run",
     "RunReport": "run",
     "ShowReport": "show",
     "StatusReport": "status",
-    "SuggestReport": "suggest",
+    "SuggestReport": "feedback.suggest",
 }
 
 
@@ -121,7 +124,7 @@ class Repo:
 
     def run(self, options: RunOptions | None = None, progress: Progress | None = None) -> RunReport:
         """Run a version; a background exploration stops first (the user wants the CPU)."""
-        from helixvcs.repo.explorer import stop_background
+        from helixvcs.repo.feedback.explorer import stop_background
         from helixvcs.repo.run import run
 
         self._require()
@@ -142,8 +145,8 @@ class Repo:
 
         ``background``: at low priority, stopping when a commit is queued or another run
         starts; nothing happens if another exploration is going on."""
-        from helixvcs.repo import explorer
-        from helixvcs.repo.explore import explore
+        from helixvcs.repo.feedback import explorer
+        from helixvcs.repo.feedback.explore import explore
 
         self._require()
         mode = explorer.BACKGROUND if background else explorer.FOREGROUND
@@ -167,7 +170,7 @@ class Repo:
     ) -> SuggestReport:
         """The best explored variants of the working tree's version, with patches, and
         the operators whose edits moved the metric most."""
-        from helixvcs.repo.suggest import suggest
+        from helixvcs.repo.feedback.suggest import suggest
 
         self._require()
         return suggest(self, metric, minimize, limit)
@@ -185,7 +188,7 @@ class Repo:
         return status(self)
 
     def log(self, *, limit: int | None = None, metric: str | None = None) -> LogEntries:
-        from helixvcs.repo.log import log
+        from helixvcs.repo.history.log import log
 
         self._require()
         return log(self, limit=limit, metric=metric)
@@ -229,25 +232,25 @@ class Repo:
 
     def hooks_install(self) -> HooksReport:
         """Install helix's post-commit hook, chaining a hook already in place."""
-        from helixvcs.repo import hooks
+        from helixvcs.repo.feedback import hooks
 
         self._require()
         return hooks.install(self)
 
     def hooks_uninstall(self) -> HooksReport:
         """Remove helix's post-commit hook and restore the chained one."""
-        from helixvcs.repo import hooks
+        from helixvcs.repo.feedback import hooks
 
         return hooks.uninstall(self)
 
     def hooks_status(self) -> HooksReport:
-        from helixvcs.repo import hooks
+        from helixvcs.repo.feedback import hooks
 
         return hooks.status(self)
 
     def post_commit(self, sha: str, say: Callable[[str], None]) -> None:
         """What the hook starts in the background: queue ``sha`` and run the queue."""
-        from helixvcs.repo import hooks
+        from helixvcs.repo.feedback import hooks
 
         self._require()
         hooks.post_commit(self, sha, say)
@@ -256,7 +259,7 @@ class Repo:
 
     def diff(self, a: str, b: str | None = None) -> DiffReport:
         """Logical diff of revision ``a`` and ``b`` (None or ``WORKTREE``: the working tree)."""
-        from helixvcs.repo.diff import diff
+        from helixvcs.repo.history.diff import diff
 
         self._require()
         return diff(self, a, b)
@@ -270,7 +273,7 @@ class Repo:
         progress: Progress | None = None,
     ) -> BlameReport:
         """Attribute each change of ``metric`` along first-parent history to its edits."""
-        from helixvcs.repo.blame import blame_metric
+        from helixvcs.repo.history.blame import blame_metric
 
         self._require()
         return blame_metric(self, metric, range, isolate, progress or _progress())
@@ -286,28 +289,28 @@ class Repo:
         progress: Progress | None = None,
     ) -> BisectReport:
         """The first commit after ``good`` where ``metric`` is worse by more than ``threshold``."""
-        from helixvcs.repo.bisect import bisect
+        from helixvcs.repo.history.bisect import bisect
 
         self._require()
         return bisect(self, metric, good, bad, threshold, rise, progress or _progress())
 
     def explain(self, metric: str, a: str, b: str) -> ExplainReport:
         """The path through recorded versions that accounts for ``metric``'s gap."""
-        from helixvcs.repo.explain import explain
+        from helixvcs.repo.history.explain import explain
 
         self._require()
         return explain(self, metric, a, b)
 
     def plot(self, metric: str, range: str | None, output: Path) -> PlotReport:
         """``metric`` across first-parent iterations, as a PNG or SVG file."""
-        from helixvcs.repo.plot import plot
+        from helixvcs.repo.history.plot import plot
 
         self._require()
         return plot(self, metric, range, Path(output))
 
     def dag(self, rev: str | None, output: Path) -> DagReport:
         """The DAG of ``rev`` (or the working tree), coloured by last state, to a file."""
-        from helixvcs.repo.dag import dag
+        from helixvcs.repo.history.dag import dag
 
         self._require()
         return dag(self, rev, Path(output))

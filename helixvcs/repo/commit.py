@@ -16,13 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from helixvcs.errors import HelixError, UserInputError
 from helixvcs.exec import Progress
-from helixvcs.repo.history import last_ok_run
-from helixvcs.repo.hooks import SKIP_ENV
+from helixvcs.repo.records import last_ok_run
 from helixvcs.repo.run import RunOptions, RunReport
 from helixvcs.vcs import GitCommit, first_parent, git_commit
 
 if TYPE_CHECKING:
     from helixvcs.repo import Repo
+
+SKIP_ENV = "HELIX_NO_BACKGROUND_RUN"
+"""Set for ``git commit`` by ``helix commit-and-run``, which runs the commit itself: the
+post-commit hook (``feedback.hooks``) then starts no background run of it."""
 
 
 @dataclass(frozen=True)

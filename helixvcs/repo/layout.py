@@ -92,6 +92,11 @@ class Layout:
     def logs(self) -> Path:
         return self.helix / "logs"
 
+    @property
+    def queue(self) -> Path:
+        """Commits waiting for a background run (``helixvcs.repo.feedback.queue``)."""
+        return self.helix / "queue"
+
     def exists(self) -> bool:
         return self.helix.is_dir()
 

@@ -10,7 +10,7 @@ from helixvcs.graph.variants import with_sample
 from helixvcs.hashing import SampleSpec
 from helixvcs.plan import Plan, make_plan
 from helixvcs.repo.context import compile_version, cost_model, previous_operators
-from helixvcs.repo.history import untracked_data_warnings
+from helixvcs.repo.records import untracked_data_warnings
 
 if TYPE_CHECKING:
     from helixvcs.repo import Repo

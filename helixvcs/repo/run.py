@@ -4,14 +4,10 @@ The run is registered in the index as ``running`` before anything executes, so a
 concurrent ``helix log`` shows it and a killed run is later marked ``interrupted``;
 everything else about it is written in one short transaction at the end.
 
-Three kinds of run go through here, all planned and executed the same way:
-
-* ``commit``: a version as it is (a commit, or the working tree);
-* ``sampled`` (``--sample F --seed N``): the same, with every source cut down to a
-  deterministic sample of its rows; the sample is part of every source's key, so its
-  intermediates never mix with full ones, and its metrics are approximate;
-* ``explored``: a variant that exploration derived from a version by setting some
-  constants (``graph.variants.with_constants``), recorded with the run it came from.
+Every run is a variant of one version (``variants``): the version as it is, on a sample
+of its rows, or with constants set by exploration. ``run`` runs what ``RunOptions``
+name; ``run_variant`` is the one entry for any ``RunVariant``, and can return a recorded
+run of the variant instead of running it again (what exploration wants).
 
 Metrics of per-row scores (``@wf.metric(per_row=True)``) get a bootstrap confidence
 interval over the rows (``exec.scores``), seeded with the run's seed.
@@ -33,14 +29,7 @@ from helixvcs.errors import UserInputError
 from helixvcs.exec import ExecResult, OperatorFailure, Progress, RunSettings, execute, get_executor
 from helixvcs.exec.scores import NotScores, intervals
 from helixvcs.graph import Dag
-from helixvcs.graph.variants import (
-    Overrides,
-    VariantError,
-    variant_label,
-    with_constants,
-    with_sample,
-)
-from helixvcs.hashing import SampleSpec, digest
+from helixvcs.hashing import SampleSpec
 from helixvcs.index import NodeRecord, ObjectRecord, OperatorRecord, RunRecord
 from helixvcs.plan import COMPUTE, LOAD, MaterializePolicy, Plan, make_plan
 from helixvcs.plan.benefit import default_probability, survival_probabilities
@@ -52,7 +41,8 @@ from helixvcs.repo.context import (
     previous_nodes,
     previous_operators,
 )
-from helixvcs.repo.history import untracked_data_warnings
+from helixvcs.repo.records import untracked_data_warnings
+from helixvcs.repo.variants import RunVariant, recorded_run
 from helixvcs.vcs import MergeInProgress, Version, merge_in_progress
 
 if TYPE_CHECKING:
@@ -82,20 +72,9 @@ class RunOptions:
             )
         return SampleSpec(float(self.sample), int(self.seed or 0))
 
-
-@dataclass(frozen=True)
-class Variant:
-    """An explored variant of a version: constants to set, and the run it is compared with."""
-
-    overrides: Overrides
-    base_run: str
-
-    @property
-    def label(self) -> str:
-        return variant_label(self.overrides)
-
-    def to_json(self) -> dict[str, dict[str, Any]]:
-        return {op: dict(values) for op, values in sorted(self.overrides.items())}
+    def variant(self) -> RunVariant:
+        """What these options run: ``rev`` as it is, or on the sample they ask for."""
+        return RunVariant(rev=self.rev, sample=self.sample_spec())
 
 
 @dataclass
@@ -115,7 +94,7 @@ class RunReport:
     sample: float | None = None
     seed: int | None = None
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
-    variant: Variant | None = None
+    variant: RunVariant | None = None  # an explored variant: the constants it set
 
     @property
     def approximate(self) -> bool:
@@ -165,11 +144,42 @@ class RunReport:
         )
 
 
-def run(
-    repo: Repo, options: RunOptions, progress: Progress, variant: Variant | None = None
-) -> RunReport:
+def run(repo: Repo, options: RunOptions, progress: Progress) -> RunReport:
+    """Run the version ``options`` name, as it is or on the sample they ask for."""
+    return _execute(repo, options.variant(), options, progress)
+
+
+@dataclass(frozen=True)
+class VariantRun:
+    """A variant's run: the one just made, or a recorded one whose operators have the keys."""
+
+    run_id: str
+    metrics: dict[str, float]
+    report: RunReport | None = None  # None: recorded before, not run again
+
+
+def run_variant(
+    repo: Repo,
+    variant: RunVariant,
+    options: RunOptions,
+    progress: Progress,
+    *,
+    reuse: tuple[Dag, Version] | None = None,
+) -> VariantRun:
+    """Run ``variant`` (``options`` say how: materialize, budget, executor; the variant
+    says what). With ``reuse``, the variant's version as compiled, a successful recorded
+    run of the variant with the same keys is returned instead of running it again."""
+    if reuse is not None:
+        found = recorded_run(repo.index, variant, *reuse)
+        if found is not None:
+            return VariantRun(found, repo.index.metrics(found))
+    report = _execute(repo, variant, options, progress)
+    return VariantRun(report.run_id, report.metrics, report)
+
+
+def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Progress) -> RunReport:
     layout, index, store = repo.layout, repo.index, repo.store
-    sample = options.sample_spec()
+    rev, sample = variant.rev, variant.sample
     config = layout.read_config()
     policy = _policy(options.materialize or config.materialize)
     executor = get_executor(
@@ -182,13 +192,13 @@ def run(
             "gone from helix log; stored intermediates are kept and reused)"
         )
     index.mark_interrupted()
-    if options.rev is None and merge_in_progress(layout.root):
+    if rev is None and merge_in_progress(layout.root):
         raise MergeInProgress(layout.root)
 
     def prepare(reuse: bool) -> tuple[Dag, Version, list[str], dict[str, str], CostModel, Plan]:
-        dag, version = compile_version(layout, options.rev, reuse=reuse)
-        notes = untracked_data_warnings(index, dag, version, layout.root) if options.rev else []
-        dag = variant_dag(dag, sample, variant)
+        dag, version = compile_version(layout, rev, reuse=reuse)
+        notes = untracked_data_warnings(index, dag, version, layout.root) if rev else []
+        dag = variant.dag(dag)
         known = index.objects(list(dag.keys().values()))
         checksums = recorded_checksums(index, store, known, progress)
         model = cost_model(dag, index, store, known)
@@ -211,7 +221,7 @@ def run(
         probabilities=probabilities,
         current_keys=dag.keys(),
     )
-    record = _run_record(dag, version, policy, executor.name, sample, variant)
+    record = _run_record(dag, version, policy, executor.name, variant)
     executor.open(store)  # workers unreachable, or blind to the store: exit 2, nothing recorded
     try:
         index.begin_run(record, operator_records(dag))
@@ -265,7 +275,7 @@ def run(
     return RunReport(
         run_id=record.run_id,
         revision=record.revision,
-        commit=version.commit if not version.dirty and variant is None else None,
+        commit=version.commit if not version.dirty and not variant.explored else None,
         status=status,
         wall_seconds=wall,
         saved_seconds=saved,
@@ -278,20 +288,8 @@ def run(
         sample=record.sample,
         seed=record.seed,
         intervals=cis,
-        variant=variant,
+        variant=variant if variant.explored else None,
     )
-
-
-def variant_dag(dag: Dag, sample: SampleSpec | None, variant: Variant | None) -> Dag:
-    """The compiled ``dag`` on a sample of its rows and with a variant's constants."""
-    if sample is not None:
-        dag = with_sample(dag, sample)
-    if variant is not None:
-        try:
-            dag = with_constants(dag, variant.overrides)
-        except VariantError as exc:
-            raise UserInputError(f"cannot explore {variant.label}: {exc}") from None
-    return dag
 
 
 def _intervals(
@@ -340,24 +338,20 @@ def _run_record(
     version: Version,
     policy: MaterializePolicy,
     executor: str,
-    sample: SampleSpec | None,
-    variant: Variant | None,
+    variant: RunVariant,
 ) -> RunRecord:
-    kind, revision, fingerprint = "commit", version.revision, version.fingerprint
-    if sample is not None:
-        kind = "sampled"
-    if variant is not None:
-        # a version of its own: never taken for the commit's (or the dirty tree's) run
-        kind, revision = "explored", f"{version.revision}[{variant.label}]"
-        fingerprint = explored_fingerprint(version, variant, sample)
+    sample = variant.sample
+    # an explored variant is a version of its own: never taken for the commit's (or the
+    # dirty tree's) run
+    explored = variant if variant.explored else None
     return RunRecord(
         run_id=new_run_id(),
         started=_now(),
         finished=None,
         status="running",
-        revision=revision,
+        revision=variant.revision(version),
         commit=version.commit,
-        fingerprint=fingerprint,
+        fingerprint=variant.fingerprint(version),
         branch=version.branch,
         subject=version.subject if not version.dirty else None,
         author=version.author,
@@ -370,22 +364,10 @@ def _run_record(
         wall_seconds=None,
         saved_seconds=None,
         error=None,
-        kind=kind,
+        kind=variant.kind,
         seed=sample.seed if sample else None,
-        base_run=variant.base_run if variant else None,
-        variant=json.dumps(variant.to_json(), sort_keys=True, default=repr) if variant else None,
-    )
-
-
-def explored_fingerprint(version: Version, variant: Variant, sample: SampleSpec | None) -> str:
-    """What tells an explored variant apart from its base version and from other variants
-    (in the ``fingerprint`` column, where a dirty tree keeps the digest of its changes)."""
-    return digest(
-        "explored",
-        version.commit or "",
-        version.fingerprint or "",
-        json.dumps(variant.to_json(), sort_keys=True, default=repr),
-        sample.label if sample else "",
+        base_run=variant.base_run,
+        variant=json.dumps(explored.to_json(), sort_keys=True, default=repr) if explored else None,
     )
 
 

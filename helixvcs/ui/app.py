@@ -30,7 +30,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from helixvcs.errors import HelixError, UserInputError
-from helixvcs.repo.reports import jsonable
+from helixvcs.repo.history.reports import jsonable
 from helixvcs.ui import documents, pages
 from helixvcs.ui.version import UnknownVersion, find_run, version_document
 

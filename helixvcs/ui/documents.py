@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from helixvcs.graph.diff import Operator, operators_of_dag
 from helixvcs.repo.context import compile_version
-from helixvcs.repo.iterations import is_worktree, operators_at
-from helixvcs.repo.plot import plot_points
-from helixvcs.repo.reports import recorded
+from helixvcs.repo.history.iterations import is_worktree, operators_at
+from helixvcs.repo.history.plot import plot_points
+from helixvcs.repo.history.reports import recorded
 from helixvcs.ui.version import change_of
 from helixvcs.vcs import resolve
 

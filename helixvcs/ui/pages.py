@@ -14,7 +14,7 @@ from importlib.resources import files
 from string import Template
 from typing import Any
 
-from helixvcs.repo.drawing import KIND_COLOURS, STATE_COLOURS
+from helixvcs.repo.history.drawing import KIND_COLOURS, STATE_COLOURS
 
 _VENDOR = {
     "chart": "/static/vendor/chart.js/chart.umd.min.js",

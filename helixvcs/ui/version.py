@@ -16,8 +16,8 @@ from helixvcs.errors import UserInputError
 from helixvcs.graph.diff import diff_operators, operators_of
 from helixvcs.graph.stages import stages
 from helixvcs.index import NodeRecord, OperatorRecord, RunRecord
-from helixvcs.repo.history import last_ok_run
-from helixvcs.repo.iterations import SHORT, operators_at
+from helixvcs.repo.history.iterations import SHORT, operators_at
+from helixvcs.repo.records import last_ok_run
 from helixvcs.vcs import first_parent, resolve
 
 if TYPE_CHECKING:

@@ -90,7 +90,7 @@ def test_a_served_commit_run(leaky: GitRepo) -> None:
 
 
 def test_background_exploration_of_a_commit(leaky: GitRepo) -> None:
-    # what the post-commit runner starts after the commit's run (repo/explorer.py)
+    # what the post-commit runner starts after the commit's run (repo/feedback/hooks.py)
     done = _process(leaky, "--quiet", "explore", "HEAD", "--background")
     assert done.returncode == 2 and MISSING in done.stderr, done.stdout + done.stderr
     assert [e for e in leaky.helix_json("log") if e.get("base_commit")] == []

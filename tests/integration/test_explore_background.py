@@ -9,7 +9,7 @@ import time
 import pytest
 
 from helixvcs.repo import Repo
-from helixvcs.repo.explorer import stop_background
+from helixvcs.repo.feedback.explorer import stop_background
 from tests.integration.toy import FILES
 
 GRID = '@wf.op(explore={"factor": [0.5, 1.0, 3.0, 4.0]})\ndef scaled(xs, factor=2.0):'

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from helixvcs.repo.queue import RunQueue
+from helixvcs.repo.feedback.queue import RunQueue
 from tests.conftest import GIT_ENV
 from tests.integration.toy import TOTAL
 

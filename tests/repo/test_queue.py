@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helixvcs.repo.queue import RunQueue
+from helixvcs.repo.feedback.queue import RunQueue
 
 
 def test_push_dedupes_and_drain_runs_everything_in_order(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def test_a_second_runner_leaves_and_the_first_runs_what_it_queued(tmp_path: Path
 
 def test_pushes_from_many_processes_all_land(tmp_path: Path) -> None:
     code = (
-        "import sys; from helixvcs.repo.queue import RunQueue; "
+        "import sys; from helixvcs.repo.feedback.queue import RunQueue; "
         "RunQueue(sys.argv[1]).push(sys.argv[2])"
     )
     procs = [

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from helixvcs.repo.drawing import KIND_COLOURS, STATE_COLOURS
+from helixvcs.repo.history.drawing import KIND_COLOURS, STATE_COLOURS
 from tests.conftest import GitRepo
 from tests.integration.toy import FILES
 from tests.ui.conftest import Server, fetch, ready, start_ui

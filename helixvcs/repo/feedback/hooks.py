@@ -32,9 +32,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from helixvcs.errors import UserInputError
-from helixvcs.repo.history import last_ok_run
-from helixvcs.repo.queue import RunQueue
+from helixvcs.errors import HelixError, UserInputError
+from helixvcs.repo.feedback.queue import RunQueue
+from helixvcs.repo.records import last_ok_run
 from helixvcs.vcs import first_parents, hooks_dir, resolve
 
 if TYPE_CHECKING:
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 HOOK = "post-commit"
 CHAINED = HOOK + ".helix-chained"
 MARKER = "# helixvcs post-commit hook"
-SKIP_ENV = "HELIX_NO_BACKGROUND_RUN"  # set by `helix commit-and-run`, which runs the commit itself
 _LOOKBACK = 100  # first-parent steps searched for an earlier queued commit
 _PYTHON_LINE = re.compile(r"^helix_python=(.*)$", re.MULTILINE)
 _FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # sha-1 or sha-256 repositories
@@ -155,7 +154,7 @@ def status(repo: Repo, action: str = "status") -> HooksReport:
         chained=chained if ours and os.path.lexists(chained) else None,
         python=python,
         python_found=python is not None and os.access(python, os.X_OK),
-        queued=RunQueue(queue_folder(repo)).items(),
+        queued=RunQueue(repo.layout.queue).items(),
     )
 
 
@@ -166,7 +165,10 @@ def script(python: str) -> str:
             f"cannot tell where this Python is ({python!r}); run helix from an installed "
             "environment to install the hook"
         )
-    package = Path(__file__).resolve().parents[1]
+    # imported here: commit imports the run machinery, which a hook status does not need
+    from helixvcs.repo.commit import SKIP_ENV
+
+    package = Path(__file__).resolve().parents[2]  # helixvcs/, from helixvcs/repo/feedback/
     return SCRIPT.format(
         marker=MARKER,
         python=shlex.quote(python),
@@ -189,9 +191,9 @@ def post_commit(repo: Repo, sha: str, say: Callable[[str], None]) -> None:
             f"helix hooks post-commit needs the full sha of a commit in {repo.root}, "
             f"not {sha[:80]!r}; the post-commit hook passes `git rev-parse HEAD`"
         )
-    from helixvcs.repo.explorer import explore_in_background, stop_background
+    from helixvcs.repo.feedback.explorer import stop_background
 
-    queue = RunQueue(queue_folder(repo))
+    queue = RunQueue(repo.layout.queue)
     if queue.push(sha):
         say(f"{_stamp()} queued {sha}")
     stopped = stop_background(repo)  # exploring the previous commit is moot now
@@ -210,8 +212,29 @@ def post_commit(repo: Repo, sha: str, say: Callable[[str], None]) -> None:
         explore_in_background(repo, ran[-1], lambda line: say(f"{_stamp()} {line}"))
 
 
-def queue_folder(repo: Repo) -> Path:
-    return repo.layout.helix / "queue"
+def explore_in_background(repo: Repo, sha: str, say: Callable[[str], None]) -> None:
+    """What the post-commit runner does once the queue is empty: explore ``sha``'s
+    declared alternatives in a process of its own (so that it can be stopped alone)."""
+    from helixvcs.repo.context import compile_version
+    from helixvcs.repo.feedback.explore import grids
+
+    try:
+        if not grids(compile_version(repo.layout, sha)[0]):
+            return  # nothing declared: nothing to explore
+    except HelixError:
+        return  # does not compile: its run has said why
+    say(f"exploring {sha}")
+    log = repo.layout.logs / f"explore-{sha}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        *(sys.executable, "-m", "helixvcs", "--repo", str(repo.root), "--quiet"),
+        *("explore", sha, "--background"),
+    ]
+    with log.open("ab") as out:
+        code = subprocess.run(
+            command, cwd=repo.root, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+        ).returncode
+    say(f"exploration of {sha} ended (exit {code}); see {log}")
 
 
 @dataclass(frozen=True)
@@ -222,7 +245,7 @@ class QueuedCommit:
 
 def waiting(repo: Repo) -> list[QueuedCommit]:
     """Commits queued for a background run whose run has not started yet, oldest first."""
-    shas = RunQueue(queue_folder(repo)).items()
+    shas = RunQueue(repo.layout.queue).items()
     if not shas:
         return []
     started = {r.commit for r in repo.index.runs(status="running")}

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from helixvcs.errors import UserInputError
 from helixvcs.graph.diff import REMOVED, Operator, diff_operators
 from helixvcs.graph.stages import change_kind, stages
-from helixvcs.repo.drawing import IMAGE_FORMATS, ChartPoint, metric_chart
-from helixvcs.repo.history import last_ok_run
-from helixvcs.repo.iterations import SHORT, operators_at, recorded_operators
+from helixvcs.repo.history.drawing import IMAGE_FORMATS, ChartPoint, metric_chart
+from helixvcs.repo.history.iterations import SHORT, operators_at, recorded_operators
+from helixvcs.repo.records import last_ok_run
 from helixvcs.vcs import CommitInfo, first_parent_history, resolve_range, shallow_note
 
 if TYPE_CHECKING:

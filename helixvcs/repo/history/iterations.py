@@ -17,7 +17,7 @@ from helixvcs.exec import Progress
 from helixvcs.graph.diff import Operator, operators_of, operators_of_dag
 from helixvcs.index import Index, RunRecord
 from helixvcs.repo.context import compile_version
-from helixvcs.repo.history import last_ok_run
+from helixvcs.repo.records import last_ok_run
 
 if TYPE_CHECKING:
     from helixvcs.repo import Repo

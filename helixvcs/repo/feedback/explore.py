@@ -11,9 +11,11 @@ Exploring a version (the working tree, or a commit) runs, within a time budget:
 
 A variant is the same workflow with the constants set (``graph.variants``): only the
 changed operator and its descendants get new keys, so the ordinary planner loads or
-prunes everything upstream and computes only what the change touches. Each variant is
-recorded as a run of kind ``explored``, linked to its base run, with the constants it
-set; a variant already explored with the same keys is not run again. Nothing is written
+prunes everything upstream and computes only what the change touches. The base and each
+variant are described as a ``RunVariant`` and handed to the run room's one entry,
+``run.run_variant``; each variant is recorded as a run of kind ``explored``, linked to
+its base run, with the constants it set, and one already explored with the same keys is
+not run again. Nothing is written
 to git: ``helix suggest`` turns the best variants into patches for the user to apply.
 """
 
@@ -29,17 +31,12 @@ from typing import TYPE_CHECKING, Any
 from helixvcs.errors import UserInputError
 from helixvcs.exec import Progress
 from helixvcs.graph import Dag
+from helixvcs.graph.variants import variant_label
 from helixvcs.hashing import value_fingerprint
 from helixvcs.repo.context import compile_version
-from helixvcs.repo.explorer import ExplorationStopped
-from helixvcs.repo.run import (
-    RunOptions,
-    RunReport,
-    Variant,
-    explored_fingerprint,
-    run,
-    variant_dag,
-)
+from helixvcs.repo.feedback.explorer import ExplorationStopped
+from helixvcs.repo.run import RunOptions, run_variant
+from helixvcs.repo.variants import RunVariant
 from helixvcs.vcs import Version
 
 if TYPE_CHECKING:
@@ -53,12 +50,6 @@ JOIN runs b ON b.run_id = e.base_run
 WHERE e.kind = 'explored' AND e.status = 'ok'
   AND b."commit" IS NOT DISTINCT FROM ? AND b.fingerprint IS NOT DISTINCT FROM ?
 ORDER BY e.started DESC, e.run_id DESC
-"""
-_LAST_VERSION_RUN = """
-SELECT run_id FROM runs WHERE status = 'ok' AND kind = ? AND workflow = ?
-  AND "commit" IS NOT DISTINCT FROM ? AND fingerprint IS NOT DISTINCT FROM ?
-  AND sample IS NOT DISTINCT FROM ? AND seed IS NOT DISTINCT FROM ?
-ORDER BY started DESC, run_id DESC
 """
 
 
@@ -85,7 +76,7 @@ class Explored:
 
     @property
     def label(self) -> str:
-        return Variant(self.overrides, "").label
+        return variant_label(self.overrides)
 
     def to_json(self, base: float | None) -> dict[str, Any]:
         delta = None if self.value is None or base is None else self.value - base
@@ -167,8 +158,8 @@ def explore(
 ) -> ExploreReport:
     """Explore the declared alternatives of ``options.rev`` (None: the working tree)."""
     started = time.monotonic()
-    sample = options.sample_spec()
-    dag, version = compile_version(repo.layout, options.rev)
+    base = options.variant()  # the version as it is, or on the sample asked for
+    dag, version = compile_version(repo.layout, base.rev)
     declared = grids(dag)
     if not declared:
         raise UserInputError(
@@ -176,9 +167,7 @@ def explore(
             "alternatives to explore; declare some, e.g. @wf.op(explore={'C': [0.1, 1, 10]})"
         )
     _check_declared(metric, dag)
-    base_id, base_metrics, ran = _base(
-        repo, options, progress, version, variant_dag(dag, sample, None)
-    )
+    base_id, base_metrics, ran = _base(repo, options, progress, base, (dag, version))
     chosen = _metric(metric, base_metrics, dag, base_id)
     report = ExploreReport(
         revision=version.revision,
@@ -187,7 +176,7 @@ def explore(
         base_run=base_id,
         base_value=base_metrics.get(chosen),
         ran_base=ran,
-        sample=sample.fraction if sample else None,
+        sample=base.sample.fraction if base.sample else None,
     )
     singles = [
         {g.operator: {g.constant: v}}
@@ -203,7 +192,7 @@ def explore(
             if why is not None:
                 report.stopped, report.skipped = why, len(todo) + 1
                 break
-            variant = Variant(overrides, base_id)
+            variant = base.exploring(overrides, base_id)
             report.variants.append(
                 _variant(repo, options, progress, (dag, version), variant, chosen, combined)
             )
@@ -228,55 +217,20 @@ def _why_stop(
 
 
 def _base(
-    repo: Repo, options: RunOptions, progress: Progress, version: Version, dag: Dag
+    repo: Repo,
+    options: RunOptions,
+    progress: Progress,
+    base: RunVariant,
+    compiled: tuple[Dag, Version],
 ) -> tuple[str, dict[str, float], bool]:
     """The run the variants are compared with: the version's newest successful run with
     exactly these keys, or a new run of it."""
-    sample = options.sample_spec()
-    found = _recorded(
-        repo.index,
-        "sampled" if sample else "commit",
-        dag,
-        version,
-        sample.fraction if sample else None,
-        sample.seed if sample else None,
-    )
-    if found is not None:
-        return found, repo.index.metrics(found), False
-    report = run(repo, options, progress)
-    if report.failure is not None:
+    done = run_variant(repo, base, options, progress, reuse=compiled)
+    if done.report is not None and done.report.failure is not None:
         raise UserInputError(
-            f"{version.revision} fails ({report.failure.message}); fix it before exploring"
+            f"{compiled[1].revision} fails ({done.report.failure.message}); fix it before exploring"
         )
-    return report.run_id, report.metrics, True
-
-
-def _recorded(
-    index: Index,
-    kind: str,
-    dag: Dag,
-    version: Version,
-    sample: float | None,
-    seed: int | None,
-    fingerprint: str | None = None,
-) -> str | None:
-    """The newest ok run of this kind and version whose operators have ``dag``'s keys."""
-    rows = index.query(
-        _LAST_VERSION_RUN,
-        [
-            kind,
-            dag.workflow,
-            version.commit,
-            fingerprint if kind == "explored" else version.fingerprint,
-            sample,
-            seed,
-        ],
-    )
-    keys = dag.keys()
-    for (run_id,) in rows[:5]:
-        if {op.name: op.key for op in index.operators(run_id)} == keys:
-            return str(run_id)
-    return None
+    return done.run_id, done.metrics, done.report is not None
 
 
 def _check_declared(wanted: str | None, dag: Dag) -> None:
@@ -311,27 +265,16 @@ def _variant(
     options: RunOptions,
     progress: Progress,
     compiled: tuple[Dag, Version],
-    variant: Variant,
+    variant: RunVariant,
     metric: str,
     combined: bool,
 ) -> Explored:
     """Run one variant, or find it explored before with the same keys."""
-    dag, version = compiled
-    sample = options.sample_spec()
-    known = _recorded(
-        repo.index,
-        "explored",
-        variant_dag(dag, sample, variant),
-        version,
-        sample.fraction if sample else None,
-        sample.seed if sample else None,
-        fingerprint=explored_fingerprint(version, variant, sample),
-    )
+    done = run_variant(repo, variant, options, progress, reuse=compiled)
     overrides = {op: dict(values) for op, values in variant.overrides.items()}
-    if known is not None:
-        value = repo.index.metrics(known).get(metric)
-        return Explored(overrides, known, "known", value, (), combined)
-    report: RunReport = run(repo, options, progress, variant)
+    report = done.report
+    if report is None:
+        return Explored(overrides, done.run_id, "known", done.metrics.get(metric), (), combined)
     computed = tuple(n["name"] for n in report.nodes if n["state"] == "compute")
     value = report.metrics.get(metric) if report.failure is None else None
     return Explored(overrides, report.run_id, report.status, value, computed, combined)

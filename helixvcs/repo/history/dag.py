@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from helixvcs.index import RunRecord
 from helixvcs.repo.context import compile_version
-from helixvcs.repo.drawing import DagNode, dag_picture, dot_text, html_page
-from helixvcs.repo.iterations import is_worktree, last_run
-from helixvcs.repo.plot import check_format
+from helixvcs.repo.history.drawing import DagNode, dag_picture, dot_text, html_page
+from helixvcs.repo.history.iterations import is_worktree, last_run
+from helixvcs.repo.history.plot import check_format
 
 if TYPE_CHECKING:
     from helixvcs.repo import Repo

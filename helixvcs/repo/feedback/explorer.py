@@ -23,8 +23,6 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -32,7 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING
 
-from helixvcs.errors import HelixError, UserInputError
+from helixvcs.errors import UserInputError
 
 if TYPE_CHECKING:
     from helixvcs.repo import Repo
@@ -126,10 +124,9 @@ def _holder(repo: Repo) -> tuple[int | None, str | None]:
 def interrupting(repo: Repo) -> Callable[[], str | None]:
     """For a background explorer: why it should stop now (a commit is queued, or another
     run is in progress), or None."""
-    from helixvcs.repo.hooks import queue_folder
-    from helixvcs.repo.queue import RunQueue
+    from helixvcs.repo.feedback.queue import RunQueue
 
-    queue = RunQueue(queue_folder(repo))
+    queue = RunQueue(repo.layout.queue)
 
     def why() -> str | None:
         if queue.items():
@@ -146,31 +143,6 @@ def lower_priority() -> None:
     """Background exploration runs below everything else the user does."""
     with suppress(OSError):  # already at the lowest priority, or not allowed
         os.nice(NICENESS)
-
-
-def explore_in_background(repo: Repo, sha: str, say: Callable[[str], None]) -> None:
-    """What the post-commit runner does once the queue is empty: explore ``sha``'s
-    declared alternatives in a process of its own (so that it can be stopped alone)."""
-    from helixvcs.repo.context import compile_version
-    from helixvcs.repo.explore import grids
-
-    try:
-        if not grids(compile_version(repo.layout, sha)[0]):
-            return  # nothing declared: nothing to explore
-    except HelixError:
-        return  # does not compile: its run has said why
-    say(f"exploring {sha}")
-    log = repo.layout.logs / f"explore-{sha}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    command = [
-        *(sys.executable, "-m", "helixvcs", "--repo", str(repo.root), "--quiet"),
-        *("explore", sha, "--background"),
-    ]
-    with log.open("ab") as out:
-        code = subprocess.run(
-            command, cwd=repo.root, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
-        ).returncode
-    say(f"exploration of {sha} ended (exit {code}); see {log}")
 
 
 def parse_duration(text: str) -> float:

@@ -17,13 +17,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from helixvcs.repo.explore import variant_of
+from helixvcs.repo.feedback.explore import variant_of
 from helixvcs.vcs import first_parent
 
 if TYPE_CHECKING:
     from helixvcs.index import Index, RunRecord
     from helixvcs.repo import Repo
-    from helixvcs.repo.hooks import QueuedCommit
+    from helixvcs.repo.feedback.hooks import QueuedCommit
 
 T = TypeVar("T")
 _VERSION_RUN = """
@@ -116,7 +116,7 @@ class LogEntries(list[LogEntry]):
 
 
 def log(repo: Repo, *, limit: int | None = None, metric: str | None = None) -> LogEntries:
-    from helixvcs.repo.hooks import waiting
+    from helixvcs.repo.feedback.hooks import waiting
 
     index = repo.index
     index.mark_interrupted()

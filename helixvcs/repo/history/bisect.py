@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from helixvcs.errors import UserInputError
 from helixvcs.exec import Progress
 from helixvcs.graph.diff import DagDiff, diff_operators
-from helixvcs.repo.iterations import Measurement, measure, operators_at
-from helixvcs.repo.reports import record
+from helixvcs.repo.history.iterations import Measurement, measure, operators_at
+from helixvcs.repo.history.reports import record
 from helixvcs.vcs import CommitInfo, first_parent, first_parent_history, resolve
 
 if TYPE_CHECKING:

@@ -16,8 +16,8 @@ from helixvcs.graph import Dag
 from helixvcs.graph.diff import DagDiff, diff_dags
 from helixvcs.index import RunRecord
 from helixvcs.repo.context import compile_version
-from helixvcs.repo.explore import RecordedVariant, explored_variants
-from helixvcs.repo.iterations import is_worktree, last_run
+from helixvcs.repo.feedback.explore import RecordedVariant, explored_variants
+from helixvcs.repo.history.iterations import is_worktree, last_run
 
 if TYPE_CHECKING:
     from helixvcs.repo import Repo

@@ -32,9 +32,9 @@ from helixvcs.graph import Dag
 from helixvcs.graph.diff import ADDED, REMOVED, RENAMED, Edit, diff_operators
 from helixvcs.graph.hybrid import SpliceError, splice
 from helixvcs.repo.context import compile_version
-from helixvcs.repo.iterations import Measurement, measure, recorded_operators
+from helixvcs.repo.history.iterations import Measurement, measure, recorded_operators
+from helixvcs.repo.history.reports import record
 from helixvcs.repo.replay import replay
-from helixvcs.repo.reports import record
 from helixvcs.vcs import CommitInfo, first_parent_history, resolve_range, shallow_note
 
 if TYPE_CHECKING:

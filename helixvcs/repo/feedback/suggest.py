@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 from helixvcs.errors import UserInputError
 from helixvcs.graph.diff import diff_operators, operators_of
 from helixvcs.repo.context import compile_version
-from helixvcs.repo.explore import explored_variants, lower_is_better
-from helixvcs.repo.history import last_ok_run
-from helixvcs.repo.patches import NoPatch, Rewrite, patch
+from helixvcs.repo.feedback.explore import explored_variants, lower_is_better
+from helixvcs.repo.feedback.patches import NoPatch, Rewrite, patch
+from helixvcs.repo.records import last_ok_run
 from helixvcs.vcs import first_parent_history, working_version
 
 if TYPE_CHECKING:

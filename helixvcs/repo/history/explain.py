@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from helixvcs.errors import UserInputError
 from helixvcs.graph.diff import DagDiff, diff_operators, operators_of
 from helixvcs.graph.versions import VersionPoint, explain_path
-from helixvcs.repo.iterations import SHORT, is_worktree
+from helixvcs.repo.history.iterations import SHORT, is_worktree
 from helixvcs.vcs import first_parent_history, resolve, resolve_range, working_version
 
 if TYPE_CHECKING:
