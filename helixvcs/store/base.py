@@ -70,13 +70,30 @@ class ObjectStore(ABC):
     def has(self, key: str) -> bool:
         """Whether an object is stored under ``key`` (not verified)."""
 
-    @abstractmethod
+    level: int  # zstd level of what ``pack`` writes
+
     def put(self, key: str, value: object) -> ObjectInfo:
         """Store ``value`` under ``key``; idempotent: an existing key is left as it is.
 
         Raises ``UnstorableValue`` when no codec can serialize the value and
         ``StoreWriteError`` when the medium refuses the write.
         """
+        existing = self._existing_info(check_key(key))
+        if existing is not None:
+            return existing
+        return self.put_packed(key, self.pack(value))
+
+    def pack(self, value: object) -> Packed:
+        """``value`` encoded and compressed as this store would write it (its checksum
+        says whether it is the same as a stored object); ``UnstorableValue`` if it
+        cannot be encoded."""
+        from helixvcs.store.objectfile import pack
+
+        return pack(value, self.level)
+
+    @abstractmethod
+    def _existing_info(self, key: str) -> ObjectInfo | None:
+        """Info of the object already under ``key``; None (and a bad one replaced) else."""
 
     @abstractmethod
     def get(self, key: str, *, checksum: str | None = None) -> object:
@@ -106,12 +123,6 @@ class ObjectStore(ABC):
     @abstractmethod
     def total_bytes(self) -> int:
         """Space used by all objects, as ``ObjectInfo.bytes`` would count it."""
-
-    @abstractmethod
-    def pack(self, value: object) -> Packed:
-        """``value`` encoded and compressed as this store would write it (its checksum
-        says whether it is the same as a stored object); ``UnstorableValue`` if it
-        cannot be encoded."""
 
     @abstractmethod
     def put_packed(self, key: str, packed: Packed) -> ObjectInfo:

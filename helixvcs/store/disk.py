@@ -18,6 +18,7 @@ Directories are 0o700 and objects 0o600: intermediates are the user's data.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import secrets
@@ -40,7 +41,6 @@ from helixvcs.store.objectfile import (
     Packed,
     check_size,
     decode_raw,
-    pack,
     parse_header,
     unpack_raw,
 )
@@ -90,15 +90,6 @@ class DiskObjectStore(ObjectStore):
     def has(self, key: str) -> bool:
         return self.path(key).is_file()
 
-    def put(self, key: str, value: object) -> ObjectInfo:
-        existing = self._existing_info(key)
-        if existing is not None:
-            return existing
-        return self.put_packed(key, pack(value, self.level))
-
-    def pack(self, value: object) -> Packed:
-        return pack(value, self.level)
-
     def put_packed(self, key: str, packed: Packed) -> ObjectInfo:
         path = self.path(key)
         existing = self._existing_info(key)
@@ -132,14 +123,7 @@ class DiskObjectStore(ObjectStore):
         except OSError as exc:
             _remove_quietly(temp)
             raise StoreWriteError(key, path, exc) from None
-        return ObjectInfo(
-            key=key,
-            bytes=info.bytes,
-            raw_bytes=info.raw_bytes,
-            codec=info.codec,
-            checksum=info.checksum,
-            write_seconds=0.0,
-        )
+        return dataclasses.replace(info, key=key, write_seconds=0.0)
 
     def get(self, key: str, *, checksum: str | None = None) -> object:
         path = self.path(key)

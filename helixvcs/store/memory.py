@@ -16,7 +16,6 @@ from helixvcs.store.objectfile import (
     Corruption,
     Packed,
     check_size,
-    pack,
     parse_header,
     unpack,
 )
@@ -35,16 +34,6 @@ class MemoryObjectStore(ObjectStore):
 
     def has(self, key: str) -> bool:
         return check_key(key) in self._objects
-
-    def put(self, key: str, value: object) -> ObjectInfo:
-        check_key(key)
-        existing = self._existing_info(key)
-        if existing is not None:
-            return existing
-        return self.put_packed(key, pack(value, self.level))
-
-    def pack(self, value: object) -> Packed:
-        return pack(value, self.level)
 
     def put_packed(self, key: str, packed: Packed) -> ObjectInfo:
         check_key(key)
