@@ -246,7 +246,7 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
                 default_probability=default_probability(),
                 checksums=checksums,
                 previous=previous_nodes(index, store, dag.workflow),
-                load_throughput=index.load_throughput(raw=True) or STORE_THROUGHPUT,
+                load_throughput=_keep_throughput(index, store),
             ),
             progress=progress,
             run_id=record.run_id,
@@ -396,6 +396,15 @@ def operator_records(dag: Dag) -> list[OperatorRecord]:
         )
         for i, n in enumerate(dag)
     ]
+
+
+def _keep_throughput(index: Any, store: Any) -> float:
+    """What a kept value's next load will run at, for the keep rule: the hot tier's speed
+    while it holds what runs store (a warm server runs), else the store's measured one."""
+    from helixvcs.store.hot import HOT_THROUGHPUT
+
+    measured = index.load_throughput(raw=True) or STORE_THROUGHPUT
+    return max(measured, HOT_THROUGHPUT) if getattr(store, "hot", None) is not None else measured
 
 
 def _saved_seconds(plan: Plan, result: ExecResult) -> float:

@@ -83,13 +83,11 @@ class ObjectStore(ABC):
             return existing
         return self.put_packed(key, self.pack(value))
 
+    @abstractmethod
     def pack(self, value: object) -> Packed:
         """``value`` encoded and compressed as this store would write it (its checksum
         says whether it is the same as a stored object); ``UnstorableValue`` if it
         cannot be encoded."""
-        from helixvcs.store.objectfile import pack
-
-        return pack(value, self.level)
 
     @abstractmethod
     def _existing_info(self, key: str) -> ObjectInfo | None:

@@ -41,6 +41,7 @@ from helixvcs.store.objectfile import (
     Packed,
     check_size,
     decode_raw,
+    pack,
     parse_header,
     unpack_raw,
 )
@@ -89,6 +90,9 @@ class DiskObjectStore(ObjectStore):
 
     def has(self, key: str) -> bool:
         return self.path(key).is_file()
+
+    def pack(self, value: object) -> Packed:
+        return pack(value, self.level)
 
     def put_packed(self, key: str, packed: Packed) -> ObjectInfo:
         path = self.path(key)

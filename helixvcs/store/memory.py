@@ -16,6 +16,7 @@ from helixvcs.store.objectfile import (
     Corruption,
     Packed,
     check_size,
+    pack,
     parse_header,
     unpack,
 )
@@ -34,6 +35,9 @@ class MemoryObjectStore(ObjectStore):
 
     def has(self, key: str) -> bool:
         return check_key(key) in self._objects
+
+    def pack(self, value: object) -> Packed:
+        return pack(value, self.level)
 
     def put_packed(self, key: str, packed: Packed) -> ObjectInfo:
         check_key(key)

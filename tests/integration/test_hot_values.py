@@ -92,3 +92,41 @@ def test_in_place_changes_never_reach_a_later_run_hot_or_cold(git_repo: GitRepo)
     git_repo.write({"workflow.py": WORKFLOW.replace("k=1", "k=4")})
     cold = git_repo.helix_json("run")  # from the store on disk: the same values
     assert cold["metrics"] == {m: v + 3 for m, v in first.items()}
+
+
+KEEP = """\
+import time
+
+import numpy as np
+
+from helixvcs import Workflow
+
+wf = Workflow("keep")
+
+
+@wf.op
+def big():
+    time.sleep(0.3)  # cheaper than reading 48 MB back from disk twice, dearer from memory
+    return np.random.default_rng(0).random(6_000_000)
+
+
+@wf.metric
+def m(big):
+    return float(big[:10].sum())
+"""
+
+
+def _kept(repo: GitRepo) -> bool:
+    doc = repo.helix_json("run")
+    return {n["name"]: n["materialized"] for n in doc["nodes"]}["big"]
+
+
+def test_the_keep_rule_prices_the_next_load_from_memory_while_a_server_runs(
+    git_repo: GitRepo,
+) -> None:
+    git_repo.gen({"workflow.py": KEEP, ".gitignore": ".helix/\n"}, commit="keep")
+    git_repo.helix("init")
+    assert not _kept(git_repo)  # no warm server: a load from disk would cost too much
+    git_repo.edit("workflow.py", "random(6_000_000)", "random(6_000_001)")
+    with _serving(git_repo):
+        assert _kept(git_repo)  # its next load comes from memory
