@@ -385,7 +385,7 @@ def _servers_of(root: Path) -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"helixvcs.cli.warm.server" in argv and str(root).encode() in argv:
+        if b"helixvcs.cli.warm_server" in argv and str(root).encode() in argv:
             found.append(int(entry.name))
     return found
 

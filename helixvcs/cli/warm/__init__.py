@@ -26,7 +26,7 @@ child reseeds numpy's global random generator (Python's ``random`` reseeds itsel
 fork); the hash seed (``PYTHONHASHSEED``) is the server's for every child.
 
 Glossary: *client*, the ``helix`` process the user started (``client.py``); *server*, the
-long-lived process (``server.py``); *child*, the fork that runs one command.
+long-lived process (``helixvcs.cli.warm_server``); *child*, the fork that runs one command.
 
 Linux only (``fork``, ``SCM_RIGHTS``, ``pidfd``); elsewhere ``helix server start`` says so
 and commands run as usual. ``HELIX_SERVER=0`` bypasses a running server;

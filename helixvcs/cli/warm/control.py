@@ -104,7 +104,7 @@ def spawn(root: Path, env: str, idle: float) -> subprocess.Popen[bytes]:
     _rotate(log_path(root, env))
     with open(log_path(root, env), "ab") as log:
         return subprocess.Popen(
-            [sys.executable, *_interpreter_options(), "-m", "helixvcs.cli.warm.server",
+            [sys.executable, *_interpreter_options(), "-m", "helixvcs.cli.warm_server",
              "--root", str(root), "--env", env, "--idle", str(idle)],
             cwd=root, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
         )  # fmt: skip

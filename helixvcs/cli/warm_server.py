@@ -405,7 +405,7 @@ def _shutdown(code: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helixvcs.cli.warm.server")
+    parser = argparse.ArgumentParser(prog="python -m helixvcs.cli.warm_server")
     parser.add_argument("--root", type=Path, required=True)
     parser.add_argument("--idle", type=float, default=1800.0)
     parser.add_argument("--env", required=True)
