@@ -41,11 +41,31 @@ def user_folder() -> Path:
 
 def folder() -> Path:
     path = user_folder() / "servers"
-    for level in (path.parent, path):
-        level.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if level.stat().st_uid == os.getuid():
-            os.chmod(level, 0o700)
+    private_folder(path)
     return path
+
+
+def private_folder(path: Path) -> bool:
+    """Make ``path`` and its parent (mode 0700 when this call creates them); whether both
+    are the user's own, private and not links (else warm state must not go there)."""
+    try:
+        for level in (path.parent, path):
+            created = not level.exists()
+            level.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if created:
+                os.chmod(level, 0o700)  # mkdir's mode is masked by the umask
+    except OSError:
+        return False
+    return owned(path.parent) and owned(path)
+
+
+def owned(path: Path) -> bool:
+    """``path`` is the user's, open to nobody else, and not a link."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    return st.st_uid == os.getuid() and st.st_mode & 0o077 == 0 and not os.path.islink(path)
 
 
 def max_servers() -> int:

@@ -28,7 +28,7 @@ stops nothing, and an operator with one parent that really changed is not equiva
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from helixvcs.graph import Dag, Node
@@ -71,16 +71,13 @@ def unchanged(dag: Dag, previous: Mapping[str, Previous]) -> set[str]:
     return {n.name for n in dag if (p := previous.get(n.name)) is not None and p.key == n.key}
 
 
-def equivalents(
-    dag: Dag, previous: Mapping[str, Previous], equal: set[str], skip: Sequence[str] = ()
-) -> list[str]:
-    """Operators (not in ``equal`` or ``skip``) that compute what their previous version
-    did because every parent is equal, in topological order; each is added to ``equal``,
-    so that equivalence carries on down the graph."""
+def equivalents(dag: Dag, previous: Mapping[str, Previous], equal: set[str]) -> list[str]:
+    """Operators (not in ``equal``) that compute what their previous version did because
+    every parent is equal, in topological order; each is added to ``equal``, so that
+    equivalence carries on down the graph."""
     found: list[str] = []
-    done = set(skip)
     for node in dag:
-        if node.name in equal or node.name in done or not node.parents:
+        if node.name in equal or not node.parents:
             continue
         before = previous.get(node.name)
         if before is None or not same_computation(node, before):

@@ -35,6 +35,7 @@ class CostModel:
     stored: Mapping[str, StoredObject] = field(default_factory=dict)
     in_memory: frozenset[str] = frozenset()
     throughput: float = STORE_THROUGHPUT
+    hot: frozenset[str] = frozenset()  # stored keys a hot tier holds: priced at its speed
 
     def compute_seconds(self, name: str, key: str) -> float:
         if key in self.by_key:
@@ -88,6 +89,7 @@ def replanned(model: CostModel, in_memory: Iterable[str], lost: Iterable[str]) -
         stored={k: v for k, v in model.stored.items() if k not in gone},
         in_memory=model.in_memory | frozenset(in_memory),
         throughput=model.throughput,
+        hot=model.hot,
     )
 
 

@@ -71,19 +71,23 @@ def cost_model(
     if known is None:
         known = index.objects(keys)
     stored: dict[str, StoredObject] = {}
+    hot: set[str] = set()
     for key in keys:
         if not store.has(key):
             continue
         rec = known.get(key)
-        hot = store.hot_load_seconds(key)  # held in memory: what that load really costs
-        if rec is not None:
-            seconds = hot if hot is not None else rec.load_seconds
-            stored[key] = StoredObject(bytes=rec.bytes, load_seconds=seconds)
-        else:
-            info = store.info(key)
-            stored[key] = StoredObject(bytes=info.bytes if info else 0, load_seconds=hot)
+        seconds = store.hot_load_seconds(key)  # held in memory: what that load really costs
+        if seconds is not None:
+            hot.add(key)
+        elif rec is not None:
+            seconds = rec.load_seconds
+        info = None if rec is not None else store.info(key)
+        nbytes = rec.bytes if rec is not None else info.bytes if info else 0
+        stored[key] = StoredObject(bytes=nbytes, load_seconds=seconds)
     throughput = index.load_throughput() or STORE_THROUGHPUT
-    return CostModel(by_key=by_key, by_name=by_name, stored=stored, throughput=throughput)
+    return CostModel(
+        by_key=by_key, by_name=by_name, stored=stored, throughput=throughput, hot=frozenset(hot)
+    )
 
 
 def previous_nodes(index: Index, store: ObjectStore, workflow: str) -> dict[str, Previous]:
@@ -111,3 +115,8 @@ def previous_operators(index: Index, workflow: str) -> Mapping[str, PreviousOper
     if last is None:
         return {}
     return {op.name: PreviousOperator(op.key, op.parts) for op in index.operators(last.run_id)}
+
+
+def as_previous_operators(previous: Mapping[str, Previous]) -> dict[str, PreviousOperator]:
+    """``previous_nodes`` as the plan's reasons want them, without reading them again."""
+    return {name: PreviousOperator(p.key, p.parts) for name, p in previous.items()}

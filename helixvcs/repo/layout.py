@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from helixvcs.errors import UserInputError
+from helixvcs.store.sizes import parse_size
 
 HELIX_DIR = ".helix"
 DEFAULT_BUDGET = 5 * 2**30
-_UNITS = {
-    "": 1, "b": 1,
-    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
-    "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40,
-}  # fmt: skip
-
 CONFIG_TEMPLATE = """\
 # helixvcs configuration for this repository (not committed).
 # Storage budget for intermediates: bytes, or a size with a unit ("500MB", "2GiB").
@@ -31,16 +24,6 @@ executor = "local"
 # background when a command finds none; "off" leaves it to `helix server start`.
 server = "auto"
 """
-
-
-def parse_size(text: str | int) -> int:
-    """``500MB`` -> 500_000_000, ``2GiB`` -> 2 * 2**30, ``1024`` -> 1024."""
-    if isinstance(text, int):
-        return text
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(text))
-    if not m or m.group(2).lower() not in _UNITS:
-        raise UserInputError(f"bad size {text!r}; use bytes or a unit, e.g. 500MB or 2GiB")
-    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
 @dataclass(frozen=True)

@@ -36,10 +36,10 @@ from helixvcs.plan.benefit import default_probability, survival_probabilities
 from helixvcs.plan.costs import STORE_THROUGHPUT, CostModel, replanned
 from helixvcs.repo.budget import StoreBudget
 from helixvcs.repo.context import (
+    as_previous_operators,
     compile_version,
     cost_model,
     previous_nodes,
-    previous_operators,
 )
 from helixvcs.repo.records import untracked_data_warnings
 from helixvcs.repo.variants import RunVariant, recorded_run
@@ -195,14 +195,18 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
     if rev is None and merge_in_progress(layout.root):
         raise MergeInProgress(layout.root)
 
+    previous = {}
+
     def prepare(reuse: bool) -> tuple[Dag, Version, list[str], dict[str, str], CostModel, Plan]:
+        nonlocal previous
         dag, version = compile_version(layout, rev, reuse=reuse)
         notes = untracked_data_warnings(index, dag, version, layout.root) if rev else []
         dag = variant.dag(dag)
         known = index.objects(list(dag.keys().values()))
         checksums = recorded_checksums(index, store, known, progress)
         model = cost_model(dag, index, store, known)
-        plan = make_plan(dag, model, previous_operators(index, dag.workflow))
+        previous = previous_nodes(index, store, dag.workflow)  # for the reasons, and cutoff
+        plan = make_plan(dag, model, as_previous_operators(previous))
         return dag, version, notes, checksums, model, plan
 
     # An unchanged working tree is planned from its last compile, without importing the
@@ -228,7 +232,6 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
     except BaseException:
         executor.close()
         raise
-    hot = frozenset(n.key for n in dag if store.hot_load_seconds(n.key) is not None)
     started = time.perf_counter()
     status, result, error = "failed", None, None
     try:
@@ -245,7 +248,7 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
                 probabilities=probabilities,
                 default_probability=default_probability(),
                 checksums=checksums,
-                previous=previous_nodes(index, store, dag.workflow),
+                previous=previous,
                 load_throughput=_keep_throughput(index, store),
             ),
             progress=progress,
@@ -271,7 +274,7 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
         executor.close()
     saved = _saved_seconds(plan, result) if status == "ok" else 0.0
     cis = _intervals(dag, result, sample) if status == "ok" else {}
-    _record(index, record, result, status, wall, saved, room.evicted, cis, hot)
+    _record(index, record, result, status, wall, saved, room.evicted, cis, model.hot)
     return RunReport(
         run_id=record.run_id,
         revision=record.revision,

@@ -41,8 +41,10 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from helixvcs.errors import UserInputError
 from helixvcs.store.base import check_key
 from helixvcs.store.codecs import CODECS, decode
+from helixvcs.store.sizes import parse_size
 
 HEADER = struct.Struct("<8s8sQId")
 HEADER_SIZE = 64  # the payload starts 64-byte aligned, as numpy and Arrow like it
@@ -80,7 +82,7 @@ class HotTier:
         if not servers.running():
             clear(folder)  # no server alive: whatever is there outlived its servers
             return None
-        if not _private_folder(folder):
+        if not servers.private_folder(folder):
             return None
         return cls(folder, budget)
 
@@ -193,7 +195,13 @@ def budget_bytes() -> int:
     """``HELIX_HOT_MEMORY`` (bytes, or with a unit), else min(25% of RAM, 4 GiB)."""
     text = os.environ.get("HELIX_HOT_MEMORY", "").strip()
     if text:
-        return _parse_size(text)
+        try:
+            return parse_size(text)
+        except UserInputError:
+            raise UserInputError(
+                f"HELIX_HOT_MEMORY={text!r} is not a size; give bytes or a unit (2GiB, "
+                "500MB), or 0 to keep no values in memory"
+            ) from None
     try:
         ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
@@ -202,9 +210,12 @@ def budget_bytes() -> int:
 
 
 def tier_folder() -> Path | None:
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime:
-        return Path(runtime) / "helixvcs" / "hot"
+    """Beside the server registry when that is on tmpfs (``$XDG_RUNTIME_DIR``), else in
+    ``/dev/shm``: never on a disk, where the tier would cost what it saves."""
+    from helixvcs.servers import user_folder
+
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        return user_folder() / "hot"
     shm = Path("/dev/shm")
     if shm.is_dir():
         return shm / f"helixvcs-{os.getuid()}" / "hot"
@@ -214,43 +225,12 @@ def tier_folder() -> Path | None:
 def clear(folder: Path | None = None) -> None:
     """Empty the tier (when the user's last warm server stops)."""
     folder = folder or tier_folder()
-    if folder is not None and folder.is_dir() and _owned(folder):
+    from helixvcs.servers import owned
+
+    if folder is not None and folder.is_dir() and owned(folder):
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _private_folder(folder: Path) -> bool:
-    """Make ``folder`` (and its parent) the user's own, mode 0700; False if it is not."""
-    try:
-        for level in (folder.parent, folder):
-            created = not level.exists()
-            level.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if created:
-                os.chmod(level, 0o700)  # mkdir's mode is masked by the umask
-    except OSError:
-        return False
-    return _owned(folder.parent) and _owned(folder)
-
-
-def _owned(folder: Path) -> bool:
-    try:
-        st = folder.lstat()
-    except OSError:
-        return False
-    private = st.st_mode & 0o077 == 0 and not os.path.islink(folder)
-    return st.st_uid == os.getuid() and private
 
 
 def _remove(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
-
-
-def _parse_size(text: str) -> int:
-    units = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "kib": 2**10}
-    units.update({"mib": 2**20, "gib": 2**30, "tb": 10**12, "tib": 2**40})
-    number = text.lower().rstrip("bitgkm ") or "0"
-    unit = text.lower()[len(number) :].strip()
-    try:
-        return max(int(float(number) * units[unit]), 0)
-    except (KeyError, ValueError):
-        return 0

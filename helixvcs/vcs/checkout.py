@@ -60,14 +60,16 @@ class CheckoutFailed(UserInputError):
 def export_tree(root: Path, sha: str, trees: Path) -> Path:
     """Commit ``sha``'s checkout in a folder under ``trees`` (reused if already there)."""
     root = find_root(root)
-    git_dir = Path(read_git(["rev-parse", "--absolute-git-dir"], root).strip())
-    dest = trees / f"{sha}-{_settings_digest(root, _common_dir(git_dir))}"
+    found = read_git(["rev-parse", "--absolute-git-dir", "--git-common-dir"], root).splitlines()
+    git_dir = Path(found[0])
+    common = (root / found[1]).resolve()  # git prints it relative to where it runs
+    dest = trees / f"{sha}-{_settings_digest(root, common)}"
     if dest.is_dir():
         return dest
     trees.mkdir(parents=True, exist_ok=True, mode=0o700)
     scratch = Path(tempfile.mkdtemp(prefix=".tmp-", dir=trees))
     try:
-        _checkout(git_dir, sha, scratch / "tree", worktree=root, what=sha[:7])
+        _checkout(git_dir, common, sha, scratch / "tree", worktree=root, what=sha[:7])
         os.replace(scratch / "tree", dest)
     except OSError:
         if not dest.is_dir():  # another process may have won the race
@@ -77,8 +79,11 @@ def export_tree(root: Path, sha: str, trees: Path) -> Path:
     return dest
 
 
-def _checkout(git_dir: Path, sha: str, dest: Path, *, worktree: Path, what: str) -> None:
-    """Write commit ``sha`` of ``git_dir`` to ``dest``, submodules included."""
+def _checkout(
+    git_dir: Path, common: Path, sha: str, dest: Path, *, worktree: Path, what: str
+) -> None:
+    """Write commit ``sha`` of ``git_dir`` (whose common dir is ``common``) to ``dest``,
+    submodules included."""
     dest.mkdir(mode=0o700)
     index = dest.parent / f".index-{os.getpid()}-{abs(hash(dest)) % 10**8}"
     env = {"GIT_DIR": str(git_dir), "GIT_WORK_TREE": str(dest), "GIT_INDEX_FILE": str(index)}
@@ -86,9 +91,9 @@ def _checkout(git_dir: Path, sha: str, dest: Path, *, worktree: Path, what: str)
         _git(["read-tree", sha], dest, env, what)
         _git(["checkout-index", "--all", "--force"], dest, env, what, umask=0o077)
         entries = _index_entries(dest, env)
-        _fill_lfs_pointers(git_dir, dest, env, entries, what)
+        _fill_lfs_pointers(common, dest, env, entries, what)
         for path, pinned in entries.get(_GITLINK, []):
-            _checkout_submodule(git_dir, dest, path, pinned, worktree=worktree, what=what)
+            _checkout_submodule(common, dest, path, pinned, worktree=worktree, what=what)
     finally:
         index.unlink(missing_ok=True)
 
@@ -166,7 +171,7 @@ def _index_entries(dest: Path, env: dict[str, str]) -> dict[str, list[tuple[str,
 
 
 def _fill_lfs_pointers(
-    git_dir: Path,
+    common: Path,
     dest: Path,
     env: dict[str, str],
     entries: dict[str, list[tuple[str, str]]],
@@ -181,7 +186,7 @@ def _fill_lfs_pointers(
     ]
     if not candidates:
         return
-    store = _lfs_store(git_dir, dest, env)
+    store = _lfs_store(common, dest, env)
     for path in _with_lfs_filter(dest, env, candidates):
         target = dest / path
         oid, size = _parse_pointer(target.read_bytes())
@@ -238,9 +243,8 @@ def _parse_pointer(data: bytes) -> tuple[str | None, int | None]:
     return oid, size
 
 
-def _lfs_store(git_dir: Path, cwd: Path, env: dict[str, str]) -> Path:
+def _lfs_store(common: Path, cwd: Path, env: dict[str, str]) -> Path:
     """Where ``git lfs`` keeps objects: ``lfs.storage`` or ``<common dir>/lfs/objects``."""
-    common = _common_dir(git_dir)
     try:
         configured = read_git(["config", "--path", "lfs.storage"], cwd, env).strip()
     except GitFailed:
@@ -267,10 +271,10 @@ def _lfs_object_ok(path: Path, oid: str, size: int | None) -> bool:
 
 
 def _checkout_submodule(
-    git_dir: Path, dest: Path, path: str, pinned: str, *, worktree: Path, what: str
+    common: Path, dest: Path, path: str, pinned: str, *, worktree: Path, what: str
 ) -> None:
     name = _submodule_name(dest, path)
-    module = _submodule_git_dir(git_dir, worktree / path, name)
+    module = _submodule_git_dir(common, worktree / path, name)
     where = f"submodule {name!r} (at {path}/) of commit {what}"
     if module is None or not _has_commit(module, pinned):
         state = "is not initialized" if module is None else f"does not have commit {pinned[:7]}"
@@ -281,7 +285,8 @@ def _checkout_submodule(
     target = dest / path
     if target.is_dir():
         target.rmdir()  # git leaves an empty folder where a submodule goes
-    _checkout(module, pinned, target, worktree=worktree / path, what=f"{what}:{path}")
+    # a submodule's git dir is its own common dir: submodules are never linked worktrees
+    _checkout(module, module, pinned, target, worktree=worktree / path, what=f"{what}:{path}")
 
 
 def _submodule_name(dest: Path, path: str) -> str:
@@ -303,9 +308,9 @@ def _submodule_name(dest: Path, path: str) -> str:
     return path
 
 
-def _submodule_git_dir(git_dir: Path, checkout: Path, name: str) -> Path | None:
+def _submodule_git_dir(common: Path, checkout: Path, name: str) -> Path | None:
     """``<common dir>/modules/<name>``, or the git dir of the submodule's own checkout."""
-    candidates = [_common_dir(git_dir) / "modules" / name]
+    candidates = [common / "modules" / name]
     dotgit = checkout / ".git"
     if dotgit.is_dir():
         candidates.append(dotgit)
@@ -314,16 +319,6 @@ def _submodule_git_dir(git_dir: Path, checkout: Path, name: str) -> Path | None:
         if text.startswith("gitdir:"):
             candidates.append((checkout / text.removeprefix("gitdir:").strip()).resolve())
     return next((c for c in candidates if (c / "HEAD").is_file()), None)
-
-
-def _common_dir(git_dir: Path) -> Path:
-    """The folder a linked worktree's git dir shares with the main one (or itself)."""
-    try:
-        common = read_git(["rev-parse", "--git-common-dir"], git_dir, {"GIT_DIR": str(git_dir)})
-    except GitFailed:
-        return git_dir
-    path = Path(common.strip())
-    return path if path.is_absolute() else (git_dir / path).resolve()
 
 
 def _has_commit(git_dir: Path, sha: str) -> bool:

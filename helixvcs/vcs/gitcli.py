@@ -92,19 +92,7 @@ def read_git(
     ``umask``: for git's process (what it writes), when not -1.
     """
     base = {k: v for k, v in os.environ.items() if k not in _LOCATION_ENV}
-    try:
-        done = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            env={**base, **(env or {})},
-            input=stdin.encode("utf-8", "surrogateescape") if stdin is not None else None,
-            stdin=None if stdin is not None else subprocess.DEVNULL,
-            capture_output=True,
-            check=False,
-            umask=umask,
-        )
-    except FileNotFoundError:
-        raise GitFailed("the git command is not installed or not on PATH; install git") from None
+    done = _run(args, cwd, {**base, **(env or {})}, stdin=stdin, umask=umask)
     stderr = done.stderr.decode("utf-8", "replace")
     if done.returncode != 0:
         reason = _last_line(stderr) or f"exit {done.returncode}"
@@ -115,15 +103,31 @@ def read_git(
 def _git(
     args: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """``git ARGS`` as the user's own command: their whole environment, text output."""
+    done = _run(args, cwd, {**os.environ, **env} if env else None)
+    return subprocess.CompletedProcess(
+        done.args, done.returncode, done.stdout.decode(), done.stderr.decode()
+    )
+
+
+def _run(
+    args: Sequence[str],
+    cwd: Path,
+    env: Mapping[str, str] | None,
+    *,
+    stdin: str | None = None,
+    umask: int = -1,
+) -> subprocess.CompletedProcess[bytes]:
     try:
         return subprocess.run(
             ["git", *args],
             cwd=cwd,
-            env={**os.environ, **env} if env else None,
-            stdin=subprocess.DEVNULL,
+            env=env,
+            input=stdin.encode("utf-8", "surrogateescape") if stdin is not None else None,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
             capture_output=True,
-            text=True,
             check=False,
+            umask=umask,
         )
     except FileNotFoundError:
         raise GitFailed("the git command is not installed or not on PATH; install git") from None

@@ -322,35 +322,27 @@ def umask():
 def test_a_served_command_takes_on_the_callers_umask(toy: GitRepo) -> None:
     command = [sys.executable, "-m", "helixvcs", "--repo", str(toy.path), "run", "--json"]
     with _serving(toy, SETTINGS):
-        done = subprocess.run(
-            ["sh", "-c", 'umask 027 && exec "$@"', "sh", *command],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "HELIX_SERVER": "explain"},
-            timeout=120,
-        )
+
+        def shell(*prefix: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*prefix, *command],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "HELIX_SERVER": "explain"},
+                timeout=120,
+            )
+
+        done = shell("sh", "-c", 'umask 027 && exec "$@"', "sh")
         assert done.returncode == 0, done.stderr
         assert SERVED in done.stderr
         metrics = json.loads(done.stdout)["metrics"]
         assert metrics == {"niceness": float(os.nice(0)), "umask": float(0o027)}
         # another priority is another environment: it gets a server started at it
-        nicer = subprocess.run(
-            ["nice", "-n", "7", *command],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "HELIX_SERVER": "explain"},
-            timeout=120,
-        )
+        nicer = shell("nice", "-n", "7")
         assert SERVED not in nicer.stderr and "starting one" in nicer.stderr
         assert nicer.returncode == 0, nicer.stderr
         _wait_for_socket(toy, count=2)
-        again = subprocess.run(
-            ["nice", "-n", "7", *command],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "HELIX_SERVER": "explain"},
-            timeout=120,
-        )
+        again = shell("nice", "-n", "7")
         assert SERVED in again.stderr
         others = server_state(toy)["others"]
         assert [os.getpriority(os.PRIO_PROCESS, o["pid"]) for o in others] == [os.nice(0) + 7]

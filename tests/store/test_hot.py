@@ -135,3 +135,14 @@ def test_a_folder_open_to_others_is_not_used(alive, tmp_path: Path) -> None:
 def test_off_when_the_budget_is_zero(alive, monkeypatch) -> None:
     monkeypatch.setenv("HELIX_HOT_MEMORY", "0")
     assert HotTier.open() is None
+
+
+def test_a_bad_budget_is_one_clear_error(alive, monkeypatch) -> None:
+    from helixvcs.errors import UserInputError
+
+    monkeypatch.setenv("HELIX_HOT_MEMORY", "lots")
+    with pytest.raises(UserInputError, match="HELIX_HOT_MEMORY='lots' is not a size"):
+        HotTier.open()
+    monkeypatch.setenv("HELIX_HOT_MEMORY", "64MiB")
+    tier = HotTier.open()
+    assert tier is not None and tier.budget == 64 * 2**20
