@@ -59,7 +59,10 @@ def status_report(report: Any) -> None:
     if report.last_run is None:
         click.echo("no run yet; `helix run` computes everything")
     else:
-        click.echo(f"since run {report.last_run} ({report.last_revision}):")
+        of = report.baseline
+        if report.behind:
+            of += ", the nearest ancestor with a run; HEAD has none"
+        click.echo(f"since run {report.last_run} ({report.last_revision}, {of}):")
         if not report.changed and not report.removed:
             click.echo("  nothing changed")
         for name, why in report.changed.items():

@@ -59,3 +59,42 @@ def untracked_data_warnings(index: Index, dag: Dag, version: Version, worktree: 
 
 def _data(parts: Mapping[str, str]) -> dict[str, str]:
     return {k.removeprefix(_DATA): v for k, v in parts.items() if k.startswith(_DATA)}
+
+
+_BASELINES = (
+    "SELECT \"commit\", run_id FROM runs WHERE status = 'ok' AND kind = 'commit' "
+    'AND workflow = ? AND "commit" IS NOT NULL ORDER BY started DESC, run_id DESC'
+)
+_WORKTREE_RUN = (
+    "SELECT run_id FROM runs WHERE status = 'ok' AND kind = 'commit' AND workflow = ? "
+    'AND "commit" IS NULL ORDER BY started DESC, run_id DESC LIMIT 1'
+)
+ANCESTORS_SEARCHED = 1000  # first-parent ancestors of HEAD that status looks through
+
+
+def baseline_run(
+    index: Index, root: Path, workflow: str, head: str | None
+) -> tuple[str, int] | None:
+    """The run the working tree is compared with, and how many first-parent steps its
+    commit is behind HEAD (0: a run of HEAD itself, clean or with uncommitted edits).
+
+    It is HEAD's latest complete run -- status ``ok``, which the index records in the
+    same transaction as every value the run kept -- else the latest of HEAD's nearest
+    first-parent ancestor that has one; never a run of another branch or of a commit
+    ahead of HEAD. Before the first commit, the latest run of the working tree."""
+    from helixvcs.vcs import first_parents
+
+    if head is None:
+        rows = index.query(_WORKTREE_RUN, [workflow])
+        return (str(rows[0][0]), 0) if rows else None
+    latest: dict[str, str] = {}
+    for commit, run_id in index.query(_BASELINES, [workflow]):
+        latest.setdefault(str(commit), str(run_id))
+    if not latest:
+        return None
+    if head in latest:
+        return latest[head], 0
+    for steps, sha in enumerate(first_parents(root, head, ANCESTORS_SEARCHED), start=1):
+        if sha in latest:
+            return latest[sha], steps
+    return None
