@@ -22,7 +22,11 @@ def init(obj: Ctx) -> None:
     """
     from helixvcs.repo import Repo
 
-    repo = Repo.init(obj.repo_path)
+    repo = Repo(obj.repo_path)
+    if repo.complete:
+        click.echo(f"helixvcs is already initialized in {repo.layout.helix}; nothing changed")
+        return
+    Repo.init(repo.root)
     click.echo(f"initialized helixvcs in {repo.layout.helix}")
 
 

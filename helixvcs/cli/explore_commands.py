@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from helixvcs.cli.numbers import number, signed
 from helixvcs.cli.options import Ctx, emit_json, json_option, sample_options
 
 
@@ -73,7 +74,7 @@ def explore(
 
 def _explore_report(report: Any) -> None:
     mark = "~" if report.sample is not None else ""
-    base = "-" if report.base_value is None else f"{mark}{report.base_value:.6g}"
+    base = "-" if report.base_value is None else f"{mark}{number(report.base_value)}"
     how = "ran it" if report.ran_base else "recorded"
     direction = "lower is better" if report.minimize else "higher is better"
     click.echo(
@@ -81,9 +82,9 @@ def _explore_report(report: Any) -> None:
         f"base {base} (run {report.base_run}, {how})"
     )
     for v in report.variants:
-        value = "-" if v.value is None else f"{mark}{v.value:.6g}"
+        value = "-" if v.value is None else f"{mark}{number(v.value)}"
         gain = report.gain(v.value)
-        delta = "" if gain is None else f"  {'+' if gain >= 0 else ''}{gain:.4g}"
+        delta = "" if gain is None else f"  {signed(gain)}"
         what = "known" if v.status == "known" else f"{v.status}, computed {len(v.computed)}"
         tag = "  (best combination)" if v.combined else ""
         click.echo(f"  {v.label:<32} {value:<12}{delta:<12} {what}{tag}")
@@ -121,8 +122,8 @@ def suggest(obj: Ctx, metric: str | None, minimize: bool | None, limit: int) -> 
     for s in report.suggestions:
         mark = "~" if s.approximate else ""
         click.echo(
-            f"# {s.label}: {report.metric} {mark}{s.base_value:.6g} -> {mark}{s.value:.6g} "
-            f"(gain {s.gain:+.4g}; run {s.run_id})"
+            f"# {s.label}: {report.metric} {mark}{number(s.base_value)} -> {mark}{number(s.value)} "
+            f"(gain {signed(s.gain)}; run {s.run_id})"
         )
         click.echo(s.patch if s.patch else f"# {s.note}", nl=not s.patch)
     if report.movers:

@@ -113,7 +113,9 @@ def _commit_run_report(report: Any) -> None:
 
 
 def _value(value: float | None) -> str:
-    return "-" if value is None else f"{value:.6g}"
+    from helixvcs.cli.numbers import number
+
+    return number(value)
 
 
 def _hooks_report(obj: Ctx, report: Any) -> None:

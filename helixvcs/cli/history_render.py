@@ -6,15 +6,10 @@ from typing import Any
 
 import click
 
+from helixvcs.cli.numbers import number as _num
+from helixvcs.cli.numbers import signed as _delta
+
 SHORT = 7
-
-
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
-
-
-def _delta(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.4f}"
 
 
 def _secs(value: float | None) -> str:
@@ -89,7 +84,7 @@ def _explored(side: Any) -> None:
         for name, value in sorted(metrics.items()):
             base = side.metrics.get(name)
             delta = "" if base is None or mark else f" ({_delta(value - base)})"
-            shown.append(f"{name}={mark}{value:.4g}{delta}")
+            shown.append(f"{name}={mark}{_num(value)}{delta}")
         rows.append([variant.label, variant.run_id, "  ".join(shown)])
     _table(rows, "  ")
 
@@ -105,6 +100,8 @@ def blame_report(report: Any) -> None:
             f"{c.commit[:SHORT]}  {_num(c.before)} -> {_num(c.after)}  {_delta(c.delta)}  "
             f"{c.subject}"
         )
+        if c.merged:
+            click.echo(f"    (with the edits of {_shas(list(c.merged))}, which did not run)")
         rows = [[o.name, _delta(o.effect), _what(o), f"({o.note})"] for o in c.operators]
         if len(c.operators) != 1:
             label = "interaction" if c.isolated else "unattributed" if c.operators else "no edit"
@@ -148,8 +145,8 @@ def bisect_report(report: Any) -> None:
         m = t.measurement
         ran = "ran" if m.ran else "recorded"
         click.echo(f"  {m.short}  {_num(m.value):>8}  {t.verdict:<4}  {ran:<8}  {t.commit.subject}")
-        if t.verdict == "skip":
-            click.echo(f"      skipped: {m.error}")
+        if t.nan:
+            click.echo(f"      bad: {report.metric} is NaN")
     if report.first_bad is None:
         if report.maybe:
             click.echo("no commit could be confirmed bad; untested: " + _shas(report.maybe))
@@ -164,6 +161,10 @@ def bisect_report(report: Any) -> None:
             click.echo("  (or one of the skipped commits before it: " + _shas(report.maybe) + ")")
         if report.diff is not None:
             changes(report.diff, indent="  ")
+    if report.nan:
+        click.echo(f"{report.metric} is NaN (counted as bad) at: {_shas(report.nan)}")
+    for t in report.skipped:
+        click.echo(f"skipped {t.commit.sha[:SHORT]}: {t.measurement.error}")
     click.echo(f"{report.runs} commits run, {report.computed} operators computed")
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 import click
 
+from helixvcs.cli.numbers import number
+
 
 def _table(rows: list[list[str]], header: list[str]) -> None:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
@@ -21,7 +23,7 @@ def _secs(value: float | None) -> str:
 def _metrics(metrics: dict[str, float], approximate: bool = False) -> str:
     """``accuracy=0.8505``; ``accuracy=~0.8472`` for a sampled run's estimate."""
     mark = "~" if approximate else ""
-    return "  ".join(f"{k}={mark}{v:.4g}" for k, v in sorted(metrics.items()))
+    return "  ".join(f"{k}={mark}{number(v)}" for k, v in sorted(metrics.items()))
 
 
 def _ci(ci: tuple[float, float] | None) -> str:
@@ -41,7 +43,7 @@ def run_report(report: Any) -> None:
         )
     mark = "~" if report.approximate else ""
     for name, value in sorted(report.metrics.items()):
-        click.echo(f"  {name:<24} {mark}{value:.6g}{_ci(report.intervals.get(name))}")
+        click.echo(f"  {name:<24} {mark}{number(value)}{_ci(report.intervals.get(name))}")
 
 
 def plan_report(report: Any) -> None:

@@ -16,6 +16,7 @@ at compile time (``helixvcs.graph.snapshot``), never the repository's files.
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import threading
@@ -427,15 +428,24 @@ def _with_metrics(task: Task, value: Any, meta: TaskMeta) -> TaskMeta:
     metrics = {}
     for name, v in items.items():
         try:
-            if isinstance(v, bool | str | bytes):
-                raise TypeError
+            if isinstance(v, bool | str | bytes) or getattr(v, "dtype", None) == "bool":
+                raise TypeError  # a numpy bool too: a verdict, not a measurement
             metrics[name] = float(v)
         except (TypeError, ValueError):
+            key = f" for key {name.removeprefix(task.name + '.')!r}" if name != task.name else ""
             message = (
-                f"metric '{task.name}' returned {type(v).__name__}; "
-                "return a float or a dict of floats"
+                f"metric '{task.name}' returned {type(v).__name__}{key}; "
+                "return a float or a dict of floats (a bool is not a metric: "
+                "return float(flag) to record it as 0 or 1)"
             )
             return replace(meta, failure=OperatorFailure(task.name, message, ""))
+    nan = [name for name, v in metrics.items() if math.isnan(v)]
+    if nan:
+        note = (
+            f"metric {', '.join(nan)} is NaN; it is recorded as NaN, which bisect counts "
+            "as bad and no comparison treats as equal"
+        )
+        meta = replace(meta, warning=f"{meta.warning}; {note}" if meta.warning else note)
     return replace(meta, metrics=metrics)
 
 

@@ -96,8 +96,11 @@ class Repo:
 
     @classmethod
     def init(cls, path: str | Path = ".") -> Repo:
-        """Create ``.helix/`` (store, index, config) and ignore it in git. Idempotent."""
+        """Create ``.helix/`` (store, index, config) and ignore it in git. A repository
+        that has ``.helix/`` already is left as it is (``Repo.initialized`` tells)."""
         repo = cls(path)
+        if repo.complete:
+            return repo
         repo.layout.create()
         repo.index.ensure()
         ensure_gitignore(repo.root, ".helix/")
@@ -106,6 +109,12 @@ class Repo:
     @property
     def initialized(self) -> bool:
         return self.layout.exists()
+
+    @property
+    def complete(self) -> bool:
+        """``.helix/`` has everything ``init`` makes (an interrupted init has not)."""
+        layout = self.layout
+        return all(p.exists() for p in (layout.objects, layout.logs, layout.config, layout.index))
 
     def _require(self) -> None:
         if not self.initialized:

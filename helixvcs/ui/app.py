@@ -30,6 +30,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from helixvcs.errors import HelixError, UserInputError
+from helixvcs.repo.history.metrics import UnknownMetric
 from helixvcs.repo.history.reports import jsonable
 from helixvcs.ui import documents, pages
 from helixvcs.ui.version import UnknownVersion, find_run, version_document
@@ -165,7 +166,7 @@ def _params(request: Request, *names: str) -> list[str]:
 
 
 def _status(exc: HelixError) -> int:
-    return 404 if isinstance(exc, UnknownVersion) else 400
+    return 404 if isinstance(exc, UnknownVersion | UnknownMetric) else 400
 
 
 def _internal(exc: Exception) -> str:

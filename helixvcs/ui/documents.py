@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from helixvcs.graph.diff import Operator, operators_of_dag
 from helixvcs.repo.context import compile_version
 from helixvcs.repo.history.iterations import is_worktree, operators_at
+from helixvcs.repo.history.metrics import check_metric
 from helixvcs.repo.history.plot import plot_points
 from helixvcs.repo.history.reports import recorded
 from helixvcs.ui.version import change_of
@@ -28,7 +29,10 @@ def log_document(repo: Repo) -> list[dict[str, Any]]:
 
 
 def plot_document(repo: Repo, metric: str) -> dict[str, Any]:
-    """``helix plot METRIC --json`` without ``output``: the browser draws the points."""
+    """``helix plot METRIC --json`` without ``output``: the browser draws the points.
+    A name that no run recorded and the workflow does not declare is ``UnknownMetric``
+    (404)."""
+    check_metric(repo, metric)
     points, missing = plot_points(repo, metric, None)
     return {"metric": metric, "points": [p.to_json() for p in points], "missing": missing}
 

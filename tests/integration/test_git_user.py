@@ -40,3 +40,120 @@ def test_status_falls_back_to_the_nearest_ancestor_and_says_so(toy):
 
 def test_status_json_is_one_document(toy):
     assert json.loads(toy.helix("status", "--json").stdout)["baseline"] is None
+
+
+def test_init_twice_says_already_initialized_and_changes_nothing(toy):
+    (toy.path / ".gitignore").write_text("# mine\n")  # the user took .helix/ out
+    config = (toy.path / ".helix" / "config.toml").read_text()
+    out = toy.helix("init").stdout
+    assert out.startswith("helixvcs is already initialized in ") and "nothing changed" in out
+    assert "initialized helixvcs" not in out
+    assert (toy.path / ".gitignore").read_text() == "# mine\n"
+    assert (toy.path / ".helix" / "config.toml").read_text() == config
+
+
+# -- a one-metric workflow whose value each commit sets ------------------------------
+
+WORKFLOW = """\
+from helixvcs import Workflow
+from params import VALUE
+
+wf = Workflow("m")
+
+
+@wf.op
+def base():
+    return VALUE
+
+
+@wf.metric
+def m(base):
+    return base
+"""
+
+
+def history(repo, values, broken=()):
+    """One commit per value (``params.VALUE``); commits whose index is in ``broken`` add
+    a syntax error to the workflow (the next commit removes it)."""
+    shas = []
+    for i, value in enumerate(values):
+        workflow = WORKFLOW + ("\ndef broken(:\n" if i in broken else "")
+        files = {"workflow.py": workflow, "params.py": f"VALUE = {value}\n", "n.txt": f"{i}\n"}
+        shas.append(repo.gen({**files, ".gitignore": ".helix/\n"}, commit=f"value {value}"))
+    repo.helix("init")
+    return shas
+
+
+def test_bisect_counts_nan_as_bad_and_names_it(git_repo):
+    nan = 'float("nan")'
+    shas = history(git_repo, [1.0, 1.0, 1.0, nan, nan, 0.0])
+    doc = git_repo.helix_json("bisect", "m", "--good", shas[0])
+    assert doc["first_bad"] == shas[3]  # not the 0.0 at the end: NaN is never good
+    assert shas[3] in doc["nan"]
+    assert all(t["verdict"] == "bad" for t in doc["tested"] if t["nan"])
+    out = git_repo.helix("bisect", "m", "--good", shas[0]).stdout
+    assert f"first bad commit: {shas[3][:7]}" in out
+    assert f"m is NaN (counted as bad) at: {shas[3][:7]}" in out
+
+
+def test_a_nan_metric_is_recorded_with_a_warning(git_repo):
+    history(git_repo, ['float("nan")'])
+    result = git_repo.helix("run")
+    assert "warning: metric m is NaN" in result.stderr
+    assert "m" in git_repo.helix_json("log")[0]["metrics"]
+
+
+def test_unknown_metric_is_exit_2_before_anything_runs(git_repo):
+    shas = history(git_repo, [1.0, 2.0, 3.0])
+    for args in (["blame-metric", "accuarcy"], ["bisect", "accuarcy", "--good", shas[0]]):
+        err = git_repo.helix(*args, code=2).stderr
+        assert "no metric named 'accuarcy'" in err and "known metrics: m" in err
+        assert len(err.strip().splitlines()) == 1
+    assert git_repo.helix_json("log") == []  # nothing ran, nothing recorded
+
+
+def test_blame_merges_a_commit_that_does_not_compile_into_the_next(git_repo):
+    shas = history(git_repo, [1.0, 5.0, 5.0], broken={1})
+    doc = git_repo.helix_json("blame-metric", "m")
+    assert [c["commit"] for c in doc["commits"]] == [shas[2]]
+    moved = doc["commits"][0]
+    assert moved["parent"] == shas[0] and moved["merged"] == [shas[1]]
+    assert moved["delta"] == 4.0
+    assert [o["name"] for o in moved["operators"]] == ["base"]
+    assert moved["operators"][0]["effect"] == 4.0
+    assert [s["commit"] for s in doc["skipped"]] == [shas[1]]
+    assert "with the edits of" in git_repo.helix("blame-metric", "m").stdout
+
+
+def test_metrics_print_with_every_digit_that_tells_them_apart(git_repo):
+    shas = history(git_repo, [0.85046, 0.85049])
+    git_repo.helix("run", shas[0])
+    out = git_repo.helix("run").stdout
+    assert "0.85049" in out
+    log = git_repo.helix("log").stdout
+    assert "m=0.85046" in log and "m=0.85049" in log
+    diff = git_repo.helix("diff", shas[0], shas[1]).stdout
+    assert "0.85046" in diff and "0.85049" in diff
+
+
+def test_a_numpy_bool_metric_is_rejected_and_a_bad_dict_key_named(git_repo):
+    history(git_repo, ["__import__('numpy').bool_(True)"])
+    err = git_repo.helix("run", code=1).stderr
+    assert "metric 'm' returned bool" in err and "float(flag)" in err
+    git_repo.gen({"params.py": "VALUE = {'f1': 0.5, 'per_class': [0.1, 0.2]}\n"}, commit="dict")
+    err = git_repo.helix("run", code=1).stderr
+    assert "metric 'm' returned list for key 'per_class'" in err
+
+
+def test_ui_api_plot_of_an_unknown_metric_is_404(git_repo):
+    from tests.ui.conftest import fetch, start_ui
+
+    history(git_repo, [1.0])
+    git_repo.helix("run")
+    ui = start_ui(git_repo)
+    try:
+        status, body = fetch(ui.url + "api/plot/nosuch")
+        assert status == 404 and "known metrics: m" in body
+        assert fetch(ui.url + "api/plot/m")[0] == 200
+    finally:
+        ui.stop()

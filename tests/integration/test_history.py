@@ -70,7 +70,7 @@ def test_bisect_input_errors_are_one_line(sixteen):
     assert "is not on the first-parent history" in err
     assert len(err.strip().splitlines()) == 1
     err = repo.helix("-q", "bisect", "nope", "--good", shas[0], "--bad", shas[2], code=2).stderr
-    assert err.startswith("error: --good") and "no metric nope" in err
+    assert "no metric named 'nope'" in err and "known metrics: accuracy" in err
     err = repo.helix("bisect", "accuracy", "--good", "no-such-rev", code=2).stderr
     assert "unknown revision 'no-such-rev'" in err
 
@@ -140,4 +140,4 @@ def test_blame_over_sixteen_commits_finds_the_one_edit_that_moved_accuracy(sixte
     again = repo.helix_json("blame-metric", "accuracy", f"{shas[0]}..")
     assert again["runs"] == 0 and again["commits"] == doc["commits"]
     err = repo.helix("blame-metric", "nope", f"{shas[12]}..", code=2).stderr
-    assert "has a metric named 'nope'" in err
+    assert "no metric named 'nope'" in err and "known metrics: accuracy" in err

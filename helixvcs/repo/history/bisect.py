@@ -14,6 +14,7 @@ reuses the store, so it computes only the operators no earlier version computed.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from helixvcs.errors import UserInputError
 from helixvcs.exec import Progress
 from helixvcs.graph.diff import DagDiff, diff_operators
 from helixvcs.repo.history.iterations import Measurement, measure, operators_at
+from helixvcs.repo.history.metrics import check_metric
 from helixvcs.repo.history.reports import record
 from helixvcs.vcs import CommitInfo, first_parent, first_parent_history, resolve
 
@@ -36,6 +38,11 @@ class Tested:
     measurement: Measurement
     verdict: str  # good | bad | skip
 
+    @property
+    def nan(self) -> bool:
+        """The metric is NaN here, which counts as bad."""
+        return self.measurement.value is not None and math.isnan(self.measurement.value)
+
     def to_json(self) -> dict[str, Any]:
         m = self.measurement
         return {
@@ -43,6 +50,7 @@ class Tested:
             "subject": self.commit.subject,
             "metric": m.value,
             "verdict": self.verdict,
+            "nan": self.nan,
             "ran": m.ran,
             "computed": m.computed,
             "reason": m.error if self.verdict == SKIP else None,
@@ -71,6 +79,16 @@ class BisectReport:
         return sum(t.measurement.computed for t in [self.good, *self.tested])
 
     @property
+    def nan(self) -> list[str]:
+        """Tested commits whose metric is NaN (counted as bad), in the order tested."""
+        return [t.commit.sha for t in self.tested if t.nan]
+
+    @property
+    def skipped(self) -> list[Tested]:
+        """Tested commits that could not be measured (no compile, failed run, no metric)."""
+        return [t for t in self.tested if t.verdict == SKIP]
+
+    @property
     def first_bad_value(self) -> float | None:
         if self.first_bad is None:
             return None
@@ -89,6 +107,10 @@ class BisectReport:
             "first_bad": self.first_bad.sha if self.first_bad else None,
             "first_bad_metric": self.first_bad_value,
             "maybe": self.maybe,
+            "nan": self.nan,
+            "skipped": [
+                {"commit": t.commit.sha, "reason": t.measurement.error} for t in self.skipped
+            ],
             "tested": [t.to_json() for t in self.tested],
             "diff": self.diff.to_json() if self.diff else None,
             "runs": self.runs,
@@ -113,9 +135,15 @@ def bisect(
     candidates = first_parent_history(repo.root, bad_sha, good_sha)
     if not candidates:
         raise UserInputError(f"--good {good} and --bad {bad} are the same commit")
+    check_metric(repo, metric, [good_sha, bad_sha])
     base = measure(repo, good_sha, metric, progress)
     if base.value is None:
         raise UserInputError(f"--good {good} ({base.short}) has no value of {metric}: {base.error}")
+    if math.isnan(base.value):
+        raise UserInputError(
+            f"--good {good} ({base.short}) has {metric} = NaN, which is never good; "
+            "give a commit whose metric is a number"
+        )
     good_info = CommitInfo(good_sha, good_version.subject or "", first_parent(repo.root, good_sha))
     report = BisectReport(
         metric, Tested(good_info, base, GOOD), bad_sha, threshold, rise, len(candidates)
@@ -171,6 +199,8 @@ def _test(
     m = measure(repo, commit.sha, report.metric, progress)
     if m.value is None:
         verdict = SKIP
+    elif math.isnan(m.value):
+        verdict = BAD  # NaN < x and NaN > x are both false: it would pass as good
     else:
         worse = (
             m.value > base + report.threshold if report.rise else m.value < base - report.threshold

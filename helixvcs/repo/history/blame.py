@@ -17,7 +17,11 @@ is attributed:
 * no edit (data the commit does not track changed, or nondeterminism): all remainder.
 
 So effects plus the remainder always add up to the delta. Commits without a successful
-run are run first (``iterations.measure``); commits that cannot run are skipped.
+run are run first (``iterations.measure``); commits that cannot run (they do not compile,
+or their run fails) are skipped, and their edits are merged into the next commit that
+ran, which is compared with the last commit before them that ran: an edit made in a
+broken commit still gets its share of the change. The metric's name is checked before
+anything runs.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from helixvcs.graph.diff import ADDED, REMOVED, RENAMED, Edit, diff_operators
 from helixvcs.graph.hybrid import SpliceError, splice
 from helixvcs.repo.context import compile_version
 from helixvcs.repo.history.iterations import Measurement, measure, recorded_operators
+from helixvcs.repo.history.metrics import check_metric
 from helixvcs.repo.history.reports import record
 from helixvcs.repo.replay import replay
 from helixvcs.vcs import CommitInfo, first_parent_history, resolve_range, shallow_note
@@ -68,6 +73,7 @@ class BlamedCommit:
     after: float
     operators: list[OperatorEffect]
     isolated: bool  # edits were replayed one by one
+    merged: tuple[str, ...] = ()  # commits between parent and this one that did not run
 
     @property
     def delta(self) -> float:
@@ -89,6 +95,7 @@ class BlamedCommit:
             "operators": [o.to_json() for o in self.operators],
             "remainder": self.remainder,
             "isolated": self.isolated,
+            "merged": list(self.merged),
         }
 
 
@@ -140,6 +147,7 @@ def blame_metric(
 ) -> BlameReport:
     span = resolve_range(repo.root, spec)
     history = first_parent_history(repo.root, span.end, span.start)
+    check_metric(repo, metric, [span.end])
     report = BlameReport(metric, spec or "HEAD", len(history))
     report.note = shallow_note(repo.root, history)  # then the oldest has nothing to compare
     shas = [history[0].parent] if history and history[0].parent and not report.note else []
@@ -150,10 +158,22 @@ def blame_metric(
         report.runs += m.ran
         report.computed += m.computed
     edits_seen: dict[str, int] = {}
+    base = values.get(shas[0]) if shas else None  # the last commit with a value
+    merged: list[str] = []  # commits since ``base`` without one
     for commit in history:
-        blamed = _commit(repo, commit, values, metric, isolate, progress, report, edits_seen)
-        if blamed is not None:
-            report.commits.append(blamed)
+        after = values[commit.sha]
+        if after.value is None:
+            report.skipped.append((commit.sha, after.error or "no value"))
+            if base is not None:
+                merged.append(commit.sha)
+            continue
+        if base is not None:
+            blamed = _commit(
+                repo, commit, base, after, tuple(merged), isolate, progress, report, edits_seen
+            )
+            if blamed is not None:
+                report.commits.append(blamed)
+        base, merged = after, []
     report.operators = _totals(report.commits, edits_seen)
     _check_metric(report, values.values(), metric)
     record(repo, "blame-metric", report.to_json(), isolate=isolate)  # for `helix ui`
@@ -163,23 +183,18 @@ def blame_metric(
 def _commit(
     repo: Repo,
     commit: CommitInfo,
-    values: dict[str, Measurement],
-    metric: str,
+    before: Measurement,
+    after: Measurement,
+    merged: tuple[str, ...],
     isolate: bool,
     progress: Progress,
     report: BlameReport,
     edits_seen: dict[str, int],
 ) -> BlamedCommit | None:
-    after = values[commit.sha]
-    before = values.get(commit.parent) if commit.parent else None
-    if before is None:
-        return None  # the root commit: nothing to compare with
-    if after.value is None or before.value is None:
-        why = after.error if after.value is None else f"parent {before.short}: {before.error}"
-        report.skipped.append((commit.sha, why or "no value"))
-        return None
-    assert commit.parent is not None
-    old_ops = recorded_operators(repo.index, commit.parent) or []
+    """``commit`` against ``before``: its first parent, or the last commit before it that
+    ran when ``merged`` ones in between did not."""
+    assert after.value is not None and before.value is not None
+    old_ops = recorded_operators(repo.index, before.commit) or []
     new_ops = recorded_operators(repo.index, commit.sha) or []
     edits = diff_operators(old_ops, new_ops, with_source=False).edits
     for e in edits:
@@ -190,32 +205,35 @@ def _commit(
     if len(edits) == 1:
         effects = [_effect(edits[0], delta, "the only edit")]
     elif len(edits) > 1 and isolate:
-        effects = _isolate(repo, commit, edits, metric, before.value, progress, report)
+        effects = _isolate(
+            repo, commit, before.commit, edits, report.metric, before.value, progress, report
+        )
     else:
         note = "shared with other edits; --isolate separates them"
         effects = [_effect(e, None, note) for e in edits]
     return BlamedCommit(
         commit.sha,
         commit.subject,
-        commit.parent,
+        before.commit,
         before.value,
         after.value,
         effects,
         isolated=isolate and len(edits) > 1,
+        merged=merged,
     )
 
 
 def _isolate(
     repo: Repo,
     commit: CommitInfo,
+    parent_sha: str,
     edits: Sequence[Edit],
     metric: str,
     base: float,
     progress: Progress,
     report: BlameReport,
 ) -> list[OperatorEffect]:
-    assert commit.parent is not None
-    parent, _ = compile_version(repo.layout, commit.parent)
+    parent, _ = compile_version(repo.layout, parent_sha)
     child, _ = compile_version(repo.layout, commit.sha)
     effects = []
     for edit in edits:
