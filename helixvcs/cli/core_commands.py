@@ -125,19 +125,27 @@ def status(obj: Ctx) -> None:
 
 @click.command()
 @click.option("--metric", "-m", metavar="NAME", help="Show only this metric.")
-@click.option("--limit", "-n", type=click.IntRange(min=1), help="At most this many runs.")
+@click.option(
+    "--limit",
+    "-n",
+    type=click.IntRange(min=1),
+    help="At most this many iterations (and their variants).",
+)
+@click.option(
+    "--variants", is_flag=True, help="Count explored variants as runs of their own with -n."
+)
 @json_option
 @click.pass_obj
-def log(obj: Ctx, metric: str | None, limit: int | None) -> None:
+def log(obj: Ctx, metric: str | None, limit: int | None, variants: bool) -> None:
     """Runs, newest first: revision, metrics, wall time, computed / loaded / pruned, time saved.
 
     Example: helix log --metric accuracy
     """
     from helixvcs.cli import render
 
-    entries = obj.repo().log(limit=limit, metric=metric)
+    entries = obj.repo().log(limit=limit, metric=metric, variants=variants)
     if obj.as_json:
-        emit_json([e.to_json() for e in entries])
+        emit_json(entries.to_json())
     else:
         render.log_entries(entries)
 

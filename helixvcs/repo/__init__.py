@@ -196,11 +196,15 @@ class Repo:
         self._require()
         return status(self)
 
-    def log(self, *, limit: int | None = None, metric: str | None = None) -> LogEntries:
+    def log(
+        self, *, limit: int | None = None, metric: str | None = None, variants: bool = False
+    ) -> LogEntries:
+        """Runs, newest first: ``limit`` iterations and the variants explored from them;
+        ``variants``: ``limit`` counts explored variants too."""
         from helixvcs.repo.history.log import log
 
         self._require()
-        return log(self, limit=limit, metric=metric)
+        return log(self, limit=limit, metric=metric, variants=variants)
 
     def gc(self, max_size: int | None = None, dry_run: bool = False) -> GcReport:
         """Drop the least valuable stored intermediates until the store fits ``max_size``."""

@@ -157,3 +157,30 @@ def test_ui_api_plot_of_an_unknown_metric_is_404(git_repo):
         assert fetch(ui.url + "api/plot/m")[0] == 200
     finally:
         ui.stop()
+
+
+def test_log_limit_counts_iterations_not_explored_variants(toy):
+    toy.helix("run")
+    first = toy.git("rev-parse", "HEAD")
+    toy.edit("workflow.py", "factor=2.0", "factor=3.0")
+    toy.commit("triple")
+    toy.helix("run")
+    toy.edit(
+        "workflow.py",
+        "@wf.op\ndef scaled(xs, factor=3.0):",
+        "@wf.op(explore={'factor': [1.0, 5.0]})\ndef scaled(xs, factor=3.0):",
+    )
+    toy.commit("explore factor")
+    toy.helix("run")
+    toy.helix("explore")
+    doc = toy.helix_json("log", "-n", "2")
+    iterations = [e for e in doc if e["kind"] != "explored"]
+    variants = [e for e in doc if e["kind"] == "explored"]
+    assert [e["subject"] for e in iterations] == ["explore factor", "triple"]
+    assert len(variants) == 2 and iterations[1]["variants"] == []
+    assert iterations[0]["variants"] == [v["run_id"] for v in variants]
+    text = toy.helix("log", "-n", "2").stdout
+    assert "triple" in text and "explored variants (2" in text
+    every = toy.helix_json("log", "--variants", "-n", "2")
+    assert [e["kind"] for e in every] == ["explored", "explored"]
+    assert first in {e["commit"] for e in toy.helix_json("log", "-n", "3")}

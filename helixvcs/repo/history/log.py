@@ -9,6 +9,11 @@ scores) or ``explored`` (a variant of a base run, with the constants it set). Fo
 sampled run of a commit whose first parent was run both ways too (full, and sampled
 with the same fraction and seed), ``agreement`` says whether the sampled change of each
 metric had the sign of the full change: how well quick runs predict the trend.
+
+``limit`` counts iterations: runs of a version (``commit`` and ``sampled``). The
+variants explored from those runs come along, uncounted, each an entry of kind
+``explored`` whose base run lists it (``LogEntry.variants``). With ``variants=True``,
+``limit`` counts every run, explored ones included.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ class LogEntry:
     base_commit: str | None = None
     variant: dict[str, dict[str, Any]] | None = None
     agreement: dict[str, Agreement] = field(default_factory=dict)
+    variants: list[str] = field(default_factory=list)  # runs explored from this one
 
     @property
     def approximate(self) -> bool:
@@ -69,6 +75,7 @@ class LogEntry:
             "base_commit": self.base_commit,
             "variant": self.variant,
             "agreement": {name: a.to_json() for name, a in sorted(self.agreement.items())},
+            "variants": self.variants,
         }
 
     def _base_json(self) -> dict[str, Any]:
@@ -114,43 +121,56 @@ class LogEntries(list[LogEntry]):
         super().__init__(entries)
         self.queued = list(queued)
 
+    def to_json(self) -> list[dict[str, Any]]:
+        """The ``helix log --json`` document (docs/json.md)."""
+        return [entry.to_json() for entry in self]
 
-def log(repo: Repo, *, limit: int | None = None, metric: str | None = None) -> LogEntries:
+
+def log(
+    repo: Repo, *, limit: int | None = None, metric: str | None = None, variants: bool = False
+) -> LogEntries:
     from helixvcs.repo.feedback.hooks import waiting
 
     index = repo.index
     index.mark_interrupted()
-    runs = index.runs(limit=limit)
+    runs = index.runs(limit=limit if variants else None)
+    if not variants:
+        iterations = [r for r in runs if r.kind != "explored"][:limit]
+        shown = {r.run_id for r in iterations}
+        shown |= {r.run_id for r in runs if r.kind == "explored" and r.base_run in shown}
+        runs = [r for r in runs if r.run_id in shown]
     ids = [r.run_id for r in runs]
     metrics, counts = index.metrics_for(ids), index.counts_for(ids)
     intervals = index.intervals_for(ids)
     entries = LogEntries(queued=waiting(repo))
+    by_id: dict[str, LogEntry] = {}
     for r in runs:
         values = _only(metrics.get(r.run_id, {}), metric)
-        entries.append(
-            LogEntry(
-                run_id=r.run_id,
-                revision=r.revision,
-                commit=r.commit if r.fingerprint is None else None,  # as `run --json`
-                subject=r.subject,
-                status=r.status,
-                started=r.started.isoformat(timespec="seconds"),
-                wall_seconds=r.wall_seconds,
-                saved_seconds=r.saved_seconds,
-                metrics=values,
-                counts={
-                    s: counts.get(r.run_id, {}).get(s, 0) for s in ("compute", "load", "prune")
-                },
-                sample=r.sample,
-                kind=r.kind,
-                seed=r.seed,
-                ci=_only(intervals.get(r.run_id, {}), metric),
-                base_run=r.base_run,
-                base_commit=r.commit if r.kind == "explored" else None,
-                variant=variant_of(r.variant) if r.kind == "explored" else None,
-                agreement=_agreement(repo, r, values) if r.kind == "sampled" else {},
-            )
+        entry = LogEntry(
+            run_id=r.run_id,
+            revision=r.revision,
+            commit=r.commit if r.fingerprint is None else None,  # as `run --json`
+            subject=r.subject,
+            status=r.status,
+            started=r.started.isoformat(timespec="seconds"),
+            wall_seconds=r.wall_seconds,
+            saved_seconds=r.saved_seconds,
+            metrics=values,
+            counts={s: counts.get(r.run_id, {}).get(s, 0) for s in ("compute", "load", "prune")},
+            sample=r.sample,
+            kind=r.kind,
+            seed=r.seed,
+            ci=_only(intervals.get(r.run_id, {}), metric),
+            base_run=r.base_run,
+            base_commit=r.commit if r.kind == "explored" else None,
+            variant=variant_of(r.variant) if r.kind == "explored" else None,
+            agreement=_agreement(repo, r, values) if r.kind == "sampled" else {},
         )
+        by_id[r.run_id] = entry
+        entries.append(entry)
+    for r in runs:  # newest first, as every list of runs
+        if r.kind == "explored" and r.base_run in by_id:
+            by_id[r.base_run].variants.append(r.run_id)
     return entries
 
 
