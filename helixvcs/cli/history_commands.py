@@ -16,15 +16,16 @@ _OUTPUT = click.Path(dir_okay=False, path_type=Path)
 
 
 @click.command()
-@click.argument("a")
+@click.argument("a", default="HEAD", required=False)
 @click.argument("b", required=False)
 @json_option
 @click.pass_obj
 def diff(obj: Ctx, a: str, b: str | None) -> None:
     """Logical diff of two versions: operators, their source, edges, metrics.
 
-    A and B are revisions; B defaults to the working tree (also: WORKTREE).
+    As git diff: A defaults to HEAD, B to the working tree (also: WORKTREE).
 
+    Example: helix diff                 # HEAD against the working tree
     Example: helix diff HEAD~1 HEAD
     """
     from helixvcs.cli import history_render

@@ -26,17 +26,27 @@ def _table(rows: list[list[str]], indent: str = "") -> None:
         click.echo(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
-def changes(diff: Any, indent: str = "", sources: bool = True) -> None:
+def changes(
+    diff: Any,
+    indent: str = "",
+    sources: bool = True,
+    places: dict[str, str] | None = None,
+    hunks: dict[str, list[Any]] | None = None,
+) -> None:
     """The edits of a ``DagDiff``: changed (with source diffs), added, removed, renamed."""
     if not diff.changed and not diff.added and not diff.removed and not diff.renamed:
         click.echo(f"{indent}no operator changed")
         return
+    places = places or {}
     for change in diff.changed:
         if not change.direct:
             continue
-        click.echo(f"{indent}changed  {change.name}: {', '.join(change.causes)}")
+        where = f" ({places[change.name]})" if change.name in places else ""
+        click.echo(f"{indent}changed  {change.name}{where}: {', '.join(change.causes)}")
         if sources and change.diff:
             click.echo(_indent(change.diff, indent + "    "))
+        for hunk in (hunks or {}).get(change.name, []) if sources else ():
+            click.echo(_indent(hunk.diff, indent + "    "))
     for name in diff.added:
         click.echo(f"{indent}added    {name}")
     for name in diff.removed:
@@ -50,7 +60,7 @@ def changes(diff: Any, indent: str = "", sources: bool = True) -> None:
 def diff_report(report: Any) -> None:
     a, b, diff = report.a, report.b, report.diff
     click.echo(f"diff {a.revision} -> {b.revision}")
-    changes(diff)
+    changes(diff, places=report.places, hunks=report.hunks)
     for parent, child in diff.edges_added:
         click.echo(f"edge     + {parent} -> {child}")
     for parent, child in diff.edges_removed:

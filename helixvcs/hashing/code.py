@@ -325,7 +325,18 @@ class _Tracer:
             return self._local(func, "helper")
         # Named after the module its code lives in: functools.wraps copies __module__.
         module = func.__globals__.get("__name__") or func.__module__ or ""
-        return self._external(f"{module}.{func.__code__.co_qualname}", module)
+        code_name = func.__code__.co_qualname
+        if "<locals>" not in code_name:
+            return self._external(f"{module}.{code_name}", module)
+        # A closure a library made (a decorator's wrapper): its code is shared by every
+        # function the decorator wraps, so the code's name cannot tell them apart. The
+        # name it was given (functools.wraps), which the user imported, can.
+        inner = _unwrap(func)
+        named = inner if inner is not func else func
+        public = f"{named.__module__}.{named.__qualname__}" if named.__module__ else ""
+        if "<locals>" in public or not public:
+            return self.unsure(f"external:{module}.{code_name}")  # no stable name
+        return self._external(public, module)
 
     def _wrapped(self, obj: Any, where: str) -> str | None:
         """A repo function behind a decorator: the function, the wrapper and its state.

@@ -270,8 +270,9 @@ class Repo:
 
     # -- across versions (docs/history.md) --------------------------------------------
 
-    def diff(self, a: str, b: str | None = None) -> DiffReport:
-        """Logical diff of revision ``a`` and ``b`` (None or ``WORKTREE``: the working tree)."""
+    def diff(self, a: str = "HEAD", b: str | None = None) -> DiffReport:
+        """Logical diff of revision ``a`` (default HEAD) and ``b`` (None or ``WORKTREE``:
+        the working tree), as ``git diff [A [B]]``."""
         from helixvcs.repo.history.diff import diff
 
         self._require()

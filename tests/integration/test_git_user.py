@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from tests.integration.toy import WORKFLOW as FILES_WORKFLOW
+
 
 def test_status_compares_with_heads_run_not_an_older_commits(toy):
     toy.helix("run")
@@ -184,3 +188,56 @@ def test_log_limit_counts_iterations_not_explored_variants(toy):
     every = toy.helix_json("log", "--variants", "-n", "2")
     assert [e["kind"] for e in every] == ["explored", "explored"]
     assert first in {e["commit"] for e in toy.helix_json("log", "-n", "3")}
+
+
+def test_diff_without_arguments_is_head_against_the_working_tree_with_helper_hunks(toy):
+    head = toy.git("rev-parse", "--short", "HEAD")
+    toy.edit("toylib.py", "SHIFT = 1.0", "SHIFT = 5.0")
+    toy.edit("toylib.py", "return x * f", "return x * f * 1")
+    out = toy.helix("diff").stdout
+    assert out.startswith(f"diff {head} -> {head}+dirty\n")
+    line = next(n for n, text in enumerate(FILES_WORKFLOW.splitlines(), 1) if "def shifted" in text)
+    assert f"changed  shifted (workflow.py:{line - 1}): constant workflow.SHIFT" in out
+    assert "--- a/toylib.py" in out and "-SHIFT = 1.0" in out and "+SHIFT = 5.0" in out
+    assert "-    return x * f\n" in out
+    assert "+    return x * f * 1" in out
+    doc = toy.helix_json("diff")
+    scaled = next(c for c in doc["changed"] if c["name"] == "scaled")
+    assert scaled["where"].startswith("workflow.py:")
+    [hunk] = scaled["hunks"]
+    assert hunk["file"] == "toylib.py" and hunk["line"] == 4 and "@@ -" in hunk["diff"]
+
+
+def test_diff_of_one_revision_is_that_revision_against_the_working_tree(toy):
+    toy.edit("workflow.py", "factor=2.0", "factor=3.0")
+    toy.commit("triple")
+    toy.edit("workflow.py", "factor=3.0", "factor=4.0")
+    doc = toy.helix_json("diff", "HEAD~1")
+    assert doc["a"]["revision"] == toy.git("rev-parse", "--short", "HEAD~1")
+    assert doc["b"]["revision"].endswith("+dirty")
+    assert [c["name"] for c in doc["changed"] if c["direct"]] == ["scaled"]
+
+
+def test_a_library_function_swapped_behind_an_alias_is_a_change_named_as_imported(git_repo):
+    params = "from sklearn.metrics import {} as SCORE\n"
+    workflow = """\
+        from params import SCORE
+        from helixvcs import Workflow
+
+        wf = Workflow("s")
+
+
+        @wf.metric
+        def m():
+            return float(SCORE([0, 1, 1], [0, 1, 0]))
+        """
+    files = {"workflow.py": workflow, "params.py": params.format("f1_score")}
+    git_repo.gen({**files, ".gitignore": ".helix/\n"}, commit="f1")
+    git_repo.helix("init")
+    assert git_repo.helix_json("run")["metrics"]["m"] == pytest.approx(2 / 3)
+    git_repo.gen({"params.py": params.format("precision_score")})
+    status = git_repo.helix_json("status")
+    [change] = status["changed"]
+    assert "sklearn.metrics._classification.precision_score" in change["reason"]
+    assert "<locals>" not in change["reason"]
+    assert git_repo.helix_json("run")["metrics"]["m"] == 1.0  # never the stale 2/3

@@ -1,4 +1,9 @@
-"""``helix diff A B``: the logical diff of two versions, with their metrics and costs.
+"""``helix diff [A [B]]``: the logical diff of two versions, with their metrics and costs.
+
+As ``git diff``: no revision compares HEAD with the working tree, one compares it with
+the working tree. Each changed operator says where it is declared (``workflow.py:12``),
+and each helper, class or constant among its causes comes with the hunks of the file
+that defines it (``sources``), with that file's line numbers.
 
 Both versions are compiled (a commit from a scratch tree, ``WORKTREE`` or no B from the
 working tree), so the diff is exact even for versions that never ran. Metrics and wall
@@ -18,6 +23,7 @@ from helixvcs.index import RunRecord
 from helixvcs.repo.context import compile_version
 from helixvcs.repo.feedback.explore import RecordedVariant, explored_variants
 from helixvcs.repo.history.iterations import is_worktree, last_run
+from helixvcs.repo.history.sources import Hunk, cause_hunks, operator_place
 
 if TYPE_CHECKING:
     from helixvcs.repo import Repo
@@ -51,6 +57,8 @@ class DiffReport:
     b: DiffSide
     diff: DagDiff
     seconds: dict[str, tuple[float | None, float | None]]  # changed operator -> compute s
+    places: dict[str, str] = field(default_factory=dict)  # changed operator -> file:line
+    hunks: dict[str, list[Hunk]] = field(default_factory=dict)  # ... -> its causes' hunks
 
     def metric_names(self) -> list[str]:
         return sorted(set(self.a.metrics) | set(self.b.metrics))
@@ -61,6 +69,8 @@ class DiffReport:
         for entry in doc["changed"]:
             a, b = self.seconds.get(entry["name"], (None, None))
             entry["seconds"] = {"a": a, "b": b}
+            entry["where"] = self.places.get(entry["name"])
+            entry["hunks"] = [h.to_json() for h in self.hunks.get(entry["name"], [])]
         metrics = {}
         for name in self.metric_names():
             a, b = self.a.metrics.get(name), self.b.metrics.get(name)
@@ -78,7 +88,7 @@ class DiffReport:
         }
 
 
-def diff(repo: Repo, a: str, b: str | None = None) -> DiffReport:
+def diff(repo: Repo, a: str = "HEAD", b: str | None = None) -> DiffReport:
     dag_a, side_a = _side(repo, a)
     dag_b, side_b = _side(repo, b)
     result = diff_dags(dag_a, dag_b)
@@ -89,7 +99,31 @@ def diff(repo: Repo, a: str, b: str | None = None) -> DiffReport:
     seconds = {
         n: (by_key.get(ka), by_key.get(kb)) for n, ka, kb in zip(names, keys_a, keys_b, strict=True)
     }
-    return DiffReport(side_a, side_b, result, seconds)
+    places, hunks = {}, {}
+    for change in result.changed:
+        node = dag_b[change.name]
+        places[change.name] = operator_place(dag_b.root, node.spec.file, node.spec.line)
+        found = [h for c in change.causes for h in cause_hunks(_label(c), dag_a.root, dag_b.root)]
+        if found and change.direct:
+            hunks[change.name] = _first_per_file(found)
+    return DiffReport(side_a, side_b, result, seconds, places, hunks)
+
+
+def _label(cause: str) -> str:
+    """A cause without the ``#2`` that tells apart two parts of one label."""
+    head, _, tail = cause.partition("#")
+    return head if tail.isdigit() else cause
+
+
+def _first_per_file(hunks: list[Hunk]) -> list[Hunk]:
+    """One entry per distinct text: two causes in one definition share its hunks."""
+    seen: set[str] = set()
+    kept = []
+    for h in hunks:
+        if h.diff not in seen:
+            seen.add(h.diff)
+            kept.append(h)
+    return kept
 
 
 def _side(repo: Repo, rev: str | None) -> tuple[Dag, DiffSide]:
