@@ -195,7 +195,7 @@ def gc(obj: Ctx, max_size: str | None, dry_run: bool) -> None:
 @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.pass_obj
 def demo(obj: Ctx, directory: Path | None) -> None:
-    """Build a scratch git repo with the census example and three iterations; run each.
+    """Build a scratch git repo with the census example in four commits; run each.
 
     Example: helix demo /tmp/helix-demo
     """

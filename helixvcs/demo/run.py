@@ -6,6 +6,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from helixvcs.errors import UserInputError
 from helixvcs.exec import Progress
@@ -17,6 +18,14 @@ class DemoReport:
     path: Path
     runs: list[RunReport]
     log: list[LogEntry]
+
+    def to_json(self) -> dict[str, Any]:
+        """The demo repository, the run document of each commit, and the log document."""
+        return {
+            "path": str(self.path),
+            "runs": [r.to_json() for r in self.runs],
+            "log": [e.to_json() for e in self.log],
+        }
 
 
 def run_demo(

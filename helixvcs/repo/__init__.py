@@ -225,6 +225,17 @@ class Repo:
         self._require()
         return show(self, name, progress or _progress(), output, rev)
 
+    def value(self, name: str, rev: str | None = "HEAD", progress: Progress | None = None) -> Any:
+        """Operator ``name``'s value at revision ``rev`` (a sha, branch, tag, ``HEAD~2``;
+        None: the working tree). Loaded when stored, else computed by the cheapest plan
+        for it alone, loading what is stored upstream; a commit is read from git into a
+        scratch tree, never checked out. Nothing is recorded. An unknown operator or
+        revision, or a revision that does not compile, is a ``UserInputError``."""
+        from helixvcs.repo.show import value
+
+        self._require()
+        return value(self, name, rev, progress or _progress())
+
     def commit_and_run(
         self,
         message: str,

@@ -1,8 +1,10 @@
-"""``helix show NODE``: preview or export the value of one operator in the working tree.
+"""``helix show NODE``: preview or export the value of one operator in the working tree,
+and ``Repo.value``: that value itself, for Python code (a notebook).
 
 A stored value is loaded. A value that is not stored (pruned, or judged cheaper to
 recompute than to keep) is produced by the cheapest plan for that one node, without
-recording a run.
+recording a run. A commit is read from git's object database into a scratch tree; the
+working tree is never checked out or written.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from helixvcs.errors import UserInputError
+from helixvcs.errors import CompileError, UserInputError
 from helixvcs.exec import Progress, RunSettings, execute, get_executor
 from helixvcs.plan import MaterializePolicy, make_plan
 from helixvcs.plan.costs import replanned
@@ -47,6 +49,28 @@ def show(
     repo: Repo, name: str, progress: Progress, output: Path | None = None, rev: str | None = None
 ) -> ShowReport:
     dag, _ = compile_version(repo.layout, rev)
+    value, origin = _value(repo, dag, name, progress)
+    label, text = describe(value)
+    if output is not None:
+        export(value, output)
+    return ShowReport(name, dag[name].key, label, text, origin, str(output) if output else None)
+
+
+def value(repo: Repo, name: str, rev: str | None, progress: Progress) -> Any:
+    """Operator ``name``'s value at revision ``rev`` (None: the working tree)."""
+    try:
+        dag, _ = compile_version(repo.layout, rev)
+    except CompileError as exc:
+        if rev is None:
+            raise
+        raise UserInputError(
+            f"revision {rev} does not compile, so it has no values: {exc}; "
+            "give a revision that does (`helix log` lists those that ran)"
+        ) from None
+    return _value(repo, dag, name, progress)[0]
+
+
+def _value(repo: Repo, dag: Any, name: str, progress: Progress) -> tuple[Any, str]:
     if name not in dag.nodes:
         known = ", ".join(dag.nodes)
         raise UserInputError(
@@ -61,10 +85,7 @@ def show(
         if isinstance(exc, CorruptObject):
             progress.warn(str(exc))
         value, origin = _compute(repo, dag, name, progress), "computed"
-    label, text = describe(value)
-    if output is not None:
-        export(value, output)
-    return ShowReport(name, node.key, label, text, origin, str(output) if output else None)
+    return value, origin
 
 
 def _compute(repo: Repo, dag: Any, name: str, progress: Progress) -> Any:

@@ -241,3 +241,48 @@ def test_a_library_function_swapped_behind_an_alias_is_a_change_named_as_importe
     assert "sklearn.metrics._classification.precision_score" in change["reason"]
     assert "<locals>" not in change["reason"]
     assert git_repo.helix_json("run")["metrics"]["m"] == 1.0  # never the stale 2/3
+
+
+def test_repo_value_reads_any_revision_without_touching_the_working_tree(toy):
+    from helixvcs import Repo, UserInputError
+
+    toy.helix("run")
+    toy.edit("workflow.py", "factor=2.0", "factor=3.0")  # uncommitted
+    status_before = toy.git("status", "--porcelain")
+    repo = Repo(toy.path)
+    assert repo.value("scaled") == [2.0, 4.0, 6.0]  # HEAD's, not the working tree's
+    assert repo.value("total", rev=None) == 81.0  # the working tree: 3 * 6 + 63
+    assert repo.value("unused", rev="HEAD") == 3  # never stored: computed
+    toy.commit("triple")
+    assert repo.value("scaled", rev="HEAD~1") == [2.0, 4.0, 6.0]
+    assert repo.value("scaled", rev="HEAD") == [3.0, 6.0, 9.0]  # never ran: computed
+    assert toy.git("status", "--porcelain") == "" != status_before
+    with pytest.raises(UserInputError, match=r"no operator named 'nosuch'.*known: raw, xs"):
+        repo.value("nosuch")
+    with pytest.raises(UserInputError, match="unknown revision 'nope'"):
+        repo.value("total", rev="nope")
+    toy.gen({"workflow.py": FILES_WORKFLOW + "\ndef broken(:\n"}, commit="broken")
+    with pytest.raises(UserInputError, match="revision HEAD does not compile"):
+        repo.value("total")
+    assert len(toy.helix_json("log")) == 1  # nothing recorded
+
+
+def test_every_report_and_the_log_have_to_json(toy):
+    from helixvcs import Repo
+
+    repo = Repo(toy.path)
+    toy.helix("run")
+    log = repo.log()
+    assert log.to_json() == toy.helix_json("log")
+    assert json.loads(json.dumps(repo.status().to_json()))["baseline"]["behind"] == 0
+    assert repo.diff().to_json()["changed"] == []
+
+
+def test_the_readme_counts_the_demo_commits_right():
+    from pathlib import Path
+
+    from helixvcs.demo.scenario import ITERATIONS
+
+    words = {3: "three", 4: "four", 5: "five", 6: "six"}
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    assert f"{words[len(ITERATIONS) + 1]} commits" in readme  # the workflow, then each edit
