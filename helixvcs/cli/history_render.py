@@ -192,12 +192,18 @@ def explain_report(report: Any) -> None:
     for step in report.steps:
         click.echo(
             f"{step.a.label} -> {step.b.label}  {_delta(step.delta)}  "
-            f"({_num(step.a.value)} -> {_num(step.b.value)})  {step.b.subject or ''}".rstrip()
+            f"({_num(step.a.value)} -> {_num(step.b.value)})  {_step_subject(step)}".rstrip()
         )
         if step.first.id != step.b.id:
             first = f"{step.first.label} {step.first.subject or ''}".rstrip()
             click.echo(f"    (operators as first in {first})")
         changes(step.diff, indent="    ", sources=False)
+
+
+def _step_subject(step: Any) -> str:
+    if step.backward:
+        return f"undoes {step.a.label} {step.subject or ''}".rstrip()
+    return step.subject or ""
 
 
 def plot_report(report: Any) -> None:

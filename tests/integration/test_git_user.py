@@ -286,3 +286,25 @@ def test_the_readme_counts_the_demo_commits_right():
     words = {3: "three", 4: "four", 5: "five", 6: "six"}
     readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     assert f"{words[len(ITERATIONS) + 1]} commits" in readme  # the workflow, then each edit
+
+
+def test_explain_backwards_names_the_commit_whose_edits_a_step_undoes(toy):
+    toy.helix("run")
+    for old, new, subject in [
+        ("factor=2.0", "factor=3.0", "triple"),
+        ("y + SHIFT", "y + 2 * SHIFT", "shift twice"),
+    ]:
+        toy.edit("workflow.py", old, new)
+        toy.commit(subject)
+        toy.helix("run")
+    back = toy.helix_json("explain", "total", "HEAD", "HEAD~2")
+    assert [(s["subject"], s["backward"]) for s in back["steps"]] == [
+        ("shift twice", True),
+        ("triple", True),
+    ]
+    assert "undoes" in toy.helix("explain", "total", "HEAD", "HEAD~2").stdout
+    forward = toy.helix_json("explain", "total", "HEAD~2", "HEAD")
+    assert [(s["subject"], s["backward"]) for s in forward["steps"]] == [
+        ("triple", False),
+        ("shift twice", False),
+    ]

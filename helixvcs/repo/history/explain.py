@@ -70,16 +70,24 @@ class Step:
     b: VersionInfo
     diff: DagDiff
     first: VersionInfo  # the first version (in history order) with b's operators
+    backward: bool = False  # b is older than a in HEAD's history: the step undoes a's edits
 
     @property
     def delta(self) -> float:
         return self.b.value - self.a.value
 
+    @property
+    def subject(self) -> str | None:
+        """The subject of the commit whose edits the step makes: b's going forward, a's
+        (whose edits it undoes) going back in history."""
+        return self.a.subject if self.backward else self.b.subject
+
     def to_json(self) -> dict[str, Any]:
         return {
             "from": self.a.label,
             "to": self.b.label,
-            "subject": self.b.subject,
+            "subject": self.subject,
+            "backward": self.backward,
             "first_with_these_operators": self.first.label,
             "distance": self.diff.distance,
             "delta": self.delta,
@@ -119,7 +127,8 @@ def explain(repo: Repo, metric: str, a: str, b: str) -> ExplainReport:
     index = repo.index
     start, end = _version_key(repo, a), _version_key(repo, b)
     workflow = _workflow(repo, a, start)  # the workflow A ran; B's must be the same one
-    rows = _in_history_order(repo, index.query(_VERSIONS, [workflow]))
+    position = _history_positions(repo)
+    rows = _in_history_order(position, index.query(_VERSIONS, [workflow]))
     values = index.metrics_for([str(r[0]) for r in rows])
     infos: dict[str, VersionInfo] = {}
     for run_id, commit, fingerprint, subject, kind, revision in rows:
@@ -149,20 +158,31 @@ def explain(repo: Repo, metric: str, a: str, b: str) -> ExplainReport:
             infos[v],
             diff_operators(by_id[u].operators, by_id[v].operators),
             infos[first[by_id[v].identity]],
+            _older(position, infos[v], infos[u]),
         )
         for u, v in pairwise(path)
     ]
     return ExplainReport(metric, infos[path[0]], infos[path[-1]], steps, len(points))
 
 
-def _in_history_order(repo: Repo, rows: list[tuple]) -> list[tuple]:
-    """Versions in HEAD's first-parent order (others after, by run time), so that of
-    versions with the same operators the first commit that had them stands for them."""
+def _history_positions(repo: Repo) -> dict[str, int]:
+    """Each commit of HEAD's first-parent history by its position, the oldest 0."""
     try:
         chain = first_parent_history(repo.root, resolve_range(repo.root, None).end)
     except UserInputError:  # no commit yet
         chain = []
-    position = {c.sha: i for i, c in enumerate(chain)}
+    return {c.sha: i for i, c in enumerate(chain)}
+
+
+def _older(position: dict[str, int], b: VersionInfo, a: VersionInfo) -> bool:
+    """Whether commit ``b`` comes before commit ``a`` in HEAD's history."""
+    pb, pa = position.get(b.commit or ""), position.get(a.commit or "")
+    return pb is not None and pa is not None and pb < pa
+
+
+def _in_history_order(position: dict[str, int], rows: list[tuple]) -> list[tuple]:
+    """Versions in HEAD's first-parent order (others after, by run time), so that of
+    versions with the same operators the first commit that had them stands for them."""
     ranked = sorted(
         enumerate(rows),
         key=lambda item: (position.get(item[1][1], len(position)), item[1][2] is not None, item[0]),
