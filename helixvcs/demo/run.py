@@ -64,6 +64,6 @@ def _run(
     say(f"\n== commit: {title}")
     with progress() as shown:
         report = repo.run(progress=shown)
-    metrics = "  ".join(f"{k}={v:.4f}" for k, v in sorted(report.metrics.items()))
+    metrics = "  ".join(f"{k}={float(v)!r}" for k, v in sorted(report.metrics.items()))
     say(f"   {report.summary()}  {metrics}")
     return report
