@@ -62,7 +62,8 @@ def test_diff_names_the_edit_its_source_and_the_metric_delta(views):
     assert metric["delta"] == pytest.approx(metric["b"] - metric["a"]) and metric["delta"] < 0
     assert doc["wall_seconds"]["a"] is not None
     text = repo.helix("diff", shas[1], shas[2]).stdout
-    assert "changed  model: body, default C" in text and "upstream changed: accuracy" in text
+    assert "changed  model (workflow.py:57): body, default C" in text
+    assert "upstream changed: accuracy" in text
 
 
 def test_diff_against_the_working_tree(views):
