@@ -143,34 +143,36 @@ def log(
     metrics, counts = index.metrics_for(ids), index.counts_for(ids)
     intervals = index.intervals_for(ids)
     entries = LogEntries(queued=waiting(repo))
-    by_id: dict[str, LogEntry] = {}
     for r in runs:
         values = _only(metrics.get(r.run_id, {}), metric)
-        entry = LogEntry(
-            run_id=r.run_id,
-            revision=r.revision,
-            commit=r.commit if r.fingerprint is None else None,  # as `run --json`
-            subject=r.subject,
-            status=r.status,
-            started=r.started.isoformat(timespec="seconds"),
-            wall_seconds=r.wall_seconds,
-            saved_seconds=r.saved_seconds,
-            metrics=values,
-            counts={s: counts.get(r.run_id, {}).get(s, 0) for s in ("compute", "load", "prune")},
-            sample=r.sample,
-            kind=r.kind,
-            seed=r.seed,
-            ci=_only(intervals.get(r.run_id, {}), metric),
-            base_run=r.base_run,
-            base_commit=r.commit if r.kind == "explored" else None,
-            variant=variant_of(r.variant) if r.kind == "explored" else None,
-            agreement=_agreement(repo, r, values) if r.kind == "sampled" else {},
+        entries.append(
+            LogEntry(
+                run_id=r.run_id,
+                revision=r.revision,
+                commit=r.commit if r.fingerprint is None else None,  # as `run --json`
+                subject=r.subject,
+                status=r.status,
+                started=r.started.isoformat(timespec="seconds"),
+                wall_seconds=r.wall_seconds,
+                saved_seconds=r.saved_seconds,
+                metrics=values,
+                counts={
+                    s: counts.get(r.run_id, {}).get(s, 0) for s in ("compute", "load", "prune")
+                },
+                sample=r.sample,
+                kind=r.kind,
+                seed=r.seed,
+                ci=_only(intervals.get(r.run_id, {}), metric),
+                base_run=r.base_run,
+                base_commit=r.commit if r.kind == "explored" else None,
+                variant=variant_of(r.variant) if r.kind == "explored" else None,
+                agreement=_agreement(repo, r, values) if r.kind == "sampled" else {},
+            )
         )
-        by_id[r.run_id] = entry
-        entries.append(entry)
-    for r in runs:  # newest first, as every list of runs
-        if r.kind == "explored" and r.base_run in by_id:
-            by_id[r.base_run].variants.append(r.run_id)
+    by_id = {e.run_id: e for e in entries}
+    for e in entries:  # newest first, as every list of runs
+        if e.kind == "explored" and e.base_run in by_id:
+            by_id[e.base_run].variants.append(e.run_id)
     return entries
 
 
