@@ -50,7 +50,8 @@ from helixvcs.store import (
     UnstorableValue,
     estimate_size,
 )
-from helixvcs.store.objectfile import Packed
+from helixvcs.store.objectfile import Packed, encode_value
+from helixvcs.store.writer import BackgroundWriter
 
 SAVE = "save"  # keep a value that finished before the run failed
 _PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
@@ -112,6 +113,7 @@ class TaskMeta:
     warning: str | None = None
     wants_room: bool = False  # worth keeping, but larger than the room reserved for it
     cutoff: bool = False  # equal to the previous value: stored under the new key by a link
+    writing: bool = False  # kept: being written by the run's ``BackgroundWriter``
 
 
 class TaskResult:
@@ -182,6 +184,7 @@ def variant_fields(node: Node, state: str) -> dict[str, Any]:
 class _InProcess:
     functions: Mapping[str, Callable[..., Any]]
     store: ObjectStore
+    writer: BackgroundWriter | None = None
 
 
 _contexts: dict[str, _InProcess] = {}
@@ -191,10 +194,14 @@ _stores_lock = threading.Lock()
 
 @contextmanager
 def in_process(
-    run: str, functions: Mapping[str, Callable[..., Any]], store: ObjectStore
+    run: str,
+    functions: Mapping[str, Callable[..., Any]],
+    store: ObjectStore,
+    writer: BackgroundWriter | None = None,
 ) -> Iterator[None]:
-    """While the run goes, tasks of ``run`` in this process use the driver's own objects."""
-    _contexts[run] = _InProcess(functions, store)
+    """While the run goes, tasks of ``run`` in this process use the driver's own objects
+    (and hand the values they keep to ``writer``, when there is one)."""
+    _contexts[run] = _InProcess(functions, store, writer)
     try:
         yield
     finally:
@@ -216,7 +223,7 @@ def run_task(task: Task, *parents: TaskResult) -> TaskResult:
     if task.state == SAVE:
         return _save(task, store, parents[0].value)
     assert function is not None
-    return _compute(task, store, function, parents)
+    return _compute(task, store, function, parents, context.writer if context else None)
 
 
 def _function(task: Task, context: _InProcess | None) -> Callable[..., Any] | None:
@@ -258,7 +265,11 @@ def _load(task: Task, store: ObjectStore) -> TaskResult:
 
 
 def _compute(
-    task: Task, store: ObjectStore, function: Callable[..., Any], parents: tuple[TaskResult, ...]
+    task: Task,
+    store: ObjectStore,
+    function: Callable[..., Any],
+    parents: tuple[TaskResult, ...],
+    writer: BackgroundWriter | None = None,
 ) -> TaskResult:
     received = dict(zip(task.params, parents, strict=True))
     kwargs = {p: r.value for p, r in received.items()}
@@ -293,7 +304,7 @@ def _compute(
     if meta.failure is None and task.previous is not None:
         meta, packed = _compare(task.key, task.previous, store, value, meta)
     if meta.failure is None and task.keep is not None and not meta.cutoff:
-        meta = _materialize(task, task.keep, store, value, meta, packed)
+        meta = _materialize(task, task.keep, store, value, meta, packed, writer)
     return TaskResult(value, meta)
 
 
@@ -321,8 +332,12 @@ def _materialize(
     value: Any,
     meta: TaskMeta,
     packed: Packed | None = None,
+    writer: BackgroundWriter | None = None,
 ) -> TaskMeta:
-    """OPT-MAT-PLAN, online (``helixvcs.plan.materialize``); the budget is the driver's."""
+    """OPT-MAT-PLAN, online (``helixvcs.plan.materialize``); the budget is the driver's.
+
+    With a ``writer``, the value is encoded here and written in the background: the
+    driver learns what was written when it takes the write (``writing``)."""
     size = estimate_size(value)
     recompute = meta.seconds + keep.upstream_seconds
     meta = replace(meta, size=size, recompute=recompute)
@@ -338,6 +353,9 @@ def _materialize(
     if keep.room is not None and with_overhead(size) > keep.room:
         return replace(meta, wants_room=True)  # the driver makes room, then saves it
     try:
+        if writer is not None:
+            writer.put(task.key, packed if packed is not None else encode_value(value))
+            return replace(meta, writing=True)
         info = store.put(task.key, value) if packed is None else store.put_packed(task.key, packed)
     except UnstorableValue as exc:
         return replace(meta, warning=f"{task.name}: {exc}; it will be recomputed when needed")
