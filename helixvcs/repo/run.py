@@ -200,12 +200,13 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
     def prepare(reuse: bool) -> tuple[Dag, Version, list[str], dict[str, str], CostModel, Plan]:
         nonlocal previous
         dag, version = compile_version(layout, rev, reuse=reuse)
-        notes = untracked_data_warnings(index, dag, version, layout.root) if rev else []
-        dag = variant.dag(dag)
-        known = index.objects(list(dag.keys().values()))
-        checksums = recorded_checksums(index, store, known, progress)
-        model = cost_model(dag, index, store, known)
-        previous = previous_nodes(index, store, dag.workflow)  # for the reasons, and cutoff
+        with index.reading():  # a dozen questions to the index, one attach for all of them
+            notes = untracked_data_warnings(index, dag, version, layout.root) if rev else []
+            dag = variant.dag(dag)
+            known = index.objects(list(dag.keys().values()))
+            checksums = recorded_checksums(index, store, known, progress)
+            model = cost_model(dag, index, store, known)
+            previous = previous_nodes(index, store, dag.workflow)  # reasons, and cutoff
         plan = make_plan(dag, model, as_previous_operators(previous))
         return dag, version, notes, checksums, model, plan
 
@@ -216,15 +217,16 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
         dag, version, notes, checksums, model, plan = prepare(reuse=False)
     for note in notes:
         progress.warn(note)
-    probabilities = survival_probabilities(index.key_history(dag.workflow))
-    room = StoreBudget(
-        budget,
-        store,
-        index,
-        protected=set(dag.keys().values()) | index.running_keys(),
-        probabilities=probabilities,
-        current_keys=dag.keys(),
-    )
+    with index.reading():
+        probabilities = survival_probabilities(index.key_history(dag.workflow))
+        room = StoreBudget(
+            budget,
+            store,
+            index,
+            protected=set(dag.keys().values()) | index.running_keys(),
+            probabilities=probabilities,
+            current_keys=dag.keys(),
+        )
     record = _run_record(dag, version, policy, executor.name, variant)
     executor.open(store)  # workers unreachable, or blind to the store: exit 2, nothing recorded
     try:
