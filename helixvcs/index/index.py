@@ -38,8 +38,9 @@ class _Shared:
 class Index:
     """The DuckDB run index at ``path`` (normally ``REPO/.helix/index.duckdb``).
 
-    Holds no connection between calls, so it is cheap to create, safe to share between
-    threads, and never keeps another ``helix`` process waiting for longer than one call.
+    Holds no connection between calls (except within a short ``reading`` block), so it is
+    cheap to create, safe to share between threads, and never keeps another ``helix``
+    process waiting for longer than one call (or block).
     Reads of a file that does not exist return empty results and create nothing; writes
     create the file and migrate it as needed.
     """
