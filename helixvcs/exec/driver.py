@@ -422,13 +422,14 @@ class _Run:
             future = self.writer.take(key)
             del self.writing[name]
             self.reserved -= self.reservations.pop(name, 0)
-            self.stored.discard(name)
             try:
                 info = future.result()
             except Exception as exc:  # the store refused it (a full disk): the run fails
+                self.stored.discard(name)
                 self.errors.append(exc)
                 continue
-            self._account(name, replace(meta, info=info))
+            if self._account(name, replace(meta, info=info)) != "kept":
+                self.stored.discard(name)  # over the budget after all: deleted
 
     def _cut_off(self, name: str) -> None:
         """``name`` came out equal to its previous value: what only depended on equal
