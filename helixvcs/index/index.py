@@ -78,6 +78,8 @@ class Index:
         """Create the file if needed and migrate it to the current schema; True when the
         file was created (for a repository set up by ``helix init``: it had been deleted)."""
         existed = self._has_data()
+        if existed and self._read_once(lambda con: True, False, False) == (False, True):
+            return False  # there, and current: nothing to write (a read is 3x cheaper)
         self._write(lambda con: None)
         return not existed
 
@@ -141,7 +143,11 @@ class Index:
             self._update(lambda con: writes.forget_objects(con, keys), None)
 
     def mark_interrupted(self) -> int:
-        """Mark this host's 'running' runs whose process is gone; returns how many."""
+        """Mark this host's 'running' runs whose process is gone; returns how many.
+        Looks first, under the shared lock: most commands find nothing to mark."""
+        none: list[str] = []
+        if not self._read(writes.dead_runs, none):
+            return 0
         return self._update(writes.mark_interrupted, 0)
 
     # ---- reads --------------------------------------------------------------------------

@@ -186,12 +186,14 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
         options.executor or ("dask" if options.scheduler else config.executor), options.scheduler
     )
     budget = options.budget if options.budget is not None else config.max_store_bytes
-    if index.ensure() and next(iter(store.keys()), None) is not None:
+    with index.reading():  # both look first, and write only when there is work
+        created = index.ensure()
+        index.mark_interrupted()
+    if created and next(iter(store.keys()), None) is not None:
         progress.warn(
             f"the run index {layout.index} was missing; started a new one (earlier runs are "
             "gone from helix log; stored intermediates are kept and reused)"
         )
-    index.mark_interrupted()
     if rev is None and merge_in_progress(layout.root):
         raise MergeInProgress(layout.root)
 
