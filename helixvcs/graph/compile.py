@@ -131,6 +131,12 @@ def _resolve_parents(spec: NodeSpec, declared: Mapping[str, NodeSpec]) -> tuple[
                 f"parameter {p!r} names no operator; declare an operator {p!r} "
                 "or give the parameter a default to make it a constant",
             )
+    if spec.kind == "features" and not result:
+        raise _error(
+            spec,
+            "a @wf.features operator stacks feature blocks: give it at least one parameter "
+            "that names an operator returning a 2-D array, sparse matrix or numeric table",
+        )
     return tuple(result)
 
 

@@ -19,7 +19,16 @@ from helixvcs.index import (
     schema,
 )
 
-TABLES = ["metrics", "node_runs", "objects", "run_operators", "runs", "schema_version"]
+TABLES = [
+    "estimator_weights",
+    "feature_blocks",
+    "metrics",
+    "node_runs",
+    "objects",
+    "run_operators",
+    "runs",
+    "schema_version",
+]
 
 
 def tables(index: Index) -> list[str]:
