@@ -185,14 +185,14 @@ def _costs(index: Index, dag: Dag, drop: Mapping[str, tuple[str, ...]]) -> list[
 
 
 def record_features(index: Index, dag: Dag, run_id: str, outcomes: Mapping[str, Any]) -> None:
-    """Record, with the run, the column provenance of every assembly it computed (or
-    loaded: its provenance is that of its key) and the weights of estimators on them."""
+    """Record, with the run, the column provenance of every assembly of its version
+    (computed, or else that recorded for its key) and the weights of estimators on them."""
     blocks: list[BlockRecord] = []
     for node in dag:
         out = outcomes.get(node.name)
-        if node.kind != "features" or out is None or out.status != "ok":
+        if node.kind != "features":
             continue
-        if out.columns is not None:
+        if out is not None and out.columns is not None:
             blocks.extend(
                 BlockRecord(node.name, node.key, i, block, start, stop)
                 for i, (block, start, stop) in enumerate(out.columns)

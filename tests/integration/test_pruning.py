@@ -249,3 +249,24 @@ def test_suggest_offers_the_prune(git_repo):
     doc = repo.helix_json("suggest", "--metric", "accuracy")
     assert doc["prune"]["blocks"] == {"X": ["dead", "sparse_dead"]}
     assert doc["prune"]["command"] == "helix run --prune-zero-weight"
+
+
+def test_column_provenance_and_weights_are_recorded_with_every_run(git_repo):
+    from helixvcs.index import Index
+
+    repo = make(git_repo)
+    first = repo.helix_json("run", "--materialize", "all")
+    second = repo.helix_json("run")
+    index = Index(repo.path / ".helix" / "index.duckdb")
+    for doc in (first, second):
+        rows = index.query(
+            "SELECT block, start, stop FROM feature_blocks WHERE run_id = ? ORDER BY position",
+            [doc["run_id"]],
+        )
+        assert rows == [("signal", 0, 2), ("mixed", 2, 4), ("dead", 4, 6), ("sparse_dead", 6, 10)]
+    assert states(second)["X"] != "compute"  # loaded or pruned: provenance from its key
+    (weights,) = index.query(
+        "SELECT name, attribute, width FROM estimator_weights WHERE run_id = ?",
+        [first["run_id"]],
+    )
+    assert weights == ("model", "coef_", 10)
