@@ -270,3 +270,21 @@ def test_column_provenance_and_weights_are_recorded_with_every_run(git_repo):
         [first["run_id"]],
     )
     assert weights == ("model", "coef_", 10)
+
+
+def test_an_estimator_on_other_columns_is_refused_not_guessed(git_repo):
+    repo = make(git_repo)
+    repo.edit("workflow.py", ".fit(X, label)", ".fit(X[:, :5], label)")
+    repo.edit("workflow.py", "model.score(X, label)", "model.score(X[:, :5], label)")
+    repo.helix_json("run")
+    result = repo.helix("prune", code=2)
+    assert "saw 5 features but 'X' has 10 columns" in result.stderr
+    assert "cannot be mapped" in result.stderr
+
+
+def test_a_pruned_run_on_threads(git_repo):
+    repo = make(git_repo)
+    full = repo.helix_json("run", "--executor", "threads")
+    pruned = repo.helix_json("run", "--executor", "threads", "--prune-zero-weight")
+    assert all(states(pruned)[name] == "prune" for name in DEAD)
+    assert pruned["metrics"] == full["metrics"]
