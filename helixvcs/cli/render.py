@@ -141,6 +141,7 @@ def log_entries(entries: list[Any]) -> None:
             continue
         c = e.counts
         revision = e.revision + (f" ~{e.sample:g}" if e.sample is not None else "")
+        revision += {"pruned": " (pruned)", "precision": " (float32)"}.get(e.kind, "")
         rows.append([
             e.run_id, revision, e.status, _secs(e.wall_seconds), _secs(e.saved_seconds),
             f"{c['compute']}/{c['load']}/{c['prune']}", _metrics(e.metrics, e.approximate),
