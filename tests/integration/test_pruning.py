@@ -288,3 +288,10 @@ def test_a_pruned_run_on_threads(git_repo):
     pruned = repo.helix_json("run", "--executor", "threads", "--prune-zero-weight")
     assert all(states(pruned)[name] == "prune" for name in DEAD)
     assert pruned["metrics"] == full["metrics"]
+
+
+def test_the_warm_client_reads_precision_as_a_global_option_with_a_value():
+    from helixvcs.cli.warm.client import command_of
+
+    assert command_of(["--precision", "float32", "run"]) == ("run", ".")
+    assert command_of(["--prune-zero-weight", "--repo", "r", "run"]) == ("run", "r")
