@@ -191,19 +191,21 @@ def test_prune_needs_a_features_operator(git_repo):
 
 
 @pytest.mark.parametrize(
-    ("body", "words"),
+    ("body", "words", "code"),
     [
-        ("return [signal, mixed[:10], dead, sparse_dead]", ["'X'", "'mixed'", "rows"]),
-        ("return [signal, mixed, dead]", ["'X'", "3 blocks", "4 block parameters"]),
-        ("return [signal, mixed.astype(str), dead, sparse_dead]", ["'X'", "'mixed'", "numeric"]),
-        ("return np.hstack([signal, mixed])", ["'X'", "list of its blocks"]),
+        ("return [signal, mixed[:10], dead, sparse_dead]", ["'X'", "'mixed'", "rows"], 1),
+        ("return list((signal, mixed, dead))", ["'X'", "3 blocks", "4 block parameters"], 1),
+        ("return [signal, mixed, dead]", ["'X'", "3 blocks", "4 block parameters"], 2),
+        ("return [signal, dead, mixed, sparse_dead]", ["'X'", "'dead'", "'mixed'", "order"], 2),
+        ("return [signal, mixed.astype(str), dead, sparse_dead]", ["'mixed'", "numeric"], 1),
+        ("return np.hstack([signal, mixed])", ["'X'", "list of its blocks"], 1),
     ],
-    ids=["row-counts", "block-count", "non-numeric", "not-a-list"],
+    ids=["row-counts", "block-count", "block-count-literal", "order", "non-numeric", "not-a-list"],
 )
-def test_a_bad_assembly_fails_naming_the_operator_and_the_block(git_repo, body, words):
+def test_a_bad_assembly_fails_naming_the_operator_and_the_block(git_repo, body, words, code):
     features = "@wf.features\ndef X(signal, mixed, dead, sparse_dead):\n    " + body + "\n"
     repo = make(git_repo, features=features)
-    result = repo.helix("run", code=1)
+    result = repo.helix("run", code=code)
     line = next(x for x in result.stderr.splitlines() if "error" in x)
     assert all(word in line for word in words), line
     assert "Traceback" not in result.stderr
