@@ -12,9 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from helixvcs.exec import ExecResult, Progress
 from helixvcs.index import Index, RunRecord
+
+if TYPE_CHECKING:
+    from helixvcs.repo.zero_weight import ZeroWeight
 
 DEFAULT_TOLERANCE = 1e-3
 
@@ -77,3 +81,58 @@ def exceeded(comparison: Comparison, tolerance: float) -> list[str]:
         for name, m in comparison.metrics.items()
         if m["delta"] is not None and abs(m["delta"]) > tolerance
     ]
+
+
+def report(
+    index: Index,
+    record: RunRecord,
+    zero: ZeroWeight | None,
+    result: ExecResult,
+    tolerance: float | None,
+    progress: Progress,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The reports of a pruned and of a low-precision run (``reduced``); warnings go to
+    the run's warnings and the progress display."""
+    pruning = precision = None
+    if zero is not None:
+        tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
+        against = compare(index, zero.weights_run, result.metrics)
+        moved = exceeded(against, tolerance)
+        pruning = {
+            **zero.to_json(),
+            "saved_seconds": round(zero.seconds, 6),
+            "tolerance": tolerance,
+            "metrics": against.metrics,
+            "exceeded": moved,
+        }
+        for note in zero.notes:
+            _warn(result, progress, f"pruning: {note}")
+        if not zero.drop:
+            _warn(result, progress, "pruning: no feature block has zero weight; nothing pruned")
+        if moved:
+            _warn(
+                result,
+                progress,
+                f"PRUNED RUN DISAGREES with run {zero.weights_run}: {', '.join(moved)} moved by "
+                f"{against.largest():.3g}, more than the tolerance {tolerance:g}; the pruned "
+                "blocks carried signal, or the model did not converge: do not keep this prune",
+            )
+    if record.precision is not None:
+        full = full_precision_run(index, record)
+        precision = {
+            "precision": record.precision,
+            **compare(index, full, result.metrics).to_json(),
+        }
+        if full is None:
+            _warn(
+                result,
+                progress,
+                f"no full-precision run of {record.revision} to compare {record.precision} "
+                "with; run it without --precision to see the metric change",
+            )
+    return pruning, precision
+
+
+def _warn(result: ExecResult, progress: Progress, message: str) -> None:
+    result.warnings.append(message)
+    progress.warn(message)

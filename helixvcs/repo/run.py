@@ -312,7 +312,9 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
     zero_weight.record_features(index, dag, record.run_id, result.outcomes)
     pruning = precision = None
     if status == "ok":
-        pruning, precision = _reduced(index, record, zero, result, options, progress)
+        pruning, precision = reduced.report(
+            index, record, zero, result, options.prune_tolerance, progress
+        )
     return RunReport(
         run_id=record.run_id,
         revision=record.revision,
@@ -334,62 +336,6 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
         pruning=pruning,
         precision_change=precision,
     )
-
-
-def _reduced(
-    index: Any,
-    record: RunRecord,
-    zero: zero_weight.ZeroWeight | None,
-    result: ExecResult,
-    options: RunOptions,
-    progress: Progress,
-) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The reports of a pruned and of a low-precision run (``reduced``); warnings go to
-    the run's warnings and the progress display."""
-    pruning = precision = None
-    if zero is not None:
-        tolerance = options.prune_tolerance
-        tolerance = reduced.DEFAULT_TOLERANCE if tolerance is None else tolerance
-        against = reduced.compare(index, zero.weights_run, result.metrics)
-        moved = reduced.exceeded(against, tolerance)
-        pruning = {
-            **zero.to_json(),
-            "saved_seconds": round(zero.seconds, 6),
-            "tolerance": tolerance,
-            "metrics": against.metrics,
-            "exceeded": moved,
-        }
-        for note in zero.notes:
-            _warn(result, progress, f"pruning: {note}")
-        if not zero.drop:
-            _warn(result, progress, "pruning: no feature block has zero weight; nothing pruned")
-        if moved:
-            _warn(
-                result,
-                progress,
-                f"PRUNED RUN DISAGREES with run {zero.weights_run}: {', '.join(moved)} moved by "
-                f"{against.largest():.3g}, more than the tolerance {tolerance:g}; the pruned "
-                "blocks carried signal, or the model did not converge: do not keep this prune",
-            )
-    if record.precision is not None:
-        full = reduced.full_precision_run(index, record)
-        precision = {
-            "precision": record.precision,
-            **reduced.compare(index, full, result.metrics).to_json(),
-        }
-        if full is None:
-            _warn(
-                result,
-                progress,
-                f"no full-precision run of {record.revision} to compare {record.precision} "
-                "with; run it without --precision to see the metric change",
-            )
-    return pruning, precision
-
-
-def _warn(result: ExecResult, progress: Progress, message: str) -> None:
-    result.warnings.append(message)
-    progress.warn(message)
 
 
 def _intervals(
