@@ -313,7 +313,7 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
     pruning = precision = None
     if status == "ok":
         pruning, precision = reduced.report(
-            index, record, zero, result, options.prune_tolerance, progress
+            index, record, zero, result, _tolerance(options, config), progress
         )
     return RunReport(
         run_id=record.run_id,
@@ -336,6 +336,11 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
         pruning=pruning,
         precision_change=precision,
     )
+
+
+def _tolerance(options: RunOptions, config: Any) -> float:
+    """``--prune-tolerance``, else ``prune_tolerance`` in config.toml (default 1e-3)."""
+    return config.prune_tolerance if options.prune_tolerance is None else options.prune_tolerance
 
 
 def _intervals(

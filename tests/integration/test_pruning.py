@@ -170,6 +170,18 @@ def test_a_metric_change_above_the_tolerance_is_loud(git_repo):
     assert "PRUNED RUN DISAGREES" in result.stderr
 
 
+def test_the_tolerance_comes_from_config_toml_unless_given(git_repo):
+    repo = make(git_repo)
+    repo.helix_json("run")
+    config = repo.path / ".helix" / "config.toml"
+    config.write_text(config.read_text() + "prune_tolerance = 0.5\n")
+    repo.edit("workflow.py", "C=1.0", "C=0.05")
+    doc = repo.helix_json("run", "--prune-zero-weight")
+    assert doc["pruning"]["tolerance"] == 0.5 and doc["pruning"]["exceeded"] == []
+    config.write_text(config.read_text().replace("prune_tolerance = 0.5", "prune_tolerance = -1"))
+    assert "prune_tolerance" in repo.helix("run", code=2).stderr
+
+
 def test_prune_needs_a_run_that_recorded_weights(git_repo):
     repo = make(git_repo)
     result = repo.helix("run", "--prune-zero-weight", code=2)
