@@ -97,6 +97,8 @@ class NodeOutcome:
     info: ObjectInfo | None = None
     recompute_seconds: float | None = None
     cutoff: bool = False  # computed, and equal to its previous value; or reused thanks to one
+    columns: Any = None  # a feature assembly computed: the columns of each block
+    weights: Any = None  # an estimator trained on an assembly: its non-zero weights
 
 
 @dataclass
@@ -311,6 +313,7 @@ class _Run:
             checksum=self.settings.checksums.get(node.key) if state == LOAD else None,
             watch=watch,
             previous=previous,
+            estimator=any(self.dag[p].kind == "features" for p in node.parents),
             **variant_fields(node, state),
         )
 
@@ -382,6 +385,7 @@ class _Run:
         if meta.warning:
             self._warn(meta.warning)
         out.status, out.seconds = "ok", meta.seconds
+        out.columns, out.weights = meta.columns, meta.weights
         note = ""
         if task.state == LOAD:
             out.load_seconds, out.bytes = meta.seconds, meta.bytes

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from helixvcs.exec import sampling, scores
+from helixvcs.exec import features, precision, sampling, scores
 from helixvcs.exec.guard import fingerprint
 from helixvcs.graph import Node
 from helixvcs.graph.snapshot import SourceSnapshot, import_snapshot, snapshot_functions
@@ -94,6 +94,10 @@ class Task:
     constants: Mapping[str, Any] = field(default_factory=dict)  # an explored variant's
     per_row: bool = False  # a metric returning per-row scores (``@wf.metric(per_row=True)``)
     previous: tuple[str, str] | None = None  # early cutoff: (previous key, its checksum)
+    blocks: tuple[str, ...] = ()  # a feature assembly: its blocks, in parameter order
+    dropped: tuple[str, ...] = ()  # a pruned run's assembly: the blocks left out
+    precision: str | None = None  # a low-precision run: cast float64 values to this
+    estimator: bool = False  # a child of a feature assembly: read its weights
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,8 @@ class TaskMeta:
     wants_room: bool = False  # worth keeping, but larger than the room reserved for it
     cutoff: bool = False  # equal to the previous value: stored under the new key by a link
     writing: bool = False  # kept: being written by the run's ``BackgroundWriter``
+    columns: features.Columns | None = None  # a feature assembly: the columns of each block
+    weights: features.Weights | None = None  # an estimator's non-zero weights
 
 
 class TaskResult:
@@ -174,6 +180,9 @@ def variant_fields(node: Node, state: str) -> dict[str, Any]:
         "sample": node.sample if state == COMPUTE else None,
         "constants": dict(node.overrides) if state == COMPUTE else {},
         "per_row": bool(node.spec.options.get("per_row")),
+        "blocks": node.blocks if node.kind == "features" and state == COMPUTE else (),
+        "dropped": node.dropped if state == COMPUTE else (),
+        "precision": node.precision if state == COMPUTE else None,
     }
 
 
@@ -261,6 +270,8 @@ def _load(task: Task, store: ObjectStore) -> TaskResult:
     seconds = time.perf_counter() - start
     info = store.info(task.key)
     meta = TaskMeta(task.name, LOAD, seconds, bytes=info.bytes if info else None)
+    if task.estimator:
+        meta = replace(meta, weights=features.weights(value))
     return TaskResult(value, _with_metrics(task, value, meta))
 
 
@@ -278,6 +289,11 @@ def _compute(
     # constants are the function's own defaults (the text that made the key), except
     # those an explored variant sets, which are in its key instead
     kwargs.update(task.constants)
+    if task.dropped:  # a pruned run: the dropped blocks come as zero-width placeholders
+        rows = next(
+            (n for r in received.values() if (n := features.rows_of(r.value)) is not None), 0
+        )
+        kwargs.update(dict.fromkeys(task.dropped, features.placeholder(rows)))
     before = {p: _fingerprint_before(r) for p, r in received.items() if p in task.watch}
     for p, r in received.items():
         if p not in task.watch:  # this child may change it: the next must look afresh
@@ -294,12 +310,24 @@ def _compute(
     if task.sample is not None:
         value, why = sampling.rows(value, task.sample)
         warning = None if why is None else f"source {task.name} {why}"
+    columns = weights = None
+    if task.blocks:
+        try:
+            value, columns = features.assemble(task.name, task.blocks, value, task.dropped)
+        except features.AssemblyError as exc:
+            failure = OperatorFailure(task.name, str(exc), "")
+            return TaskResult(None, TaskMeta(task.name, COMPUTE, _since(start), failure=failure))
+    if task.precision is not None:
+        value = precision.cast(value, task.precision)
+    if task.estimator:
+        weights = features.weights(value)
     seconds = _since(start)
     changed = [p for p, d in before.items() if not _unchanged(received[p], d)]
     if changed:
         failure = OperatorFailure(task.name, _mutation_message(task.name, changed[0]), "")
         return TaskResult(None, TaskMeta(task.name, COMPUTE, seconds, failure=failure))
-    meta = _with_metrics(task, value, TaskMeta(task.name, COMPUTE, seconds, warning=warning))
+    meta = TaskMeta(task.name, COMPUTE, seconds, warning=warning, columns=columns, weights=weights)
+    meta = _with_metrics(task, value, meta)
     packed = None
     if meta.failure is None and task.previous is not None:
         meta, packed = _compare(task.key, task.previous, store, value, meta)

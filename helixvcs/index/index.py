@@ -12,11 +12,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from helixvcs.index import reads, writes
+from helixvcs.index import features, reads, writes
 from helixvcs.index.connection import attach, corruption, in_transaction, one_line
 from helixvcs.index.errors import BadQuery, IndexUnavailable
 from helixvcs.index.locking import hold
-from helixvcs.index.records import NODE_STATES, NodeRecord, ObjectRecord, OperatorRecord, RunRecord
+from helixvcs.index.records import (
+    NODE_STATES,
+    BlockRecord,
+    NodeRecord,
+    ObjectRecord,
+    OperatorRecord,
+    RunRecord,
+    WeightsRecord,
+)
 from helixvcs.index.schema import check_not_too_new, current_version, latest_version, migrate
 
 if TYPE_CHECKING:
@@ -142,6 +150,13 @@ class Index:
         if keys:
             self._update(lambda con: writes.forget_objects(con, keys), None)
 
+    def record_features(
+        self, run_id: str, blocks: Sequence[BlockRecord], weights: Sequence[WeightsRecord]
+    ) -> None:
+        """Record a run's column provenance of feature assemblies and estimator weights."""
+        if blocks or weights:
+            self._write(lambda con: features.record(con, run_id, blocks, weights))
+
     def mark_interrupted(self) -> int:
         """Mark this host's 'running' runs whose process is gone; returns how many.
         Looks first, under the shared lock: most commands find nothing to mark."""
@@ -198,6 +213,14 @@ class Index:
         if not run_ids:
             return empty
         return self._read(lambda con: reads.counts_for(con, run_ids), empty)
+
+    def feature_blocks(self, assembly_key: str) -> list[BlockRecord]:
+        """Which columns came from which block, as last recorded for an assembly's key."""
+        return self._read(lambda con: features.blocks_of(con, assembly_key), [])
+
+    def estimator_weights(self, assembly_key: str) -> list[WeightsRecord]:
+        """Non-zero weights of estimators trained on an assembly's key, newest first."""
+        return self._read(lambda con: features.weights_on(con, assembly_key), [])
 
     def objects(self, keys: Sequence[str] | None = None) -> dict[str, ObjectRecord]:
         """Stored-object records by key: all of them, or those of ``keys`` that exist."""
