@@ -29,6 +29,7 @@ COMMANDS: tuple[click.Command, ...] = (
     core_commands.log,
     core_commands.show,
     core_commands.gc,
+    core_commands.prune,
     core_commands.demo,
     git_commands.commit_and_run,
     git_commands.hooks,
@@ -65,6 +66,10 @@ COMMANDS: tuple[click.Command, ...] = (
     help="run, plan, explore: use this fraction (0 < F < 1) of every source's rows.",
 )
 @click.option("--seed", metavar="N", help="Which rows --sample keeps (default 0).")
+@click.option("--precision", metavar="DTYPE", help="run, prune: cast float64 values to float32.")
+@click.option(
+    "--prune-zero-weight", is_flag=True, help="run: leave out feature blocks of zero weight."
+)
 @click.version_option(package_name="helixvcs", prog_name="helix")
 @click.pass_context
 def cli(
@@ -75,6 +80,8 @@ def cli(
     debug: bool,
     sample: str | None,
     seed: str | None,
+    precision: str | None,
+    prune_zero_weight: bool,
 ) -> None:
     """helixvcs: iterate on ML workflows; reuse what did not change; see why metrics move.
 
@@ -87,6 +94,7 @@ def cli(
     """
     ctx.obj = Ctx(repo_path, as_json, quiet, debug)
     ctx.obj.sample, ctx.obj.seed = sample, seed
+    ctx.obj.precision, ctx.obj.prune_zero_weight = precision, prune_zero_weight
 
 
 for _command in COMMANDS:

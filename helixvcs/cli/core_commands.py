@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from helixvcs.cli.options import Ctx, emit_json, json_option, sample_options
+from helixvcs.cli.options import Ctx, emit_json, json_option, reduced_options, sample_options
 
 
 @click.command()
@@ -48,7 +48,14 @@ def init(obj: Ctx) -> None:
     metavar="ADDRESS",
     help="Dask scheduler to run on, e.g. tcp://host:8786 (implies --executor dask).",
 )
+@click.option(
+    "--prune-tolerance",
+    metavar="T",
+    type=float,
+    help="With --prune-zero-weight: warn when a metric moves by more than T (default 1e-3).",
+)
 @sample_options
+@reduced_options
 @json_option
 @click.pass_obj
 def run(
@@ -58,11 +65,14 @@ def run(
     budget: str | None,
     executor: str | None,
     scheduler: str | None,
+    prune_tolerance: float | None,
 ) -> None:
     """Run the workflow: compute what changed, load or prune the rest, record the run.
 
     Example: helix run --json
     Example: helix run --sample 0.1 --seed 0
+    Example: helix run --prune-zero-weight --json
+    Example: helix run --precision float32
     Example: helix run --executor dask --scheduler tcp://10.0.0.5:8786
     """
     from helixvcs.cli import render
@@ -78,8 +88,12 @@ def run(
         scheduler=scheduler or None,
         sample=sample,
         seed=seed,
+        precision=obj.precision,
+        prune_zero_weight=obj.prune_zero_weight,
+        prune_tolerance=prune_tolerance,
     )
     options.sample_spec()  # a bad --sample is exit 2 before anything else
+    options.precision_spec()
     with obj.progress() as progress:
         report = obj.repo().run(options, progress)
     if obj.as_json:
@@ -107,6 +121,30 @@ def plan(obj: Ctx, rev: str | None) -> None:
     spec = RunOptions(sample=sample, seed=seed).sample_spec()
     report = obj.repo().plan(rev, sample=spec)
     emit_json(report.to_json()) if obj.as_json else render.plan_report(report)
+
+
+@click.command()
+@click.argument("rev", required=False)
+@sample_options
+@reduced_options
+@json_option
+@click.pass_obj
+def prune(obj: Ctx, rev: str | None) -> None:
+    """Which operators a run could prune: feature blocks the recorded model gave zero weight.
+
+    Reads the weights recorded for the estimators trained on each @wf.features assembly
+    and lists the operators that only zero-weight blocks need, with the compute time and
+    store bytes they cost. Nothing runs; `helix run --prune-zero-weight` prunes them.
+
+    Example: helix prune --json
+    """
+    from helixvcs.cli import render
+    from helixvcs.repo import RunOptions
+
+    sample, seed = obj.sampling()
+    options = RunOptions(rev=rev, sample=sample, seed=seed, precision=obj.precision)
+    report = obj.repo().prune(options)
+    emit_json(report.to_json()) if obj.as_json else render.prune_report(report)
 
 
 @click.command()

@@ -126,6 +126,13 @@ def suggest(obj: Ctx, metric: str | None, minimize: bool | None, limit: int) -> 
             f"(gain {signed(s.gain)}; run {s.run_id})"
         )
         click.echo(s.patch if s.patch else f"# {s.note}", nl=not s.patch)
+    if report.prune is not None:
+        ops = ", ".join(op.name for op in report.prune.operators)
+        click.echo(
+            f"prune: {ops} feed only zero-weight features (~{report.prune.seconds:.2f} s "
+            "per run); try `helix run --prune-zero-weight`",
+            err=True,
+        )
     if report.movers:
         click.echo(
             f"operators whose edits moved {report.metric} most "

@@ -21,6 +21,8 @@ class Ctx:
         self.repo_path, self.as_json, self.quiet, self.debug = repo_path, as_json, quiet, debug
         self.sample: str | None = None  # --sample FRACTION, as given
         self.seed: str | None = None  # --seed N, as given
+        self.precision: str | None = None  # --precision float32
+        self.prune_zero_weight = False  # --prune-zero-weight
 
     def sampling(self) -> tuple[float | None, int | None]:
         """``--sample`` and ``--seed`` as numbers; a bad value is one line and exit 2."""
@@ -82,6 +84,27 @@ def sample_options(func: F) -> F:
     return click.option(
         "--sample", metavar="FRACTION", expose_value=False, callback=setter("sample"),
         help="Run on this fraction (0 < F < 1) of every source's rows; metrics are approximate.",
+    )(func)  # fmt: skip
+
+
+def reduced_options(func: F) -> F:
+    """``--precision`` and ``--prune-zero-weight`` after the command name as well as before."""
+
+    def set_precision(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            ctx.ensure_object(Ctx).precision = value
+
+    def set_prune(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.ensure_object(Ctx).prune_zero_weight = True
+
+    func = click.option(
+        "--prune-zero-weight", is_flag=True, expose_value=False, callback=set_prune,
+        help="Leave out feature blocks that the last recorded model gave zero weight.",
+    )(func)  # fmt: skip
+    return click.option(
+        "--precision", metavar="DTYPE", expose_value=False, callback=set_precision,
+        help="Cast float64 values to DTYPE (float32) where operators return.",
     )(func)  # fmt: skip
 
 

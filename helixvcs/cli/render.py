@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from helixvcs.cli.numbers import number
+from helixvcs.cli.numbers import number, signed
 
 
 def _table(rows: list[list[str]], header: list[str]) -> None:
@@ -44,6 +44,61 @@ def run_report(report: Any) -> None:
     mark = "~" if report.approximate else ""
     for name, value in sorted(report.metrics.items()):
         click.echo(f"  {name:<24} {mark}{number(value)}{_ci(report.intervals.get(name))}")
+    if report.pruning is not None:
+        _pruning(report.pruning)
+    if report.precision_change is not None:
+        _change(
+            f"{report.precision} against full-precision run", report.precision_change["run_id"],
+            report.precision_change["metrics"],
+        )  # fmt: skip
+
+
+def _pruning(pruning: Any) -> None:
+    blocks = [f"{a}: {', '.join(b)}" for a, b in pruning["blocks"].items()]
+    ops = [op["name"] for op in pruning["operators"]]
+    click.echo(
+        f"pruned {len(ops)} operator{'' if len(ops) == 1 else 's'} "
+        f"({'; '.join(blocks) or 'no zero-weight block'}): {', '.join(ops) or '-'}; "
+        f"saved ~{pruning['saved_seconds']:.2f} s of recorded compute"
+    )
+    _change("against weights run", pruning["weights_run"], pruning["metrics"])
+    if pruning["exceeded"]:
+        click.echo(
+            f"WARNING: {', '.join(pruning['exceeded'])} moved by more than "
+            f"{pruning['tolerance']:g}: this prune changed the model",
+            err=True,
+        )
+
+
+def _change(what: str, run_id: str | None, metrics: Any) -> None:
+    if run_id is None:
+        return
+    for name, m in sorted(metrics.items()):
+        if m["delta"] is not None:
+            click.echo(f"  {name:<24} {signed(m['delta'])} {what} {run_id}")
+
+
+def prune_report(report: Any) -> None:
+    for note in report.zero.notes:
+        click.echo(f"note: {note}", err=True)
+    zero = report.zero
+    if not zero.drop:
+        click.echo(f"nothing to prune in {report.revision}: every feature block has a weight")
+        return
+    for assembly, blocks in zero.drop.items():
+        click.echo(
+            f"{assembly}: zero weight in {', '.join(zero.estimators[assembly])} "
+            f"(run {zero.weights_run}) for {', '.join(blocks)}"
+        )
+    rows = [
+        [op.name, _secs(op.seconds), ("-" if op.bytes is None else _size(op.bytes))]
+        for op in zero.operators
+    ]
+    _table(rows, ["prunable operator", "compute", "stored"])
+    click.echo(
+        f"`helix run --prune-zero-weight` skips {len(zero.operators)} operators "
+        f"(~{zero.seconds:.2f} s, {_size(zero.bytes)})"
+    )
 
 
 def plan_report(report: Any) -> None:
@@ -91,6 +146,7 @@ def log_entries(entries: list[Any]) -> None:
             continue
         c = e.counts
         revision = e.revision + (f" ~{e.sample:g}" if e.sample is not None else "")
+        revision += {"pruned": " (pruned)", "precision": " (float32)"}.get(e.kind, "")
         rows.append([
             e.run_id, revision, e.status, _secs(e.wall_seconds), _secs(e.saved_seconds),
             f"{c['compute']}/{c['load']}/{c['prune']}", _metrics(e.metrics, e.approximate),

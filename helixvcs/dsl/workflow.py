@@ -12,7 +12,7 @@ from helixvcs.errors import CompileError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-KINDS = ("source", "op", "metric", "output")
+KINDS = ("source", "op", "features", "metric", "output")
 OUTPUT_KINDS = frozenset({"metric", "output"})
 _KNOWN_OPTIONS = frozenset({"explore", "per_row"})
 
@@ -72,6 +72,17 @@ class Workflow:
     def op(self, func: F | None = None, **options: Any) -> Any:
         """An intermediate operator."""
         return self._decorator("op", func, options)
+
+    @overload
+    def features(self, func: F) -> F: ...
+    @overload
+    def features(self, func: None = None, **options: Any) -> Callable[[F], F]: ...
+    def features(self, func: F | None = None, **options: Any) -> Any:
+        """A feature assembly: its parameters that name operators are the feature blocks
+        (2-D numpy arrays, scipy.sparse matrices, numeric pandas or Arrow tables); it returns
+        them as a list in parameter order, each possibly transformed, and helix stacks them
+        column-wise, recording which columns came from which block (docs/pruning.md)."""
+        return self._decorator("features", func, options)
 
     @overload
     def metric(self, func: F) -> F: ...

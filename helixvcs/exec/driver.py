@@ -17,7 +17,14 @@ Glossary of the state it keeps:
 * ``outcomes``  -- name -> ``NodeOutcome``: what happened to each node (the run record);
 * ``stored``    -- names whose key is in the store (grows as values are kept);
 * ``unsaved``   -- names computed this run and not in the store;
-* ``lost``      -- keys whose object turned out missing or corrupt.
+* ``lost``      -- keys whose object turned out missing or corrupt;
+* ``writing``   -- name -> meta of a computed value being written in the background.
+
+Values that a run keeps are written in the background (``store/writer.py``) when the
+operators run in the driver's process: an operator's children start as soon as its value
+is encoded, and the driver accounts each write (budget, ``stored``) when it is done. The
+run waits for all of them before it returns, so the run record only ever names complete
+objects. Executors whose operators run in other processes write as part of the task.
 
 A load that finds its object corrupt or gone does not fail the run: the store has
 already dropped the object; the driver lets the tasks in flight finish, asks for a new
@@ -31,7 +38,7 @@ from __future__ import annotations
 import queue
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from helixvcs.errors import UserInputError
@@ -54,6 +61,7 @@ from helixvcs.plan import COMPUTE, LOAD, PRUNE, MaterializePolicy
 from helixvcs.plan.costs import STORE_THROUGHPUT
 from helixvcs.plan.materialize import recompute_seconds
 from helixvcs.store import DiskObjectStore, ObjectInfo, ObjectStore
+from helixvcs.store.writer import BackgroundWriter
 
 Replanner = Callable[[frozenset[str], frozenset[str]], Mapping[str, str]]
 """Given the keys held in memory and the keys found missing or corrupt, a fresh plan."""
@@ -89,6 +97,8 @@ class NodeOutcome:
     info: ObjectInfo | None = None
     recompute_seconds: float | None = None
     cutoff: bool = False  # computed, and equal to its previous value; or reused thanks to one
+    columns: Any = None  # a feature assembly computed: the columns of each block
+    weights: Any = None  # an estimator trained on an assembly: its non-zero weights
 
 
 @dataclass
@@ -122,9 +132,19 @@ def execute(
     executor.open(store)
     run_id = run_id or uuid.uuid4().hex[:12]
     wanted = frozenset(dag.outputs if targets is None else targets)
+    writer = BackgroundWriter(store) if executor.in_process else None
     run = _Run(dag, store, executor, compute_estimates, settings, progress, run_id, wanted)
-    with in_process(run_id, {n.name: n.spec.func for n in dag}, store):
-        return run.go(dict(states), replan)
+    run.writer = writer
+    functions = {n.name: n.spec.func for n in dag}
+    finished = False
+    try:
+        with in_process(run_id, functions, store, writer):
+            result = run.go(dict(states), replan)
+        finished = True
+        return result
+    finally:
+        if writer is not None:  # interrupted: let a write in progress end, drop the rest
+            writer.close(cancel=not finished)
 
 
 class _Run:
@@ -167,6 +187,8 @@ class _Run:
         self.result = ExecResult(outcomes={n.name: NodeOutcome(n.name, n.key, PRUNE) for n in dag})
         self.equal = cutoff.unchanged(dag, settings.previous)  # values equal to last run's
         self.aliased: set[str] = set()  # stored under their new key by early cutoff
+        self.writer: BackgroundWriter | None = None
+        self.writing: dict[str, TaskMeta] = {}  # kept values being written, in order
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -186,8 +208,12 @@ class _Run:
             at_hand = set(self.handles) | self.aliased  # aliased: stored, and cheap to load
             held = frozenset(self.dag[n].key for n in at_hand)
             self._plan(dict(replan(held, frozenset(self.lost))))
+        self._written(block=True)
+        if self.errors:
+            raise self.errors[0]
         if self.result.failure is not None:
             self._keep_finished()
+        self._warn_unsteady()
         self.result.outputs = self._outputs()
         for name, outcome in self.result.outcomes.items():
             if outcome.status == "skipped":  # planned but never reached when a run fails
@@ -245,8 +271,9 @@ class _Run:
             try:
                 item = self.finished.get_nowait()
             except queue.Empty:
-                return
+                break
             self._finish(*item)
+        self._written(block=False)
 
     def _submit(self, node: Node) -> None:
         state = self.states[node.name]
@@ -286,6 +313,7 @@ class _Run:
             checksum=self.settings.checksums.get(node.key) if state == LOAD else None,
             watch=watch,
             previous=previous,
+            estimator=any(self.dag[p].kind == "features" for p in node.parents),
             **variant_fields(node, state),
         )
 
@@ -329,7 +357,12 @@ class _Run:
     def _finish(self, task: Task, outcome: TaskMeta | BaseException) -> None:
         del self.inflight[task.name]
         handle = self.submitted.pop(task.name)
-        self.reserved -= self.reservations.pop(task.name, 0)
+        held = self.reservations.pop(task.name, 0)
+        self.reserved -= held
+        if isinstance(outcome, TaskMeta) and outcome.writing and outcome.size is not None:
+            need = min(held, with_overhead(outcome.size))  # reserved until it is written
+            self.reservations[task.name] = need
+            self.reserved += need
         if task.state == SAVE:
             self._saved(task, outcome)
             return
@@ -352,6 +385,7 @@ class _Run:
         if meta.warning:
             self._warn(meta.warning)
         out.status, out.seconds = "ok", meta.seconds
+        out.columns, out.weights = meta.columns, meta.weights
         note = ""
         if task.state == LOAD:
             out.load_seconds, out.bytes = meta.seconds, meta.bytes
@@ -369,9 +403,37 @@ class _Run:
             if meta.wants_room and self._save_later(task, meta, handle):
                 self.progress.finish(task.name, task.state, meta.seconds, "kept")
                 return  # children wait until the value is written: none may change it first
-            note = self._account(task.name, meta)
+            if meta.writing:  # encoded already: its children may have it now
+                self.writing[task.name] = meta
+                self.stored.add(task.name)  # for its children's keep decisions, as if written
+                note = "kept"
+            else:
+                note = self._account(task.name, meta)
         self.handles[task.name] = handle
         self.progress.finish(task.name, task.state, meta.seconds, note)
+
+    def _written(self, block: bool) -> None:
+        """Account for the background writes that are done (all of them when ``block``),
+        in the order they were handed over, as they would have been written in place."""
+        if self.writer is None or not self.writing:
+            return
+        for name, meta in list(self.writing.items()):
+            key = self.dag[name].key
+            if not block:
+                pending = self.writer.peek(key)
+                if pending is not None and not pending.done():
+                    return
+            future = self.writer.take(key)
+            del self.writing[name]
+            self.reserved -= self.reservations.pop(name, 0)
+            try:
+                info = future.result()
+            except Exception as exc:  # the store refused it (a full disk): the run fails
+                self.stored.discard(name)
+                self.errors.append(exc)
+                continue
+            if self._account(name, replace(meta, info=info)) != "kept":
+                self.stored.discard(name)  # over the budget after all: deleted
 
     def _cut_off(self, name: str) -> None:
         """``name`` came out equal to its previous value: what only depended on equal
@@ -457,17 +519,22 @@ class _Run:
         return True
 
     def _unsteady(self, name: str) -> None:
-        """``name`` stored a value other than the one stored under its key before: warn,
-        unless an ancestor already did (then its inputs differed, not its code)."""
-        upstream = self.dag.ancestors(name) & self.nondeterministic
+        """``name`` stored a value other than the one stored under its key before."""
         self.nondeterministic.add(name)
-        if upstream:
-            return
-        self._warn(
-            f"operator '{name}' is not deterministic: it computed a different value for "
-            f"key {self.dag[name].key[:12]} than the one stored before; runs that reuse it "
-            "may not reproduce (seed its randomness, or make it depend only on its inputs)"
-        )
+
+    def _warn_unsteady(self) -> None:
+        """Warn of each operator that stored a value other than the one stored under its
+        key before, unless an ancestor did too (then its inputs differed, not its code)."""
+        order = {name: i for i, name in enumerate(self.dag.nodes)}
+        for name in sorted(self.nondeterministic, key=order.__getitem__):
+            if self.dag.ancestors(name) & self.nondeterministic:
+                continue
+            self._warn(
+                f"operator '{name}' is not deterministic: it computed a different value for "
+                f"key {self.dag[name].key[:12]} than the one stored before; runs that reuse "
+                "it may not reproduce (seed its randomness, or make it depend only on its "
+                "inputs)"
+            )
 
     def _room(self, nbytes: int, worth: float) -> bool:
         if nbytes <= self.budget.free():

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from helixvcs.exec import sampling, scores
+from helixvcs.exec import features, precision, sampling, scores
 from helixvcs.exec.guard import fingerprint
 from helixvcs.graph import Node
 from helixvcs.graph.snapshot import SourceSnapshot, import_snapshot, snapshot_functions
@@ -51,7 +51,8 @@ from helixvcs.store import (
     UnstorableValue,
     estimate_size,
 )
-from helixvcs.store.objectfile import Packed
+from helixvcs.store.objectfile import Packed, encode_value
+from helixvcs.store.writer import BackgroundWriter
 
 SAVE = "save"  # keep a value that finished before the run failed
 _PACKAGE_DIR = str(Path(__file__).resolve().parents[1])
@@ -94,6 +95,10 @@ class Task:
     constants: Mapping[str, Any] = field(default_factory=dict)  # an explored variant's
     per_row: bool = False  # a metric returning per-row scores (``@wf.metric(per_row=True)``)
     previous: tuple[str, str] | None = None  # early cutoff: (previous key, its checksum)
+    blocks: tuple[str, ...] = ()  # a feature assembly: its blocks, in parameter order
+    dropped: tuple[str, ...] = ()  # a pruned run's assembly: the blocks left out
+    precision: str | None = None  # a low-precision run: cast float64 values to this
+    estimator: bool = False  # a child of a feature assembly: read its weights
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,9 @@ class TaskMeta:
     warning: str | None = None
     wants_room: bool = False  # worth keeping, but larger than the room reserved for it
     cutoff: bool = False  # equal to the previous value: stored under the new key by a link
+    writing: bool = False  # kept: being written by the run's ``BackgroundWriter``
+    columns: features.Columns | None = None  # a feature assembly: the columns of each block
+    weights: features.Weights | None = None  # an estimator's non-zero weights
 
 
 class TaskResult:
@@ -173,6 +181,9 @@ def variant_fields(node: Node, state: str) -> dict[str, Any]:
         "sample": node.sample if state == COMPUTE else None,
         "constants": dict(node.overrides) if state == COMPUTE else {},
         "per_row": bool(node.spec.options.get("per_row")),
+        "blocks": node.blocks if node.kind == "features" and state == COMPUTE else (),
+        "dropped": node.dropped if state == COMPUTE else (),
+        "precision": node.precision if state == COMPUTE else None,
     }
 
 
@@ -183,6 +194,7 @@ def variant_fields(node: Node, state: str) -> dict[str, Any]:
 class _InProcess:
     functions: Mapping[str, Callable[..., Any]]
     store: ObjectStore
+    writer: BackgroundWriter | None = None
 
 
 _contexts: dict[str, _InProcess] = {}
@@ -192,10 +204,14 @@ _stores_lock = threading.Lock()
 
 @contextmanager
 def in_process(
-    run: str, functions: Mapping[str, Callable[..., Any]], store: ObjectStore
+    run: str,
+    functions: Mapping[str, Callable[..., Any]],
+    store: ObjectStore,
+    writer: BackgroundWriter | None = None,
 ) -> Iterator[None]:
-    """While the run goes, tasks of ``run`` in this process use the driver's own objects."""
-    _contexts[run] = _InProcess(functions, store)
+    """While the run goes, tasks of ``run`` in this process use the driver's own objects
+    (and hand the values they keep to ``writer``, when there is one)."""
+    _contexts[run] = _InProcess(functions, store, writer)
     try:
         yield
     finally:
@@ -217,7 +233,7 @@ def run_task(task: Task, *parents: TaskResult) -> TaskResult:
     if task.state == SAVE:
         return _save(task, store, parents[0].value)
     assert function is not None
-    return _compute(task, store, function, parents)
+    return _compute(task, store, function, parents, context.writer if context else None)
 
 
 def _function(task: Task, context: _InProcess | None) -> Callable[..., Any] | None:
@@ -255,11 +271,17 @@ def _load(task: Task, store: ObjectStore) -> TaskResult:
     seconds = time.perf_counter() - start
     info = store.info(task.key)
     meta = TaskMeta(task.name, LOAD, seconds, bytes=info.bytes if info else None)
+    if task.estimator:
+        meta = replace(meta, weights=features.weights(value))
     return TaskResult(value, _with_metrics(task, value, meta))
 
 
 def _compute(
-    task: Task, store: ObjectStore, function: Callable[..., Any], parents: tuple[TaskResult, ...]
+    task: Task,
+    store: ObjectStore,
+    function: Callable[..., Any],
+    parents: tuple[TaskResult, ...],
+    writer: BackgroundWriter | None = None,
 ) -> TaskResult:
     received = dict(zip(task.params, parents, strict=True))
     kwargs = {p: r.value for p, r in received.items()}
@@ -268,6 +290,11 @@ def _compute(
     # constants are the function's own defaults (the text that made the key), except
     # those an explored variant sets, which are in its key instead
     kwargs.update(task.constants)
+    if task.dropped:  # a pruned run: the dropped blocks come as zero-width placeholders
+        rows = next(
+            (n for r in received.values() if (n := features.rows_of(r.value)) is not None), 0
+        )
+        kwargs.update(dict.fromkeys(task.dropped, features.placeholder(rows)))
     before = {p: _fingerprint_before(r) for p, r in received.items() if p in task.watch}
     for p, r in received.items():
         if p not in task.watch:  # this child may change it: the next must look afresh
@@ -284,17 +311,29 @@ def _compute(
     if task.sample is not None:
         value, why = sampling.rows(value, task.sample)
         warning = None if why is None else f"source {task.name} {why}"
+    columns = weights = None
+    if task.blocks:
+        try:
+            value, columns = features.assemble(task.name, task.blocks, value, task.dropped)
+        except features.AssemblyError as exc:
+            failure = OperatorFailure(task.name, str(exc), "")
+            return TaskResult(None, TaskMeta(task.name, COMPUTE, _since(start), failure=failure))
+    if task.precision is not None:
+        value = precision.cast(value, task.precision)
+    if task.estimator:
+        weights = features.weights(value)
     seconds = _since(start)
     changed = [p for p, d in before.items() if not _unchanged(received[p], d)]
     if changed:
         failure = OperatorFailure(task.name, _mutation_message(task.name, changed[0]), "")
         return TaskResult(None, TaskMeta(task.name, COMPUTE, seconds, failure=failure))
-    meta = _with_metrics(task, value, TaskMeta(task.name, COMPUTE, seconds, warning=warning))
+    meta = TaskMeta(task.name, COMPUTE, seconds, warning=warning, columns=columns, weights=weights)
+    meta = _with_metrics(task, value, meta)
     packed = None
     if meta.failure is None and task.previous is not None:
         meta, packed = _compare(task.key, task.previous, store, value, meta)
     if meta.failure is None and task.keep is not None and not meta.cutoff:
-        meta = _materialize(task, task.keep, store, value, meta, packed)
+        meta = _materialize(task, task.keep, store, value, meta, packed, writer)
     return TaskResult(value, meta)
 
 
@@ -322,8 +361,12 @@ def _materialize(
     value: Any,
     meta: TaskMeta,
     packed: Packed | None = None,
+    writer: BackgroundWriter | None = None,
 ) -> TaskMeta:
-    """OPT-MAT-PLAN, online (``helixvcs.plan.materialize``); the budget is the driver's."""
+    """OPT-MAT-PLAN, online (``helixvcs.plan.materialize``); the budget is the driver's.
+
+    With a ``writer``, the value is encoded here and written in the background: the
+    driver learns what was written when it takes the write (``writing``)."""
     size = estimate_size(value)
     recompute = meta.seconds + keep.upstream_seconds
     meta = replace(meta, size=size, recompute=recompute)
@@ -339,6 +382,9 @@ def _materialize(
     if keep.room is not None and with_overhead(size) > keep.room:
         return replace(meta, wants_room=True)  # the driver makes room, then saves it
     try:
+        if writer is not None:
+            writer.put(task.key, packed if packed is not None else encode_value(value))
+            return replace(meta, writing=True)
         info = store.put(task.key, value) if packed is None else store.put_packed(task.key, packed)
     except UnstorableValue as exc:
         return replace(meta, warning=f"{task.name}: {exc}; it will be recomputed when needed")

@@ -14,6 +14,7 @@ from typing import Any
 
 from helixvcs.dsl import NodeSpec, Workflow
 from helixvcs.errors import CompileError, UserInputError
+from helixvcs.graph.assembly import order_problem
 from helixvcs.graph.dag import Dag, Node
 from helixvcs.graph.loader import load_workflow_module
 from helixvcs.graph.snapshot import take_snapshot
@@ -131,6 +132,14 @@ def _resolve_parents(spec: NodeSpec, declared: Mapping[str, NodeSpec]) -> tuple[
                 f"parameter {p!r} names no operator; declare an operator {p!r} "
                 "or give the parameter a default to make it a constant",
             )
+    if spec.kind == "features" and not result:
+        raise _error(
+            spec,
+            "a @wf.features operator stacks feature blocks: give it at least one parameter "
+            "that names an operator returning a 2-D array, sparse matrix or numeric table",
+        )
+    if spec.kind == "features" and (problem := order_problem(spec.func, result)) is not None:
+        raise _error(spec, problem)
     return tuple(result)
 
 

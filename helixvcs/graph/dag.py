@@ -39,10 +39,22 @@ class Node:
     overrides: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """Constants an explored variant sets instead of the function's defaults
     (``graph.variants.with_constants``); already in ``constants`` and the key."""
+    precision: str | None = field(default=None, compare=False)
+    """Nodes of a low-precision run (``graph.variants.with_precision``): the dtype that
+    float64 values are cast to where the operator returns; part of ``extra``."""
+    dropped: tuple[str, ...] = field(default=(), compare=False)
+    """A feature assembly of a pruned run (``graph.variants.with_pruned``): the blocks
+    left out, no longer among ``parents``; part of ``extra``."""
 
     @property
     def is_output(self) -> bool:
         return self.kind in ("metric", "output")
+
+    @property
+    def blocks(self) -> tuple[str, ...]:
+        """A feature assembly's blocks, in parameter order, including dropped ones."""
+        mine = set(self.parents) | set(self.dropped)
+        return tuple(p for p in self.spec.params if p in mine)
 
     @property
     def file(self) -> str:

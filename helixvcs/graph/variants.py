@@ -12,6 +12,12 @@ whatever the store holds for the untouched ancestors and computes the rest:
 * :func:`with_constants` gives some operators other values for their constants, as an
   explored variant does (``@wf.op(explore={...})``): the node's constants, its
   ``default:<name>`` parts and its key change, and so do its descendants' keys.
+* :func:`with_precision` puts a low precision (``float32``) into every source's key and
+  marks every node that descends from a source, whose float64 values are then cast where
+  the operator returns: a key space of its own, like a sample's.
+* :func:`with_pruned` leaves some blocks out of feature assemblies (``@wf.features``):
+  the assembly loses them as parents and has the pruned set in its key, so only it and
+  its descendants are re-keyed, and every unpruned block keeps its key and its value.
 """
 
 from __future__ import annotations
@@ -21,7 +27,10 @@ from dataclasses import replace
 from typing import Any
 
 from helixvcs.graph.dag import Dag, Node
-from helixvcs.hashing import SampleSpec, node_key, sampled_extra, value_fingerprint
+from helixvcs.hashing import SampleSpec, digest, node_key, sampled_extra, value_fingerprint
+
+PRECISIONS = ("float32",)
+"""The low precisions a run may use (``--precision``)."""
 
 Overrides = Mapping[str, Mapping[str, Any]]
 """operator -> constant -> value."""
@@ -66,11 +75,52 @@ def with_constants(dag: Dag, overrides: Overrides) -> Dag:
     return _rekeyed(dag, changed)
 
 
+def with_precision(dag: Dag, precision: str) -> Dag:
+    """``dag`` with every value that descends from a source cast to ``precision``."""
+    if precision not in PRECISIONS:
+        raise VariantError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS)}")
+    changed: dict[str, Node] = {}
+    for node in dag:  # topological order: a node's parents are decided before it
+        if node.kind != "source" and not any(p in changed for p in node.parents):
+            continue
+        extra = digest(node.extra, "precision", precision) if node.kind == "source" else node.extra
+        parts = {**node.parts, "precision": precision}
+        changed[node.name] = replace(node, extra=extra, parts=parts, precision=precision)
+    return _rekeyed(dag, changed)
+
+
+def with_pruned(dag: Dag, drop: Mapping[str, tuple[str, ...]]) -> Dag:
+    """``dag`` with the blocks in ``drop`` (assembly -> blocks) left out of each feature
+    assembly; the assembly and its descendants are re-keyed, nothing else."""
+    changed: dict[str, Node] = {}
+    for name, blocks in drop.items():
+        node = dag.nodes.get(name)
+        if node is None or node.kind != "features":
+            raise VariantError(f"no @wf.features operator named {name!r} in {dag.workflow!r}")
+        unknown = sorted(set(blocks) - set(node.parents))
+        if unknown:
+            raise VariantError(f"{', '.join(unknown)} is not a block of {name!r}")
+        if not blocks:
+            continue
+        kept = tuple(p for p in node.parents if p not in blocks)
+        if not kept:
+            raise VariantError(f"every block of {name!r} would be pruned; nothing left to train on")
+        label = ",".join(sorted(blocks))
+        changed[name] = replace(
+            node,
+            parents=kept,
+            dropped=tuple(p for p in node.parents if p in blocks),
+            extra=digest(node.extra, "prune", label),
+            parts={**node.parts, "prune": label},
+        )
+    return _rekeyed(dag, changed)
+
+
 def _rekeyed(dag: Dag, changed: Mapping[str, Node]) -> Dag:
     nodes: dict[str, Node] = {}
     for node in dag:  # topological order: parents are keyed first
         current = changed.get(node.name, node)
-        parent_keys = [nodes[p].key for p in node.parents]
+        parent_keys = [nodes[p].key for p in current.parents]
         if node.name in changed or parent_keys != [dag[p].key for p in node.parents]:
             key = node_key(
                 current.kind, current.code.hash, current.constants, parent_keys, current.extra

@@ -55,10 +55,12 @@ from helixvcs.index.records import (
     NODE_STATES,
     NODE_STATUSES,
     RUN_STATUSES,
+    BlockRecord,
     NodeRecord,
     ObjectRecord,
     OperatorRecord,
     RunRecord,
+    WeightsRecord,
 )
 
 __all__ = [
@@ -67,6 +69,7 @@ __all__ = [
     "RUN_STATUSES",
     "AmbiguousRun",
     "BadQuery",
+    "BlockRecord",
     "Index",
     "IndexBusy",
     "IndexCorrupt",
@@ -79,4 +82,5 @@ __all__ = [
     "RunExists",
     "RunRecord",
     "UnknownRun",
+    "WeightsRecord",
 ]

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 RUN_STATUSES = ("running", "ok", "failed", "interrupted")
-RUN_KINDS = ("commit", "sampled", "explored")
+RUN_KINDS = ("commit", "sampled", "explored", "precision", "pruned")
 FINISHED_STATUSES = ("ok", "failed", "interrupted")
 NODE_STATES = ("compute", "load", "prune")
 NODE_STATUSES = ("ok", "failed", "skipped")
@@ -65,6 +65,8 @@ class RunRecord:
     seed: int | None = None  # the sample's seed, with ``sample``
     base_run: str | None = None  # explored: the run of the version it was derived from
     variant: str | None = None  # explored: JSON {operator: {constant: value}}
+    precision: str | None = None  # a low-precision run: 'float32' (schema v4)
+    pruned: str | None = None  # a pruned run: JSON {assembly: [block, ...]} (schema v4)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "started", to_utc(self.started))
@@ -126,6 +128,32 @@ class ObjectRecord:
     def __post_init__(self) -> None:
         object.__setattr__(self, "created", to_utc(self.created))
         object.__setattr__(self, "last_used", to_utc(self.last_used))
+
+
+@dataclass(frozen=True)
+class BlockRecord:
+    """Which columns ``[start, stop)`` of a feature assembly came from which block."""
+
+    assembly: str
+    assembly_key: str
+    position: int
+    block: str
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True)
+class WeightsRecord:
+    """The columns of an assembly that an estimator gives a non-zero weight."""
+
+    name: str  # the estimator's operator
+    key: str
+    assembly: str
+    assembly_key: str
+    attribute: str  # coef_ | feature_importances_
+    width: int  # n_features_in_
+    nonzero: tuple[tuple[int, int], ...]  # column ranges [start, stop)
+    run_id: str = ""  # the run that recorded it (filled in on reads)
 
 
 def columns(record_type: type) -> tuple[str, ...]:

@@ -129,7 +129,40 @@ ALTER TABLE metrics ADD COLUMN lo DOUBLE;
 ALTER TABLE metrics ADD COLUMN hi DOUBLE;
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, V1), (2, V2), (3, V3)]
+# v4: end-to-end pruning and low precision. A run may use low precision ('precision'
+# kind, ``precision`` = 'float32') or leave zero-weight feature blocks out ('pruned' kind,
+# ``pruned`` = JSON {assembly: [block, ...]}, ``base_run`` = the run whose weights it
+# used). Column provenance of every feature assembly (``@wf.features``) a run computed
+# or loaded, and the non-zero weights of every estimator trained on one.
+V4 = """
+ALTER TABLE runs ADD COLUMN precision VARCHAR;
+ALTER TABLE runs ADD COLUMN pruned JSON;
+
+CREATE TABLE feature_blocks (
+    run_id VARCHAR NOT NULL,
+    assembly VARCHAR NOT NULL,
+    assembly_key VARCHAR NOT NULL,
+    position INTEGER NOT NULL,
+    block VARCHAR NOT NULL,
+    start INTEGER NOT NULL,
+    stop INTEGER NOT NULL,
+    PRIMARY KEY (run_id, assembly, position)
+);
+
+CREATE TABLE estimator_weights (
+    run_id VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    key VARCHAR NOT NULL,
+    assembly VARCHAR NOT NULL,
+    assembly_key VARCHAR NOT NULL,
+    attribute VARCHAR NOT NULL,
+    width INTEGER NOT NULL,
+    nonzero JSON NOT NULL,
+    PRIMARY KEY (run_id, name)
+);
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, V1), (2, V2), (3, V3), (4, V4)]
 
 
 def latest_version() -> int:

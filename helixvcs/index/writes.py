@@ -170,17 +170,22 @@ def forget_objects(con: DuckDBPyConnection, keys: Sequence[str]) -> None:
     con.execute("DELETE FROM objects WHERE key = ANY(?::VARCHAR[])", [list(keys)])
 
 
-def mark_interrupted(con: DuckDBPyConnection) -> int:
-    """Runs this host started whose process is gone become 'interrupted'."""
+def dead_runs(con: DuckDBPyConnection) -> list[str]:
+    """Runs this host started, still 'running', whose process is gone (a read)."""
     host = socket.gethostname()
     running = con.execute(
         "SELECT run_id, pid, started FROM runs WHERE status = 'running' AND host = ?", [host]
     ).fetchall()
-    dead = [
+    return [
         run_id
         for run_id, pid, started in running
         if not process_alive(pid, since=from_db_time(started))
     ]
+
+
+def mark_interrupted(con: DuckDBPyConnection) -> int:
+    """Runs this host started whose process is gone become 'interrupted'."""
+    dead = dead_runs(con)
     if dead:
         con.execute(
             "UPDATE runs SET status = 'interrupted', error = coalesce(error, "

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from helixvcs.repo.history.log import LogEntries, LogEntry
     from helixvcs.repo.history.plot import PlotReport
     from helixvcs.repo.plan import PlanReport
+    from helixvcs.repo.prune import PruneReport
     from helixvcs.repo.run import RunOptions, RunReport
     from helixvcs.repo.show import ShowReport
     from helixvcs.repo.status import StatusReport
@@ -183,6 +184,13 @@ class Repo:
 
         self._require()
         return suggest(self, metric, minimize, limit)
+
+    def prune(self, options: RunOptions | None = None) -> PruneReport:
+        """The operators that zero-weight feature blocks let a run prune (docs/pruning.md)."""
+        from helixvcs.repo.prune import prune
+
+        self._require()
+        return prune(self, options or _run_options())
 
     def plan(self, rev: str | None = None, sample: SampleSpec | None = None) -> PlanReport:
         from helixvcs.repo.plan import plan

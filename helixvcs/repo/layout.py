@@ -32,6 +32,7 @@ class Config:
     materialize: str = "helix"
     executor: str = "local"
     server: str = "auto"
+    prune_tolerance: float = 1e-3  # a pruned run warns when a metric moves by more
 
 
 SERVER_MODES = ("off", "auto")
@@ -108,4 +109,11 @@ class Layout:
             materialize=str(data.get("materialize", "helix")),
             executor=str(data.get("executor", "local")),
             server=server,
+            prune_tolerance=_tolerance(data.get("prune_tolerance", 1e-3), self.config),
         )
+
+
+def _tolerance(value: object, where: Path) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    raise UserInputError(f"{where}: prune_tolerance = {value!r}; give a number >= 0, e.g. 1e-3")

@@ -78,8 +78,8 @@ def baseline_run(
     """The run the working tree is compared with, and how many first-parent steps its
     commit is behind HEAD (0: a run of HEAD itself, clean or with uncommitted edits).
 
-    It is HEAD's latest complete run -- status ``ok``, which the index records in the
-    same transaction as every value the run kept -- else the latest of HEAD's nearest
+    It is HEAD's latest complete run -- status ``ok``, which a run records only after
+    every value it kept is written and recorded -- else the latest of HEAD's nearest
     first-parent ancestor that has one; never a run of another branch or of a commit
     ahead of HEAD. Before the first commit, the latest run of the working tree."""
     from helixvcs.vcs import first_parents

@@ -29,11 +29,13 @@ from helixvcs.errors import UserInputError
 from helixvcs.exec import ExecResult, OperatorFailure, Progress, RunSettings, execute, get_executor
 from helixvcs.exec.scores import NotScores, intervals
 from helixvcs.graph import Dag
+from helixvcs.graph.variants import PRECISIONS
 from helixvcs.hashing import SampleSpec
 from helixvcs.index import NodeRecord, ObjectRecord, OperatorRecord, RunRecord
 from helixvcs.plan import COMPUTE, LOAD, MaterializePolicy, Plan, make_plan
 from helixvcs.plan.benefit import default_probability, survival_probabilities
 from helixvcs.plan.costs import STORE_THROUGHPUT, CostModel, replanned
+from helixvcs.repo import reduced, zero_weight
 from helixvcs.repo.budget import StoreBudget
 from helixvcs.repo.context import (
     as_previous_operators,
@@ -58,6 +60,23 @@ class RunOptions:
     scheduler: str | None = None  # a Dask scheduler's address; implies the dask executor
     sample: float | None = None  # run on this fraction of every source's rows (0 < F < 1)
     seed: int | None = None  # which rows a sample keeps (default 0)
+    precision: str | None = None  # cast float64 values to this (float32)
+    prune_zero_weight: bool = False  # leave out feature blocks of zero weight
+    prune_tolerance: float | None = None  # metric change a pruned run warns above
+
+    def precision_spec(self) -> str | None:
+        """The low precision to run at, or None for full precision; bad values are exit 2."""
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise UserInputError(
+                f"bad --precision {self.precision!r}: use {', '.join(PRECISIONS)}, or leave "
+                "it out to run at full precision"
+            )
+        if self.prune_tolerance is not None and not self.prune_tolerance >= 0:
+            raise UserInputError(
+                f"bad --prune-tolerance {self.prune_tolerance}: give a metric change >= 0, "
+                "e.g. 1e-3"
+            )
+        return self.precision
 
     def sample_spec(self) -> SampleSpec | None:
         """The sample to run on, or None for the full data; bad values are exit 2."""
@@ -74,7 +93,12 @@ class RunOptions:
 
     def variant(self) -> RunVariant:
         """What these options run: ``rev`` as it is, or on the sample they ask for."""
-        return RunVariant(rev=self.rev, sample=self.sample_spec())
+        return RunVariant(
+            rev=self.rev,
+            sample=self.sample_spec(),
+            precision=self.precision_spec(),
+            prune_zero_weight=self.prune_zero_weight,
+        )
 
 
 @dataclass
@@ -95,11 +119,14 @@ class RunReport:
     seed: int | None = None
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     variant: RunVariant | None = None  # an explored variant: the constants it set
+    precision: str | None = None  # a low-precision run: float32
+    pruning: dict[str, Any] | None = None  # a pruned run: what it left out, metric change
+    precision_change: dict[str, Any] | None = None  # a low-precision run: metric change
 
     @property
     def approximate(self) -> bool:
         """Metrics from a sample of the rows estimate those of the full data."""
-        return self.sample is not None
+        return self.sample is not None or self.precision is not None
 
     def to_json(self) -> dict[str, Any]:
         """The ``helix run --json`` document (DESIGN.md, "Machine-readable output")."""
@@ -119,6 +146,9 @@ class RunReport:
             "variant": self.variant.to_json() if self.variant else None,
             "base_run": self.variant.base_run if self.variant else None,
             "cutoff": {"unchanged": self.unchanged_outputs, "reused": self.reused_by_cutoff},
+            "precision": self.precision,
+            "precision_change": self.precision_change,
+            "pruning": self.pruning,
             "nodes": self.nodes,
         }
 
@@ -186,26 +216,33 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
         options.executor or ("dask" if options.scheduler else config.executor), options.scheduler
     )
     budget = options.budget if options.budget is not None else config.max_store_bytes
-    if index.ensure() and next(iter(store.keys()), None) is not None:
+    with index.reading():  # both look first, and write only when there is work
+        created = index.ensure()
+        index.mark_interrupted()
+    if created and next(iter(store.keys()), None) is not None:
         progress.warn(
             f"the run index {layout.index} was missing; started a new one (earlier runs are "
             "gone from helix log; stored intermediates are kept and reused)"
         )
-    index.mark_interrupted()
     if rev is None and merge_in_progress(layout.root):
         raise MergeInProgress(layout.root)
 
     previous = {}
+    asked, zero = variant, None
 
     def prepare(reuse: bool) -> tuple[Dag, Version, list[str], dict[str, str], CostModel, Plan]:
-        nonlocal previous
+        nonlocal previous, variant, zero
         dag, version = compile_version(layout, rev, reuse=reuse)
-        notes = untracked_data_warnings(index, dag, version, layout.root) if rev else []
-        dag = variant.dag(dag)
-        known = index.objects(list(dag.keys().values()))
-        checksums = recorded_checksums(index, store, known, progress)
-        model = cost_model(dag, index, store, known)
-        previous = previous_nodes(index, store, dag.workflow)  # for the reasons, and cutoff
+        with index.reading():  # a dozen questions to the index, one attach for all of them
+            notes = untracked_data_warnings(index, dag, version, layout.root) if rev else []
+            if asked.prune_zero_weight:  # decided from the weights recorded for these keys
+                zero = zero_weight.find(index, asked.dag(dag))
+                variant = asked.pruning(zero.drop, zero.weights_run)
+            dag = variant.dag(dag)
+            known = index.objects(list(dag.keys().values()))
+            checksums = recorded_checksums(index, store, known, progress)
+            model = cost_model(dag, index, store, known)
+            previous = previous_nodes(index, store, dag.workflow)  # reasons, and cutoff
         plan = make_plan(dag, model, as_previous_operators(previous))
         return dag, version, notes, checksums, model, plan
 
@@ -216,15 +253,16 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
         dag, version, notes, checksums, model, plan = prepare(reuse=False)
     for note in notes:
         progress.warn(note)
-    probabilities = survival_probabilities(index.key_history(dag.workflow))
-    room = StoreBudget(
-        budget,
-        store,
-        index,
-        protected=set(dag.keys().values()) | index.running_keys(),
-        probabilities=probabilities,
-        current_keys=dag.keys(),
-    )
+    with index.reading():
+        probabilities = survival_probabilities(index.key_history(dag.workflow))
+        room = StoreBudget(
+            budget,
+            store,
+            index,
+            protected=set(dag.keys().values()) | index.running_keys(),
+            probabilities=probabilities,
+            current_keys=dag.keys(),
+        )
     record = _run_record(dag, version, policy, executor.name, variant)
     executor.open(store)  # workers unreachable, or blind to the store: exit 2, nothing recorded
     try:
@@ -275,6 +313,12 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
     saved = _saved_seconds(plan, result) if status == "ok" else 0.0
     cis = _intervals(dag, result, sample) if status == "ok" else {}
     _record(index, record, result, status, wall, saved, room.evicted, cis, model.hot)
+    zero_weight.record_features(index, dag, record.run_id, result.outcomes)
+    pruning = precision = None
+    if status == "ok":
+        pruning, precision = reduced.report(
+            index, record, zero, result, _tolerance(options, config), progress
+        )
     return RunReport(
         run_id=record.run_id,
         revision=record.revision,
@@ -292,7 +336,15 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
         seed=record.seed,
         intervals=cis,
         variant=variant if variant.explored else None,
+        precision=variant.precision,
+        pruning=pruning,
+        precision_change=precision,
     )
+
+
+def _tolerance(options: RunOptions, config: Any) -> float:
+    """``--prune-tolerance``, else ``prune_tolerance`` in config.toml (default 1e-3)."""
+    return config.prune_tolerance if options.prune_tolerance is None else options.prune_tolerance
 
 
 def _intervals(
@@ -369,8 +421,12 @@ def _run_record(
         error=None,
         kind=variant.kind,
         seed=sample.seed if sample else None,
-        base_run=variant.base_run,
+        base_run=variant.base_run or variant.pruned_from,
         variant=json.dumps(explored.to_json(), sort_keys=True, default=repr) if explored else None,
+        precision=variant.precision,
+        pruned=json.dumps({a: list(b) for a, b in sorted(variant.pruned.items())})
+        if variant.pruned
+        else None,
     )
 
 

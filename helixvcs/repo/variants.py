@@ -7,7 +7,12 @@ Three kinds of run go through ``run``, all planned and executed the same way:
   deterministic sample of its rows; the sample is part of every source's key, so its
   intermediates never mix with full ones, and its metrics are approximate;
 * ``explored``: a variant that exploration derived from a version by setting some
-  constants (``graph.variants.with_constants``), recorded with the run it came from.
+  constants (``graph.variants.with_constants``), recorded with the run it came from;
+* ``precision`` (``--precision float32``): float64 values cast to float32 where every
+  operator that descends from a source returns, in a key space of its own;
+* ``pruned`` (``--prune-zero-weight``): the feature blocks that a recorded sparse model
+  gave no weight left out of their assemblies (``zero_weight``), in a key space of its
+  own that shares every unpruned block.
 
 A ``RunVariant`` describes one of them; ``run.run_variant`` runs it, or finds a recorded
 run of it whose operators have the same keys. This module owns what tells variants
@@ -17,6 +22,7 @@ apart: the DAG a variant runs, and the kind, revision and fingerprint it is reco
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +33,8 @@ from helixvcs.graph.variants import (
     VariantError,
     variant_label,
     with_constants,
+    with_precision,
+    with_pruned,
     with_sample,
 )
 from helixvcs.hashing import SampleSpec, digest
@@ -51,6 +59,10 @@ class RunVariant:
     sample: SampleSpec | None = None  # run on a sample of every source's rows
     overrides: Overrides = field(default_factory=dict)  # explored: operator -> constant -> value
     base_run: str | None = None  # explored: the run of the version it is compared with
+    precision: str | None = None  # cast float64 values to this (``float32``)
+    prune_zero_weight: bool = False  # leave out the blocks recorded weights say are unused
+    pruned: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # assembly -> blocks
+    pruned_from: str | None = None  # pruned: the run whose weights decided
 
     def __post_init__(self) -> None:
         if self.overrides and self.base_run is None:
@@ -63,10 +75,20 @@ class RunVariant:
 
     @property
     def kind(self) -> str:
-        """How the index records it: ``commit``, ``sampled`` or ``explored``."""
+        """How the index records it: ``commit``, ``sampled``, ``explored``, ``pruned``
+        or ``precision``."""
         if self.explored:
             return "explored"
+        if self.pruned:
+            return "pruned"
+        if self.precision is not None:
+            return "precision"
         return "sampled" if self.sample is not None else "commit"
+
+    def pruning(self, drop: Mapping[str, tuple[str, ...]], weights_run: str | None) -> RunVariant:
+        """This variant with ``drop`` (assembly -> blocks) left out, decided by the weights
+        that ``weights_run`` recorded."""
+        return replace(self, pruned=dict(drop), pruned_from=weights_run if drop else None)
 
     @property
     def label(self) -> str:
@@ -85,11 +107,21 @@ class RunVariant:
         """The compiled ``dag`` of the version, on the variant's rows, with its constants."""
         if self.sample is not None:
             dag = with_sample(dag, self.sample)
+        if self.precision is not None:
+            try:
+                dag = with_precision(dag, self.precision)
+            except VariantError as exc:
+                raise UserInputError(f"bad --precision: {exc}") from None
         if self.explored:
             try:
                 dag = with_constants(dag, self.overrides)
             except VariantError as exc:
                 raise UserInputError(f"cannot explore {self.label}: {exc}") from None
+        if self.pruned:
+            try:
+                dag = with_pruned(dag, self.pruned)
+            except VariantError as exc:
+                raise UserInputError(f"cannot prune: {exc}") from None
         return dag
 
     def revision(self, version: Version) -> str:

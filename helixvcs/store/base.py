@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from helixvcs.store.errors import InvalidKey
 
 if TYPE_CHECKING:
-    from helixvcs.store.objectfile import Packed
+    from helixvcs.store.objectfile import Encoded, Packed
 
 #: Keys are blake2b-160 digests in lowercase hex, computed by the hashing layer.
 KEY_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -82,6 +82,18 @@ class ObjectStore(ABC):
         if existing is not None:
             return existing
         return self.put_packed(key, self.pack(value))
+
+    def put_encoded(self, key: str, encoded: Encoded) -> ObjectInfo:
+        """``put`` of a value already encoded (``objectfile.encode_value``): what a
+        background write does once the value itself may have changed."""
+        existing = self._existing_info(check_key(key))
+        if existing is not None:
+            return existing
+        return self.put_packed(key, self.compress(encoded))
+
+    @abstractmethod
+    def compress(self, encoded: Encoded) -> Packed:
+        """An encoded value compressed as this store writes it."""
 
     @abstractmethod
     def pack(self, value: object) -> Packed:

@@ -53,6 +53,9 @@ def encode(value: object) -> tuple[str, bytes]:
 def encode_buffer(value: object) -> tuple[str, memoryview]:
     """Like ``encode`` but without the final copy into ``bytes``, for the stores.
 
+    The payload is a buffer of its own, never a view of the value's memory (arrays are
+    joined to their header, tables and frames written into a fresh stream, bundles
+    copied once): a background write may compress it after the value has been changed.
     Raises ``UnstorableValue`` when the value cannot be pickled.
     """
     native = _native(value)

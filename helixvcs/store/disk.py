@@ -38,8 +38,10 @@ from helixvcs.store.hot import MISS, HotTier
 from helixvcs.store.objectfile import (
     HEADER_SIZE,
     Corruption,
+    Encoded,
     Packed,
     check_size,
+    compress_encoded,
     decode_raw,
     pack,
     parse_header,
@@ -93,6 +95,9 @@ class DiskObjectStore(ObjectStore):
 
     def pack(self, value: object) -> Packed:
         return pack(value, self.level)
+
+    def compress(self, encoded: Encoded) -> Packed:
+        return compress_encoded(encoded, self.level)
 
     def put_packed(self, key: str, packed: Packed) -> ObjectInfo:
         path = self.path(key)

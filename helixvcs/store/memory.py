@@ -14,8 +14,10 @@ from helixvcs.store.base import ObjectInfo, ObjectStore, check_key
 from helixvcs.store.errors import CorruptObject, MissingObject
 from helixvcs.store.objectfile import (
     Corruption,
+    Encoded,
     Packed,
     check_size,
+    compress_encoded,
     pack,
     parse_header,
     unpack,
@@ -38,6 +40,9 @@ class MemoryObjectStore(ObjectStore):
 
     def pack(self, value: object) -> Packed:
         return pack(value, self.level)
+
+    def compress(self, encoded: Encoded) -> Packed:
+        return compress_encoded(encoded, self.level)
 
     def put_packed(self, key: str, packed: Packed) -> ObjectInfo:
         check_key(key)

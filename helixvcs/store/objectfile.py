@@ -88,16 +88,41 @@ class Packed:
         return self.header.info(key, time.perf_counter() - self.started)
 
 
-def pack(value: object, level: int) -> Packed:
-    """Encode and compress ``value``; raises ``UnstorableValue`` if it cannot be encoded."""
+@dataclass(frozen=True)
+class Encoded:
+    """A value as its codec's bytes, before compression: what a background write takes.
+
+    The bytes never share memory with the value (every codec writes a fresh buffer), so
+    whoever computed the value may hand it on, and its receivers change it in place,
+    while the write compresses what the value was when it was encoded."""
+
+    codec: str
+    raw: memoryview
+    started: float
+    """``time.perf_counter()`` when encoding began."""
+
+
+def encode_value(value: object) -> Encoded:
+    """``value`` as its codec's bytes; raises ``UnstorableValue`` if it cannot be encoded."""
     started = time.perf_counter()
     codec, raw = encode_buffer(value)
+    return Encoded(codec, raw, started)
+
+
+def pack(value: object, level: int) -> Packed:
+    """Encode and compress ``value``; raises ``UnstorableValue`` if it cannot be encoded."""
+    return compress_encoded(encode_value(value), level)
+
+
+def compress_encoded(encoded: Encoded, level: int) -> Packed:
+    """Compress and checksum an encoded value: the object as a store writes it."""
+    codec, raw = encoded.codec, encoded.raw
     payload = compress(raw, level)
     digest = _blake2b(payload, CHECKSUM_SIZE)
     header = Header(codec, raw.nbytes, len(payload), digest.hex())
     fields = _FIELDS.pack(MAGIC, VERSION, codec.encode("ascii"), raw.nbytes, len(payload), digest)
     header_bytes = fields + _blake2b(fields, _HEADER_DIGEST_SIZE)
-    return Packed(header, header_bytes, payload, started, raw)
+    return Packed(header, header_bytes, payload, encoded.started, raw)
 
 
 def compress(raw: memoryview, level: int) -> bytes:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 # Commands that manage the server, serve for a long time, or set up the repository.
 NOT_SERVED = frozenset({"server", "ui", "init", "hooks", "demo"})
 # Options of the ``helix`` group that take a value (``--repo PATH``).
-_GROUP_VALUES = frozenset({"--repo", "--sample", "--seed"})
+_GROUP_VALUES = frozenset({"--repo", "--sample", "--seed", "--precision"})
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 

@@ -34,7 +34,7 @@ from helixvcs.graph import Dag
 from helixvcs.graph.variants import variant_label
 from helixvcs.hashing import value_fingerprint
 from helixvcs.repo.context import compile_version
-from helixvcs.repo.feedback.explorer import ExplorationStopped
+from helixvcs.repo.feedback.explorer import ExplorationStopped, stoppable
 from helixvcs.repo.run import RunOptions, run_variant
 from helixvcs.repo.variants import RunVariant
 from helixvcs.vcs import Version
@@ -193,9 +193,9 @@ def explore(
                 report.stopped, report.skipped = why, len(todo) + 1
                 break
             variant = base.exploring(overrides, base_id)
-            report.variants.append(
-                _variant(repo, options, progress, (dag, version), variant, chosen, combined)
-            )
+            with stoppable():
+                done = _variant(repo, options, progress, (dag, version), variant, chosen, combined)
+            report.variants.append(done)
             if not todo and not combined:
                 combo = _best_combination(report, declared)
                 if combo is not None:

@@ -77,9 +77,27 @@ def exploring(repo: Repo, mode: str) -> Iterator[bool]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+_stop_requested = False
+
+
 def _stop(_signum: int, _frame: FrameType | None) -> None:
+    global _stop_requested
+    _stop_requested = True
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: let the interrupted run record itself
     raise ExplorationStopped
+
+
+@contextmanager
+def stoppable() -> Iterator[None]:
+    """``ExplorationStopped`` for whatever the stop interrupted: a library that catches
+    the signal's exception in its own code (DuckDB ends a query with "Query interrupted")
+    must not turn a requested stop into an error."""
+    try:
+        yield
+    except Exception as exc:
+        if _stop_requested:
+            raise ExplorationStopped from exc
+        raise
 
 
 def _try_lock(lock: IO[bytes]) -> bool:

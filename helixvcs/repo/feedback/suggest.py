@@ -8,7 +8,9 @@ Two kinds of advice, both read from the index (nothing runs, nothing is written)
 * **operators whose edits moved the metric most** along HEAD's first-parent history:
   each recorded commit is compared with its nearest recorded ancestor; a commit with one
   edit has its whole change attributed to that operator, one with several shares it
-  equally among them (``shared``).
+  equally among them (``shared``);
+* **a prune**: feature blocks that the last recorded model gave zero weight, and the
+  operators that only they need (``zero_weight``), when there are any.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from helixvcs.repo.context import compile_version
 from helixvcs.repo.feedback.explore import explored_variants, lower_is_better
 from helixvcs.repo.feedback.patches import NoPatch, Rewrite, patch
 from helixvcs.repo.records import last_ok_run
+from helixvcs.repo.zero_weight import NothingToPrune, ZeroWeight, find
 from helixvcs.vcs import first_parent_history, working_version
 
 if TYPE_CHECKING:
@@ -87,6 +90,7 @@ class SuggestReport:
     suggestions: list[Suggestion] = field(default_factory=list)
     movers: list[Mover] = field(default_factory=list)
     commits: int = 0  # recorded commit pairs the history part compared
+    prune: ZeroWeight | None = None  # zero-weight blocks a pruned run would leave out
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +101,9 @@ class SuggestReport:
             "suggestions": [s.to_json() for s in self.suggestions],
             "operators": [m.to_json() for m in self.movers],
             "compared_commits": self.commits,
+            "prune": None
+            if self.prune is None
+            else {**self.prune.to_json(), "command": "helix run --prune-zero-weight"},
         }
 
 
@@ -137,7 +144,18 @@ def suggest(
             )
         )
     report.movers, report.commits = _movers(repo, chosen)
+    report.prune = _prune(repo)
     return report
+
+
+def _prune(repo: Repo) -> ZeroWeight | None:
+    """The prune that recorded weights offer for the working tree, if any."""
+    try:
+        dag, _ = compile_version(repo.layout, None, reuse=True)
+        found = find(repo.index, dag)
+    except (NothingToPrune, UserInputError):
+        return None
+    return found if found.drop else None
 
 
 def _metric(wanted: str | None, base_runs: list[str], repo: Repo) -> str:

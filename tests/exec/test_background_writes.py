@@ -1,0 +1,210 @@
+"""Kept values are written in the background, off the run's critical path.
+
+In process: the children of a kept value start before its write ends, the write happens
+on the writer's thread, and what is stored is the value as its operator returned it even
+when a child changes it in place meanwhile. As a real process killed while a write is in
+flight: the store holds complete objects only, and the next run gives the same metric.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from helixvcs.exec import Progress, RunSettings, execute, get_executor
+from helixvcs.graph import compile_workflow
+from helixvcs.hashing import StatCache
+from helixvcs.plan import COMPUTE, MaterializePolicy
+from helixvcs.store import DiskObjectStore, ObjectInfo
+from helixvcs.store.objectfile import Packed
+from tests.reliability.conftest import check_store, helix_cmd, helix_json_proc
+
+WORKFLOW = """\
+import time
+
+import numpy as np
+
+from helixvcs import Workflow
+
+wf = Workflow("writes")
+STARTED = {}
+
+
+@wf.op
+def base():
+    return np.arange(1_000_000, dtype=np.float64)
+
+
+@wf.op
+def doubled(base):
+    STARTED["doubled"] = time.monotonic()
+    base *= 2.0  # its only receiver: it may change it in place
+    return base
+
+
+@wf.metric
+def total(doubled):
+    return float(doubled.sum())
+"""
+
+
+class SlowDiskStore(DiskObjectStore):
+    """The disk store, with a slow medium: every write takes 0.3 s more, and says which
+    thread wrote it and when it ended."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root, hot=False)
+        self.writes: dict[str, tuple[str, float]] = {}
+
+    def put_packed(self, key: str, packed: Packed) -> ObjectInfo:
+        time.sleep(0.3)
+        info = super().put_packed(key, packed)
+        self.writes[key] = (threading.current_thread().name, time.monotonic())
+        return info
+
+
+def run_all(tmp_path: Path, executor: str) -> tuple[Any, Any, SlowDiskStore, dict[str, Any]]:
+    (tmp_path / "workflow.py").write_text(WORKFLOW, encoding="utf-8")
+    dag = compile_workflow(tmp_path, tmp_path / "workflow.py", StatCache(None))
+    store = SlowDiskStore(tmp_path / "objects")
+    result = execute(
+        dag,
+        dict.fromkeys(dag.nodes, COMPUTE),
+        store=store,
+        executor=get_executor(executor),
+        replan=lambda held, lost: {},
+        compute_estimates={},
+        settings=RunSettings(policy=MaterializePolicy.ALL),
+        progress=Progress(io.StringIO()),
+    )
+    started = dag["doubled"].spec.func.__globals__["STARTED"]
+    return dag, result, store, started
+
+
+@pytest.mark.parametrize("executor", ["local", "threads"])
+def test_children_start_before_the_write_of_their_input_ends(tmp_path, executor):
+    dag, result, store, started = run_all(tmp_path, executor)
+    assert result.failure is None
+    base = dag["base"].key
+    thread, written = store.writes[base]
+    assert thread.startswith("helix-writer"), thread
+    assert started["doubled"] < written  # the child did not wait for the write
+    assert all(result.outcomes[n].materialized for n in ("base", "doubled", "total"))
+
+
+@pytest.mark.parametrize("executor", ["local", "threads"])
+def test_what_is_stored_is_the_value_before_a_child_changed_it(tmp_path, executor):
+    dag, result, store, _ = run_all(tmp_path, executor)
+    original = np.arange(1_000_000, dtype=np.float64)
+    np.testing.assert_array_equal(store.get(dag["base"].key), original)
+    np.testing.assert_array_equal(store.get(dag["doubled"].key), original * 2)
+    assert result.metrics == {"total": float((original * 2).sum())}
+    info = result.outcomes["base"].info
+    assert info is not None and info.checksum == store.info(dag["base"].key).checksum
+
+
+def test_an_encoded_value_is_detached_from_the_value():
+    from helixvcs.store.objectfile import encode_value
+
+    values: list[Any] = [
+        np.arange(10.0),
+        np.asfortranarray(np.ones((3, 4))),
+        (np.zeros(4), {"b": np.ones(2)}),
+    ]
+    for value in values:
+        encoded = encode_value(value)
+        before = bytes(encoded.raw)
+        if isinstance(value, np.ndarray):
+            value += 1
+        else:
+            value[0][:] = 7
+            value[1]["b"][:] = 7
+        assert bytes(encoded.raw) == before
+
+
+# A big incompressible value, then an operator that says it started and then waits: a
+# kill while it waits lands while the big value's write is (very likely) in flight.
+KILLED = """\
+import os
+import time
+
+import numpy as np
+
+from helixvcs import Workflow
+
+wf = Workflow("killed")
+
+
+@wf.source("data/seed.txt")
+def seed(path):
+    with open(path) as f:
+        return int(f.read())
+
+
+@wf.op
+def big(seed):
+    return np.random.default_rng(seed).random(12_000_000)  # 96 MB, incompressible
+
+
+@wf.op
+def head(big):
+    marker = os.environ.get("HELIX_TEST_MARKER")
+    if marker:
+        with open(marker, "w") as f:
+            f.write("started")
+        time.sleep(60)
+    return float(big[:1000].sum())
+
+
+@wf.metric
+def score(head):
+    return head
+"""
+
+
+@pytest.mark.slow
+def test_a_kill_during_a_background_write_leaves_complete_objects_only(git_repo, tmp_path):
+    git_repo.gen({"workflow.py": KILLED, "data/seed.txt": "5\n"}, commit="big value")
+    git_repo.helix("init")
+    git_repo.commit("ignore .helix/")
+    marker = tmp_path / "started"
+    env = {**os.environ, "HELIX_TEST_MARKER": str(marker)}
+    process = subprocess.Popen(
+        helix_cmd(git_repo, "run", "--materialize", "all"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert process.poll() is None, "the run ended before its child operator started"
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        objects = git_repo.path / ".helix" / "objects"
+        seen = {p.parent.name + p.name for p in objects.glob("??/*")}
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    check_store(git_repo)  # complete objects only; the killed writer's temp file is gone
+    done = helix_json_proc(git_repo, "run", "--materialize", "all")
+    assert done["status"] == "ok"
+    expected = float(np.random.default_rng(5).random(12_000_000)[:1000].sum())
+    assert done["metrics"] == {"score": expected}
+    big = next(n for n in done["nodes"] if n["name"] == "big")
+    # ``head`` started while ``big`` was not written yet: the write was off its path
+    assert big["key"] not in seen
+    check_store(git_repo)
+    again = helix_json_proc(git_repo, "run")
+    assert again["metrics"] == {"score": expected}
+    assert json.dumps(again["metrics"]) == json.dumps(done["metrics"])
