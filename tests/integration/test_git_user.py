@@ -308,3 +308,32 @@ def test_explain_backwards_names_the_commit_whose_edits_a_step_undoes(toy):
         ("triple", False),
         ("shift twice", False),
     ]
+
+
+def test_every_report_a_repo_method_returns_has_to_json():
+    import ast
+    import importlib
+    import inspect
+    from pathlib import Path
+
+    import helixvcs.repo
+    from helixvcs import Repo
+
+    tree = ast.parse(Path(helixvcs.repo.__file__).read_text(encoding="utf-8"))
+    where = {
+        alias.name: node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+    }
+    checked = []
+    for name, method in inspect.getmembers(Repo, inspect.isfunction):
+        returned = inspect.signature(method).return_annotation
+        if name.startswith("_") or not isinstance(returned, str) or returned not in where:
+            continue
+        if not returned.endswith(("Report", "Entries")):
+            continue
+        cls = getattr(importlib.import_module(where[returned]), returned)
+        assert callable(getattr(cls, "to_json", None)), f"Repo.{name} returns {returned}"
+        checked.append(returned)
+    assert {"LogEntries", "StatusReport", "DiffReport", "BisectReport"} <= set(checked)
