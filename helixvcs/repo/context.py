@@ -36,26 +36,44 @@ def compile_version(layout: Layout, rev: str | None, reuse: bool = False) -> tup
     """
     cache = StatCache(layout.stat_cache if layout.exists() else None)
     if rev is None:
-        version = working_version(layout.root, cache.file_digest)
-        root, data_root = layout.root, None
-    else:
-        version = resolve(layout.root, rev)
-        assert version.commit is not None
-        root = export_tree(layout.root, version.commit, layout.trees)
-        data_root = layout.root
+        return _compile_working_tree(layout, cache, reuse)
+    version = resolve(layout.root, rev)
+    assert version.commit is not None
+    root = export_tree(layout.root, version.commit, layout.trees)
     try:
         workflow = find_workflow_file(root)
     except UserInputError as exc:
-        if rev is None:
-            raise
         raise UserInputError(f"revision {rev} ({version.revision}): {exc}") from None
-    if rev is None and layout.exists():
-        dag = compile_cached(root, workflow, cache, layout.compiled, reuse=reuse)
-    else:
-        dag = compile_workflow(root, workflow, cache, data_root=data_root)
+    dag = compile_workflow(root, workflow, cache, data_root=layout.root)
     if layout.exists():
         cache.save()
     return dag, version
+
+
+_TREE_ATTEMPTS = 3
+
+
+def _compile_working_tree(layout: Layout, cache: StatCache, reuse: bool) -> tuple[Dag, Version]:
+    """The working tree's workflow and the version it is, read as one: the version is read
+    again after the compile, and a tree that changed in between (an editor saving, a
+    commit, a checkout) is compiled again, so a run never records code under a version
+    that does not hold it."""
+    root = layout.root
+    for _ in range(_TREE_ATTEMPTS):
+        version = working_version(root, cache.file_digest)
+        workflow = find_workflow_file(root)
+        if layout.exists():
+            dag = compile_cached(root, workflow, cache, layout.compiled, reuse=reuse)
+        else:
+            dag = compile_workflow(root, workflow, cache)
+        if working_version(root, cache.file_digest) == version:
+            if layout.exists():
+                cache.save()
+            return dag, version
+    raise UserInputError(
+        f"the working tree of {root} kept changing while helix read it "
+        f"({_TREE_ATTEMPTS} tries); run again once your files are saved"
+    )
 
 
 def cost_model(

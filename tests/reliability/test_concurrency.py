@@ -59,7 +59,9 @@ def _run_all(git_repo, a: str, index: Index) -> tuple[dict, str]:
         ),
     }
     try:
-        _wait(lambda: sum(r.status == "running" for r in index.runs()) >= 2)
+        # all three compiled (a run is recorded once its workflow is read): the commit below
+        # changes the working tree, which a run still reading it would rightly pick up
+        _wait(lambda: len(index.runs()) >= 3)
         # a commit while they run: the hook runs it in the background
         git_repo.gen(_factor("4.0"), commit="C: factor 4")
         c = git_repo.git("rev-parse", "HEAD")
