@@ -153,9 +153,13 @@ def _attach_retrying(path: Path, *, read_only: bool, deadline: float) -> DuckDBP
     delay, failures = 0.005, 0
     while True:
         con = _engine_connection().cursor()
+        new = not read_only and not path.exists()
         try:
             con.execute(_attach_sql(path, read_only))
             con.execute(f"USE {ALIAS}")
+            if new:  # DuckDB creates it by the umask; the index is the user's alone
+                with suppress(OSError):
+                    os.chmod(path, 0o600)
             return con
         except duckdb.Error as error:
             _detach(con, clean=True, foreign_sql=False)  # whatever half-happened

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from helixvcs.errors import NotInitialized
+from helixvcs.hashing.files import remove_abandoned_temp_files
 from helixvcs.index import Index
 from helixvcs.repo.layout import Layout, parse_size
 from helixvcs.store import DiskObjectStore, ObjectStore
@@ -90,6 +91,7 @@ class Repo:
     def __init__(self, path: str | Path = ".") -> None:
         self.root = find_root(Path(path).absolute())
         self.layout = Layout(self.root)
+        remove_abandoned_temp_files(self.layout.helix)  # of writers killed mid-write
 
     def __repr__(self) -> str:
         return f"Repo({str(self.root)!r})"

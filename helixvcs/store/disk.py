@@ -22,6 +22,7 @@ import dataclasses
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -140,8 +141,10 @@ class DiskObjectStore(ObjectStore):
             with open(path, "rb") as file:
                 stat = os.fstat(file.fileno())
                 data = file.read()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no object, or no fan-out folder
             raise MissingObject(key, str(self.root)) from None
+        except IsADirectoryError:
+            raise self._discard_folder(key, path) from None
         except OSError as exc:
             raise StoreReadError(key, path, exc) from None
         try:
@@ -158,8 +161,10 @@ class DiskObjectStore(ObjectStore):
             with open(path, "rb") as file:
                 stat = os.fstat(file.fileno())
                 head = file.read(HEADER_SIZE)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
+        except IsADirectoryError:
+            raise self._discard_folder(key, path) from None
         except OSError as exc:
             raise StoreReadError(key, path, exc) from None
         try:
@@ -226,6 +231,16 @@ class DiskObjectStore(ObjectStore):
             raise StoreWriteError(key, path, exc, removing=True) from None
         return CorruptObject(key, path, reason)
 
+    def _discard_folder(self, key: str, path: Path) -> CorruptObject:
+        """A folder where an object file should be is damage to the store: removed."""
+        try:
+            shutil.rmtree(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StoreWriteError(key, path, exc, removing=True) from None
+        return CorruptObject(key, path, "a folder, not an object file")
+
     def _entries(self) -> Iterator[tuple[str, os.DirEntry[str]]]:
         """(key, file entry) for every object, skipping ``tmp/`` and stray files."""
         with os.scandir(self.root) as fanouts:
@@ -234,7 +249,7 @@ class DiskObjectStore(ObjectStore):
             try:
                 with os.scandir(folder.path) as files:
                     entries = list(files)
-            except FileNotFoundError:
+            except OSError:  # gone meanwhile, or unreadable: `helix fsck` reports it
                 continue
             for entry in entries:
                 key = folder.name + entry.name
@@ -264,11 +279,17 @@ def remove_stale_temp_files(temp_dir: Path) -> int:
 
 
 def _make_private_dir(path: Path, *, parents: bool = False) -> bool:
-    """Create ``path`` with mode 0o700 (whatever the umask); ``False`` if it existed."""
+    """Create ``path`` with mode 0o700 (whatever the umask); ``False`` if it existed.
+
+    A file where a fan-out folder belongs holds no object (objects are two levels down):
+    it is removed and the folder made."""
     try:
         path.mkdir(mode=0o700, parents=parents)
     except FileExistsError:
-        return False
+        if path.is_dir() or not _FANOUT_RE.fullmatch(path.name):
+            return False
+        path.unlink()
+        path.mkdir(mode=0o700)
     os.chmod(path, 0o700)
     return True
 

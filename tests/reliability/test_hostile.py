@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import time
 
 import pytest
 
 from helixvcs.index import Index
 from tests.integration.toy import FILES, TOTAL
-from tests.reliability.conftest import error_line
+from tests.reliability.conftest import check_store, error_line, object_path
 
 WF = FILES["workflow.py"]
 FOLDER_SOURCE = WF.replace('@wf.source("data/points.csv")', '@wf.source("data")').replace(
@@ -132,3 +135,89 @@ def test_decorator_errors_carry_file_and_line(git_repo, old, new, words):
     expected = source[: source.index(new)].count("\n") + 1
     assert "<unknown>" not in line and words in line, line
     assert f"workflow.py:{expected}" in line or f"workflow.py:{expected + 1}" in line, line
+
+
+def test_a_path_component_longer_than_255_bytes_is_one_line(git_repo):
+    long = "data/" + "a" * 300 + ".csv"
+    git_repo.gen({**FILES, "workflow.py": WF.replace("data/points.csv", long)}, commit="long")
+    git_repo.helix("init")
+    for args in (["run"], ["run", "HEAD"], ["plan"]):
+        line = error_line(git_repo.helix(*args, code=2).stderr)
+        assert "(operator 'raw')" in line and "File name too long" in line, line
+
+
+def test_show_of_a_deeply_nested_value_is_cut_short(git_repo):
+    deep = "\n\n@wf.output\ndef deep(count):\n    v = []\n    for _ in range(100000):\n"
+    deep += "        v = [v]\n    return v\n"
+    git_repo.gen({**FILES, "workflow.py": WF + deep}, commit="deep")
+    git_repo.helix("init")
+    git_repo.helix("run")
+    result = git_repo.helix("show", "deep")
+    assert "nested too deeply" in result.stdout and "[[[" in result.stdout
+    assert git_repo.helix_json("show", "deep")["name"] == "deep"
+
+
+def test_a_folder_where_an_object_belongs_is_replaced(toy):
+    first = toy.helix_json("run")
+    key = next(n["key"] for n in first["nodes"] if n["name"] == "total")
+    path = object_path(toy, key)
+    path.unlink()
+    (path / "inside").mkdir(parents=True)
+    for _ in range(2):
+        doc = toy.helix_json("run")
+        assert doc["status"] == "ok" and doc["metrics"]["total"] == TOTAL
+    assert path.is_file()
+    check_store(toy)
+
+
+def test_a_file_where_a_fanout_folder_belongs_is_replaced(toy):
+    first = toy.helix_json("run")
+    key = next(n["key"] for n in first["nodes"] if n["name"] == "total")
+    folder = object_path(toy, key).parent
+    shutil.rmtree(folder)
+    folder.write_bytes(b"not a folder")
+    for _ in range(2):
+        doc = toy.helix_json("run")
+        assert doc["status"] == "ok" and doc["metrics"]["total"] == TOTAL
+    assert object_path(toy, key).is_file()
+    check_store(toy)
+
+
+def test_temp_files_of_dead_writers_are_removed_by_the_next_command(toy):
+    helix = toy.path / ".helix"
+    toy.helix("run")
+    dead = _dead_pid()
+    old = [helix / ".statcache.json.abc123xy.tmp", helix / ".compiled.json.k2_3j9aa.tmp"]
+    killed = [helix / f".statcache.json.{dead}-0123456789ab.tmp"]
+    live = [helix / f".compiled.json.{os.getpid()}-0123456789ab.tmp"]
+    young = [helix / ".statcache.json.zz9yy8xx.tmp"]
+    for path in old + killed + live + young:
+        path.write_bytes(b"{")
+    hour_ago = time.time() - 3700
+    for path in old:
+        os.utime(path, (hour_ago, hour_ago))
+    toy.helix("log")  # a command that writes nothing
+    assert [p for p in old + killed if p.exists()] == []
+    assert all(p.exists() for p in live + young)  # a writer may still hold them
+    assert toy.helix_json("run")["metrics"]["total"] == TOTAL
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+@pytest.mark.parametrize(
+    ("setting", "words"),
+    [
+        ("max_store_bytes = -1", "cannot be negative"),
+        ('max_store_bytes = "lots"', "bad size 'lots'"),
+        ("max_store_bytes = true", "bad size True"),
+    ],
+)
+def test_a_bad_store_size_in_the_configuration_names_the_file(toy, setting, words):
+    config = toy.path / ".helix" / "config.toml"
+    config.write_text(setting + "\n")
+    line = error_line(toy.helix("run", code=2).stderr)
+    assert str(config) in line and "max_store_bytes" in line and words in line, line
