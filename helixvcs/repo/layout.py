@@ -41,6 +41,7 @@ SERVER_MODES = ("off", "auto")
 @dataclass(frozen=True)
 class Layout:
     root: Path
+    scratch: Path | None = None  # where commits are exported instead of trees/ (helix ui)
 
     @property
     def helix(self) -> Path:
@@ -70,7 +71,7 @@ class Layout:
     @property
     def trees(self) -> Path:
         """Scratch checkouts of commits, one folder per commit sha and checkout settings."""
-        return self.helix / "trees"
+        return self.scratch if self.scratch is not None else self.helix / "trees"
 
     @property
     def logs(self) -> Path:
