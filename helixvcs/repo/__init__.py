@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from helixvcs.repo.feedback.explore import ExploreReport
     from helixvcs.repo.feedback.hooks import HooksReport
     from helixvcs.repo.feedback.suggest import SuggestReport
+    from helixvcs.repo.fsck import FsckReport
     from helixvcs.repo.gc import GcReport
     from helixvcs.repo.history.bisect import BisectReport
     from helixvcs.repo.history.blame import BlameReport
@@ -201,6 +202,13 @@ class Repo:
 
         self._require()
         return gc(self, max_size, dry_run)
+
+    def fsck(self, repair: bool = False) -> FsckReport:
+        """Verify the store and the index; with ``repair``, fix what can be fixed."""
+        from helixvcs.repo.fsck import fsck
+
+        self._require()
+        return fsck(self, repair)
 
     def show(
         self,

@@ -90,7 +90,11 @@ class DiskObjectStore(ObjectStore):
         return None if hot is None else hot.load_seconds(key)
 
     def has(self, key: str) -> bool:
-        return self.path(key).is_file()
+        path = self.path(key)
+        try:
+            return path.is_file()
+        except PermissionError as exc:  # a fan-out folder that cannot be read
+            raise StoreReadError(key, path, exc) from None
 
     def pack(self, value: object) -> Packed:
         return pack(value, self.level)
@@ -255,6 +259,11 @@ class DiskObjectStore(ObjectStore):
                 key = folder.name + entry.name
                 if KEY_RE.fullmatch(key) and entry.is_file(follow_symlinks=False):
                     yield key, entry
+
+
+def fanout_name(name: str) -> bool:
+    """Whether ``name`` is that of a fan-out folder (two lowercase hex characters)."""
+    return _FANOUT_RE.fullmatch(name) is not None
 
 
 def remove_stale_temp_files(temp_dir: Path) -> int:
