@@ -221,3 +221,23 @@ def test_a_bad_store_size_in_the_configuration_names_the_file(toy, setting, word
     config.write_text(setting + "\n")
     line = error_line(toy.helix("run", code=2).stderr)
     assert str(config) in line and "max_store_bytes" in line and words in line, line
+
+
+def test_time_saved_never_counts_the_work_of_a_failed_run(git_repo):
+    slow = WF.replace("def xs(raw):\n    time.sleep(0.02)", "def xs(raw):\n    time.sleep(0.6)")
+    failing = slow.replace("def count(xs):\n", "def count(xs):\n    raise ValueError('no')\n")
+    git_repo.gen({**FILES, "workflow.py": failing}, commit="fails")
+    git_repo.helix("init")
+    failed = git_repo.helix_json("run", "--materialize", "all", code=1)
+    assert failed["status"] == "failed" and failed["saved_seconds"] == 0
+    git_repo.write({"workflow.py": slow})  # fixed: xs, kept by the failed run, is loaded
+    fixed = git_repo.helix_json("run")
+    assert {n["name"]: n["state"] for n in fixed["nodes"]}["xs"] == "load"
+    assert fixed["saved_seconds"] < 0.5, fixed  # xs's 0.6 s were the failed run's work
+    again = git_repo.helix_json("run")  # now an ok run has computed what it reuses... or not
+    assert again["saved_seconds"] < 0.5
+    git_repo.write({"workflow.py": slow.replace("time.sleep(0.6)", "time.sleep(0.61)")})
+    computed = git_repo.helix_json("run")  # an ok run computes xs
+    assert {n["name"]: n["state"] for n in computed["nodes"]}["xs"] == "compute"
+    reused = git_repo.helix_json("run")
+    assert reused["saved_seconds"] >= 0.6  # work of an ok run, reused: saved
