@@ -115,6 +115,11 @@ def attach(
     except duckdb.Error as error:
         clean = False
         raise (corruption(error, path) or failure(error, path)) from error
+    except RuntimeError as error:  # DuckDB's word for Ctrl-C (or SIGINT) during a query
+        clean = False
+        if str(error).startswith("Query interrupted"):
+            raise KeyboardInterrupt from error
+        raise
     except BaseException:
         clean = False
         raise

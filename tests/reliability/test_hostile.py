@@ -241,3 +241,18 @@ def test_time_saved_never_counts_the_work_of_a_failed_run(git_repo):
     assert {n["name"]: n["state"] for n in computed["nodes"]}["xs"] == "compute"
     reused = git_repo.helix_json("run")
     assert reused["saved_seconds"] >= 0.6  # work of an ok run, reused: saved
+
+
+def test_sigint_during_an_index_query_is_an_interruption(toy):
+    import signal
+    import threading
+
+    index = Index(toy.path / ".helix" / "index.duckdb")
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):  # DuckDB says RuntimeError('Query interrupted')
+            index.query("SELECT count(*) FROM range(100000000000)")
+    finally:
+        timer.cancel()
+    assert index.runs() == []  # the index is fine afterwards
