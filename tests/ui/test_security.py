@@ -143,3 +143,27 @@ def test_the_token_is_printed_once_per_server(git_repo):
     finally:
         one.stop()
         two.stop()
+
+
+def test_reading_a_version_never_imports_workflow_code(git_repo, tmp_path):
+    mark = tmp_path / "imports.log"
+    os.environ["HELIX_TEST_MARK"] = str(mark)
+    try:
+        git_repo.gen({**FILES, "workflow.py": MARKED, ".gitignore": ".helix/\n"}, "never run")
+        git_repo.helix("init")
+        git_repo.edit("workflow.py", "factor=2.0", "factor=3.0")
+        second = git_repo.commit("run")
+        git_repo.helix("run")
+        mark.unlink()
+        server = start_ui(git_repo, env={**os.environ, "HELIX_TEST_MARK": str(mark)})
+        try:
+            status, body = fetch(server.url + f"api/version/{second}")
+            assert status == 200, body
+            doc = json.loads(body)
+            assert doc["parent"]["commit"] and doc["diff"] is None  # the parent never ran
+        finally:
+            server.stop()
+    finally:
+        os.environ.pop("HELIX_TEST_MARK", None)
+    assert _imports(mark) == 0
+    assert not (git_repo.path / ".helix" / "trees").exists()
