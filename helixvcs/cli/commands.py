@@ -13,6 +13,7 @@ import click
 from helixvcs.cli import (
     core_commands,
     explore_commands,
+    fsck_command,
     git_commands,
     history_commands,
     server_command,
@@ -30,6 +31,7 @@ COMMANDS: tuple[click.Command, ...] = (
     core_commands.show,
     core_commands.gc,
     core_commands.prune,
+    fsck_command.fsck,
     core_commands.demo,
     git_commands.commit_and_run,
     git_commands.hooks,

@@ -17,6 +17,7 @@ class HelixGroup(click.Group):
     """A click group that reports domain errors as one line (2 bad input, 1 workflow failed)."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        _printable_streams()
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
@@ -30,6 +31,15 @@ class HelixGroup(click.Group):
         except Exception as exc:
             debug = bool(getattr(ctx.obj, "debug", False)) or os.environ.get("HELIX_DEBUG") == "1"
             ctx.exit(_report(exc, debug))
+
+
+def _printable_streams() -> None:
+    """A file name that is not UTF-8 is data: print it escaped (``\\udcff``) rather than
+    fail on it, whatever the locale."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "errors", None) == "strict":
+            reconfigure(errors="backslashreplace")
 
 
 def _report(exc: Exception, debug: bool) -> int:

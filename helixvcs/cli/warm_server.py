@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from helixvcs import servers as registry
+from helixvcs.cli.warm.client import command_of, repo_root
 from helixvcs.cli.warm.fingerprint import Twin, describe_process, environment_id
 from helixvcs.cli.warm.protocol import (
     pid_path,
@@ -234,6 +235,7 @@ class Server:
                 send(conn, {"stopping": True, "commands_running": len(self.children)})
                 return False
             why = self.twin.differs(request) if len(fds) == 3 else "no stdin/stdout/stderr"
+            why = why or other_repository(request, self.root)
             if why is None and (stale := self.twin.stale()) is not None:
                 why = stale
                 self.stop(f"{stale}; a new server would import it afresh")
@@ -300,6 +302,20 @@ class Server:
             "modules": len(sys.modules),
             "stopping": self.stopping,
         }
+
+
+def other_repository(request: dict[str, Any], root: Path) -> str | None:
+    """Why ``request`` is not for this server's repository (``--repo``, else the client's
+    folder), or None: a server runs commands of its own repository only."""
+    try:
+        _, repo = command_of([str(a) for a in request.get("argv", [])])
+        start = os.path.join(str(request.get("cwd", "")), repo)
+    except (TypeError, ValueError):
+        return "a request without a repository"
+    found = repo_root(start) if os.path.isabs(start) else None
+    if found != root:
+        return f"a command for another repository ({start}); this server serves {root}"
+    return None
 
 
 def _inode(path: Path) -> tuple[int, int] | None:
@@ -442,9 +458,11 @@ def _listen(root: Path, env: str) -> socket.socket:
     that does not accept yet, and a second server replaces the first atomically."""
     folder = place(root, env)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
     staging = folder / f"sock.{os.getpid()}"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(str(staging))
+    os.chmod(staging, 0o600)  # owner-only whatever the umask (peers are checked too)
     listener.listen(16)
     os.replace(staging, socket_path(root, env))
     write_atomically(pid_path(root, env), f"{os.getpid()}\n".encode())

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from types import CodeType, MappingProxyType
 from typing import Any, TypeVar, overload
 
 from helixvcs.errors import CompileError
@@ -41,7 +42,8 @@ class Workflow:
 
     def __init__(self, name: str) -> None:
         if not isinstance(name, str) or not name:
-            raise CompileError("Workflow(name) needs a non-empty string name")
+            file, line = caller_location()
+            raise CompileError("Workflow(name) needs a non-empty string name", file=file, line=line)
         self.name = name
         self._nodes: dict[str, NodeSpec] = {}
 
@@ -57,7 +59,8 @@ class Workflow:
     def source(self, path: str, **options: Any) -> Callable[[F], F]:
         """A node whose value is read from a file, folder or glob inside the repository."""
         if not isinstance(path, str) or not path.strip():
-            raise CompileError("@wf.source(path) needs a path or glob string")
+            file, line = caller_location()
+            raise CompileError("@wf.source(path) needs a path or glob string", file=file, line=line)
 
         def register(func: F) -> F:
             self._register(func, "source", options, path=path)
@@ -105,7 +108,10 @@ class Workflow:
     def _decorator(self, kind: str, func: F | None, options: dict[str, Any]) -> Any:
         if func is not None:
             if not callable(func):
-                raise CompileError(f"@wf.{kind} must decorate a function, got {func!r}")
+                file, line = caller_location()
+                raise CompileError(
+                    f"@wf.{kind} must decorate a function, got {func!r}", file=file, line=line
+                )
             self._register(func, kind, options)
             return func
 
@@ -125,6 +131,14 @@ class Workflow:
                 f"@wf.{kind} must decorate a named function defined with def",
                 file=file,
                 line=line,
+            )
+        if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
+            raise CompileError(
+                f"@wf.{kind} cannot decorate an async def; define the operator with def "
+                "(call asyncio.run(...) inside it if it needs to await)",
+                file=file,
+                line=line,
+                operator=name,
             )
         unknown = sorted(set(options) - _KNOWN_OPTIONS)
         if unknown:
@@ -160,9 +174,20 @@ class Workflow:
 
 def _location(func: Callable[..., Any]) -> tuple[str, int]:
     code = getattr(func, "__code__", None)
-    if code is None:
+    if isinstance(code, CodeType):
+        return code.co_filename, code.co_firstlineno
+    return caller_location()
+
+
+def caller_location() -> tuple[str, int]:
+    """The file and line of the user's code that called into this module (a decorator
+    applied to something that is not a function has no code of its own to point at)."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
         return "<unknown>", 0
-    return code.co_filename, code.co_firstlineno
+    return frame.f_code.co_filename, frame.f_lineno
 
 
 def _signature(
@@ -174,6 +199,14 @@ def _signature(
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             raise CompileError(
                 f"*{p.name} / **{p.name} parameters are not supported; name each parent",
+                file=file,
+                line=line,
+                operator=name,
+            )
+        if p.kind is p.POSITIONAL_ONLY:
+            raise CompileError(
+                f"parameter {p.name!r} is positional-only; helix passes parents and "
+                "constants by name, so remove the '/' from the signature",
                 file=file,
                 line=line,
                 operator=name,

@@ -32,7 +32,7 @@ def per_row_scores(name: str, value: Any) -> dict[str, Any]:
             raise NotScores(f"{label}: {type(scores).__name__}")
         try:
             array = np.asarray(scores, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise NotScores(f"{label}: {type(scores).__name__}") from None
         if array.ndim != 1 or array.size == 0:
             raise NotScores(f"{label}: shape {array.shape}")

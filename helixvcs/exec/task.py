@@ -302,7 +302,7 @@ def _compute(
     start = time.perf_counter()
     try:
         value = function(**kwargs)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in an operator fails the run
         for r in received.values():  # it may have stopped halfway through a change
             r._seal = None
         failure = _user_failure(task.name, exc)
@@ -477,6 +477,12 @@ def _with_metrics(task: Task, value: Any, meta: TaskMeta) -> TaskMeta:
             if isinstance(v, bool | str | bytes) or getattr(v, "dtype", None) == "bool":
                 raise TypeError  # a numpy bool too: a verdict, not a measurement
             metrics[name] = float(v)
+        except OverflowError:
+            message = (
+                f"metric '{name}' returned an integer too large for a float; "
+                "return a float or a dict of floats"
+            )
+            return replace(meta, failure=OperatorFailure(task.name, message, ""))
         except (TypeError, ValueError):
             key = f" for key {name.removeprefix(task.name + '.')!r}" if name != task.name else ""
             message = (
@@ -501,6 +507,9 @@ def _user_failure(name: str, exc: BaseException) -> OperatorFailure:
     while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         tb = tb.tb_next
     text = "".join(traceback.format_exception(type(exc), exc, tb))
+    if isinstance(exc, SystemExit):
+        message = f"operator '{name}' called sys.exit({exc.code!r}); raise an exception instead"
+        return OperatorFailure(name, message, text)
     return OperatorFailure(name, f"operator '{name}' failed: {type(exc).__name__}: {exc}", text)
 
 

@@ -208,7 +208,13 @@ def _make_node(
         input_root = root if data_root is None or _exists(spec, root) else data_root.resolve()
         files = source_files(spec, input_root)
         inputs = tuple(f.relative_to(input_root).as_posix() for f in files)
-        hashes = [cache.file_digest(f) for f in files]
+        try:
+            hashes = [cache.file_digest(f) for f in files]
+        except OSError as exc:
+            raise _error(
+                spec,
+                f"cannot read source file {exc.filename}: {exc.strerror}; check its permissions",
+            ) from None
         parts.update({f"data:{rel}": h for rel, h in zip(inputs, hashes, strict=True)})
         extra = digest(
             extra, "source", spec.path, *(f"{r}\0{h}" for r, h in zip(inputs, hashes, strict=True))
@@ -235,7 +241,20 @@ def source_files(spec: NodeSpec, root: Path) -> list[Path]:
     pattern = Path(spec.path)
     if pattern.is_absolute() or ".." in pattern.parts:
         raise _error(spec, f"source path {spec.path!r} must be relative and inside the repository")
-    target = root / pattern
+    try:
+        files = _matching_files(spec, root / pattern)
+    except OSError as exc:  # a name too long, a folder that cannot be read, ...
+        raise _error(
+            spec, f"cannot read source path {spec.path!r}: {exc.strerror or exc}; check the path"
+        ) from None
+    for f in files:
+        if not f.resolve().is_relative_to(root):
+            raise _error(spec, f"source file {f} resolves outside the repository ({root})")
+    return files
+
+
+def _matching_files(spec: NodeSpec, target: Path) -> list[Path]:
+    assert spec.path is not None
     if glob.has_magic(spec.path):
         matches = [Path(m) for m in glob.glob(str(target), recursive=True)]
         files = sorted(m for m in matches if m.is_file())
@@ -247,9 +266,6 @@ def source_files(spec: NodeSpec, root: Path) -> list[Path]:
         raise _error(spec, f"source path {spec.path!r} does not exist; check the path")
     if not files:
         raise _error(spec, f"source path {spec.path!r} matches no file; check the path or glob")
-    for f in files:
-        if not f.resolve().is_relative_to(root):
-            raise _error(spec, f"source file {f} resolves outside the repository ({root})")
     return files
 
 
@@ -264,9 +280,12 @@ def source_argument(node: Node, root: Path) -> str | list[str]:
 
 def _exists(spec: NodeSpec, root: Path) -> bool:
     assert spec.path is not None
-    if glob.has_magic(spec.path):
-        return any(Path(m).is_file() for m in glob.glob(str(root / spec.path), recursive=True))
-    return (root / spec.path).exists()
+    try:
+        if glob.has_magic(spec.path):
+            return any(Path(m).is_file() for m in glob.glob(str(root / spec.path), recursive=True))
+        return (root / spec.path).exists()
+    except OSError:  # source_files says what is wrong with it
+        return True
 
 
 def _error(spec: NodeSpec, message: str) -> CompileError:

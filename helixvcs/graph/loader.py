@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import tokenize
 import traceback
 from pathlib import Path
 from types import ModuleType
@@ -42,6 +43,7 @@ def load_workflow_module(path: Path, root: Path, hide: Path | None = None) -> Mo
     ``hide``: a folder whose modules must not be importable (the working tree, when
     ``root`` is a scratch tree of a commit inside it), for as long as this load lasts.
     """
+    read_source(path)  # a file Python would half-accept is refused here, with its line
     forget_loaded_modules()
     if hide is not None:
         _hide_sys_path(hide, root)
@@ -64,12 +66,45 @@ def load_workflow_module(path: Path, root: Path, hide: Path | None = None) -> Mo
         ) from None
     except CompileError:
         raise
+    except SystemExit as exc:
+        failure = _import_failure(exc, root, path)
+        raise CompileError(
+            f"the module called sys.exit({exc.code!r}) while helix imported it; a workflow "
+            "module must only define operators (move the call under "
+            '`if __name__ == "__main__":`)',
+            file=failure.file,
+            line=failure.line,
+        ) from None
     except Exception as exc:
         raise _import_failure(exc, root, path) from None
     finally:
         sys.dont_write_bytecode = writes_bytecode
         _remember_repo_modules(before, root)
     return module
+
+
+def read_source(path: Path | str) -> str:
+    """The text of a Python file in its declared encoding (UTF-8 unless a coding line says
+    otherwise); a file that does not decode is a ``CompileError`` naming its line."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise CompileError(f"cannot read the module: {exc.strerror}", file=str(path)) from None
+    try:
+        encoding, _ = tokenize.detect_encoding(iter(data.splitlines(keepends=True)).__next__)
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CompileError(
+            f"the file is not valid {exc.encoding} (byte 0x{data[exc.start]:02x}); "
+            "save it as UTF-8",
+            file=str(path),
+            line=line,
+        ) from None
+    except SyntaxError as exc:  # an unknown or contradictory coding line
+        raise CompileError(
+            f"{exc.msg}; save the file as UTF-8", file=str(path), line=exc.lineno
+        ) from None
 
 
 def repo_modules() -> dict[str, ModuleType]:

@@ -33,7 +33,7 @@ from types import ModuleType
 from typing import Any
 
 from helixvcs.dsl import Workflow
-from helixvcs.graph.loader import WORKFLOW_MODULE, repo_modules
+from helixvcs.graph.loader import WORKFLOW_MODULE, read_source, repo_modules
 
 _KEEP = 8  # snapshots whose imported modules a process keeps for reuse
 
@@ -74,7 +74,7 @@ def take_snapshot(root: Path) -> SourceSnapshot:
         if not file or not file.endswith(".py"):
             continue  # a compiled extension: workers import the installed file
         lines = linecache.getlines(file)
-        text = "".join(lines) if lines else Path(file).read_text(encoding="utf-8")
+        text = "".join(lines) if lines else read_source(file)
         path = Path(file).resolve().relative_to(root).as_posix()
         modules.append(ModuleSource(name, path, text))
     return SourceSnapshot(str(root), tuple(modules))

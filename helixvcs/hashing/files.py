@@ -16,15 +16,23 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import re
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from helixvcs.hashing.digests import DIGEST_SIZE, digest
+from helixvcs.liveness import process_alive
 
-__all__ = ["RACY_SECONDS", "StatCache", "files_digest", "write_atomically"]
+__all__ = [
+    "RACY_SECONDS",
+    "StatCache",
+    "files_digest",
+    "remove_abandoned_temp_files",
+    "write_atomically",
+]
 
 RACY_SECONDS = 2
 _CHUNK = 1 << 20
@@ -142,9 +150,16 @@ def _entry(fields: list[object]) -> _Entry:
 
 
 def write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` through a private temp file (0600) beside it.
+
+    The temp name carries the writer's pid (``.NAME.<pid>-<hex>.tmp``), so that a later
+    command can tell a write in progress from one whose process died
+    (:func:`remove_abandoned_temp_files`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_abandoned_temp_files(path.parent)
+    tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp"
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -154,3 +169,33 @@ def write_atomically(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+_TEMP_RE = re.compile(r"\..+\.(?:(?P<pid>\d+)-[0-9a-f]{12}|.+)\.tmp")
+ABANDONED_SECONDS = 3600.0  # a temp name without a pid (older helix): older than this is dead
+
+
+def remove_abandoned_temp_files(folder: Path) -> int:
+    """Remove ``write_atomically``'s temp files in ``folder`` whose writer is gone: its pid
+    no longer runs, or (a name from before pids were recorded) it is over an hour old.
+    Returns how many were removed; a folder that cannot be read is left alone."""
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        match = _TEMP_RE.fullmatch(entry.name)
+        if match is None or not entry.is_file(follow_symlinks=False):
+            continue
+        dead = False
+        if match["pid"] is not None:
+            dead = not process_alive(int(match["pid"]))
+        else:
+            with contextlib.suppress(OSError):
+                dead = time.time() - entry.stat().st_mtime > ABANDONED_SECONDS
+        if dead:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed += 1
+    return removed

@@ -38,6 +38,11 @@ _CORRUPT = re.compile(
     r"not a valid duckdb database|corrupt|checksum|could not read enough bytes", re.I
 )
 _FOREIGN_LOCK = re.compile(r"could not set lock|conflicting lock", re.I)
+_NO_ROOM = re.compile(r"no space left|file too large|disk quota|disk is full|out of disk", re.I)
+_NO_ROOM_ADVICE = (
+    "; free space on that file system (helix gc --max-size SIZE makes the store smaller), "
+    "then run again: the runs already recorded are kept"
+)
 
 # DuckDB's default 256 KiB blocks make every checkpoint write and checksum whole quarter
 # megabytes for a few rows; with 16 KiB blocks a write takes 6 ms instead of 10 and the
@@ -81,6 +86,12 @@ def one_line(error: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+def failure(error: BaseException, path: Path) -> IndexFailure:
+    """``IndexFailure`` with DuckDB's reason, and what to do when the disk is full."""
+    reason = one_line(error)
+    return IndexFailure(path, reason + (_NO_ROOM_ADVICE if _NO_ROOM.search(reason) else ""))
+
+
 def corruption(error: BaseException, path: Path) -> IndexCorrupt | None:
     """``IndexCorrupt`` when DuckDB's message says the file is damaged, else None."""
     return IndexCorrupt(path, one_line(error)) if _CORRUPT.search(str(error)) else None
@@ -103,7 +114,12 @@ def attach(
         yield con
     except duckdb.Error as error:
         clean = False
-        raise (corruption(error, path) or IndexFailure(path, one_line(error))) from error
+        raise (corruption(error, path) or failure(error, path)) from error
+    except RuntimeError as error:  # DuckDB's word for Ctrl-C (or SIGINT) during a query
+        clean = False
+        if str(error).startswith("Query interrupted"):
+            raise KeyboardInterrupt from error
+        raise
     except BaseException:
         clean = False
         raise
@@ -153,9 +169,13 @@ def _attach_retrying(path: Path, *, read_only: bool, deadline: float) -> DuckDBP
     delay, failures = 0.005, 0
     while True:
         con = _engine_connection().cursor()
+        new = not read_only and not path.exists()
         try:
             con.execute(_attach_sql(path, read_only))
             con.execute(f"USE {ALIAS}")
+            if new:  # DuckDB creates it by the umask; the index is the user's alone
+                with suppress(OSError):
+                    os.chmod(path, 0o600)
             return con
         except duckdb.Error as error:
             _detach(con, clean=True, foreign_sql=False)  # whatever half-happened
@@ -177,6 +197,8 @@ def _raise_unless_retryable(error: Exception, path: Path, failures: int, deadlin
             who = f"another program ({holder.group(0)})" if holder else "another program"
             raise IndexBusy(path, f"{who} has the DuckDB file open without helix's lock")
         return
+    if _NO_ROOM.search(str(error)):
+        raise IndexUnavailable(path, one_line(error) + _NO_ROOM_ADVICE) from error
     if failures >= _OTHER_ERROR_ATTEMPTS or remaining(deadline) <= 0:
         raise IndexUnavailable(path, one_line(error)) from error
 

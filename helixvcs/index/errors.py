@@ -57,7 +57,7 @@ class IndexCorrupt(IndexUnavailable):
         super().__init__(
             path,
             f"it is not a readable DuckDB database ({detail}); move it aside "
-            f"(mv {path} {path}.bad) and helix will start a new index",
+            f"(mv {path} {path}.bad, or helix fsck --repair) and helix will start a new index",
         )
 
 

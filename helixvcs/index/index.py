@@ -228,6 +228,12 @@ class Index:
             return {}
         return self._read(lambda con: reads.objects(con, keys), {})
 
+    def computed_by_ok_runs(self, keys: Sequence[str]) -> dict[str, float]:
+        """Latest compute seconds of the keys that runs which ended ``ok`` computed."""
+        if not keys:
+            return {}
+        return self._read(lambda con: reads.computed_by_ok_runs(con, keys), {})
+
     def compute_seconds(
         self, keys: Sequence[str], names: Sequence[str]
     ) -> tuple[dict[str, float], dict[str, float]]:

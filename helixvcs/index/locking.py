@@ -24,7 +24,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from helixvcs.index.errors import IndexBusy, IndexUnavailable
@@ -95,7 +95,11 @@ def _file_locks(index_path: Path, *, exclusive: bool, deadline: float) -> Iterat
 def _open(path: Path, index_path: Path, *, create: bool) -> int | None:
     """A descriptor to lock, or None when a reader cannot create the lock file."""
     try:
-        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        if os.fstat(fd).st_mode & 0o077:  # made by the umask, or by an older helix
+            with suppress(OSError):
+                os.fchmod(fd, 0o600)
+        return fd
     except OSError as error:
         if create or error.errno not in (errno.EACCES, errno.EROFS, errno.EPERM):
             raise IndexUnavailable(index_path, f"cannot open {path}: {error.strerror}") from error

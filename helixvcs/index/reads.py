@@ -156,16 +156,23 @@ def compute_seconds(
     return _latest_compute(con, "key", keys), _latest_compute(con, "name", names)
 
 
+def computed_by_ok_runs(con: DuckDBPyConnection, keys: Sequence[str]) -> dict[str, float]:
+    """The latest compute seconds of each key that a run which ended ``ok`` computed: the
+    work a reuse saves, counting none of what failed or interrupted runs did."""
+    return _latest_compute(con, "key", keys, ok_runs=True)
+
+
 def _latest_compute(
-    con: DuckDBPyConnection, column: str, values: Sequence[str]
+    con: DuckDBPyConnection, column: str, values: Sequence[str], ok_runs: bool = False
 ) -> dict[str, float]:
     if not values:
         return {}
+    runs = "AND r.status = 'ok' " if ok_runs else ""
     rows = con.execute(
         f"SELECT n.{column}, arg_max(n.seconds, r.started) FROM node_runs n "
         "JOIN runs r ON r.run_id = n.run_id "
         f"WHERE n.state = 'compute' AND n.status = 'ok' AND n.{column} = ANY(?::VARCHAR[]) "
-        f"GROUP BY n.{column}",
+        f"{runs}GROUP BY n.{column}",
         [list(values)],
     ).fetchall()
     return dict(rows)

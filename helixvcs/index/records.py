@@ -190,15 +190,36 @@ def run_from_row(row: Sequence[Any]) -> RunRecord:
 def operator_to_row(op: OperatorRecord) -> list[Any]:
     values = [getattr(op, name) for name in OPERATOR_COLUMNS]
     values[_PARENTS] = list(op.parents)
-    values[_PARTS] = json.dumps(dict(op.parts), sort_keys=True)
+    values[_PARTS] = json.dumps(_escaped(dict(op.parts)), sort_keys=True)
     return values
 
 
 def operator_from_row(row: Sequence[Any]) -> OperatorRecord:
     values = list(row)
     values[_PARENTS] = tuple(values[_PARENTS] or ())
-    values[_PARTS] = json.loads(values[_PARTS]) if values[_PARTS] else {}
+    values[_PARTS] = _unescaped(json.loads(values[_PARTS])) if values[_PARTS] else {}
     return OperatorRecord(*values)
+
+
+# A file name that is not UTF-8 reaches Python as a string with lone surrogates (PEP 383,
+# U+DC80..U+DCFF), which DuckDB's JSON and VARCHAR refuse. In the parts of an operator,
+# they are kept as the last 128 code points of plane 16 (private use), and turned back on
+# the way out, so a record compares equal to the compiled operator it was made from.
+_SHIFT = 0x10FF80 - 0xDC80
+
+
+def _shift(text: str, low: int, shift: int) -> str:
+    if all(not low <= ord(c) < low + 128 for c in text):
+        return text
+    return "".join(chr(ord(c) + shift) if low <= ord(c) < low + 128 else c for c in text)
+
+
+def _escaped(parts: dict[str, str]) -> dict[str, str]:
+    return {_shift(k, 0xDC80, _SHIFT): _shift(v, 0xDC80, _SHIFT) for k, v in parts.items()}
+
+
+def _unescaped(parts: dict[str, str]) -> dict[str, str]:
+    return {_shift(k, 0x10FF80, -_SHIFT): _shift(v, 0x10FF80, -_SHIFT) for k, v in parts.items()}
 
 
 def node_to_row(node: NodeRecord) -> list[Any]:

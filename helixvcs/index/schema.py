@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from helixvcs.index.connection import in_transaction
-from helixvcs.index.errors import IndexTooNew
+from helixvcs.index.errors import IndexCorrupt, IndexTooNew
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -186,6 +186,18 @@ def check_not_too_new(version: int, path: Path) -> None:
         raise IndexTooNew(path, version, latest_version())
 
 
+def check_not_foreign(con: DuckDBPyConnection, path: Path) -> None:
+    """A database without our ``schema_version`` but with tables of its own was not made
+    by helix: never write into it."""
+    rows = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "ORDER BY table_name"
+    ).fetchall()
+    if rows:
+        tables = ", ".join(str(r[0]) for r in rows[:5]) + (", ..." if len(rows) > 5 else "")
+        raise IndexCorrupt(path, f"a DuckDB database helix did not make, with tables {tables}")
+
+
 def migrate(con: DuckDBPyConnection, path: Path) -> None:
     """Bring the attached file up to ``latest_version()``; a no-op when it already is.
 
@@ -194,6 +206,8 @@ def migrate(con: DuckDBPyConnection, path: Path) -> None:
     """
     found = current_version(con)
     check_not_too_new(found, path)
+    if found == 0:
+        check_not_foreign(con, path)
     for version, sql in MIGRATIONS:
         if version > found:
             _apply(con, version, sql)

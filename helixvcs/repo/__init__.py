@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from helixvcs.errors import NotInitialized
+from helixvcs.hashing.files import remove_abandoned_temp_files
 from helixvcs.index import Index
 from helixvcs.repo.layout import Layout, parse_size
 from helixvcs.store import DiskObjectStore, ObjectStore
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from helixvcs.repo.feedback.explore import ExploreReport
     from helixvcs.repo.feedback.hooks import HooksReport
     from helixvcs.repo.feedback.suggest import SuggestReport
+    from helixvcs.repo.fsck import FsckReport
     from helixvcs.repo.gc import GcReport
     from helixvcs.repo.history.bisect import BisectReport
     from helixvcs.repo.history.blame import BlameReport
@@ -91,6 +93,7 @@ class Repo:
     def __init__(self, path: str | Path = ".") -> None:
         self.root = find_root(Path(path).absolute())
         self.layout = Layout(self.root)
+        remove_abandoned_temp_files(self.layout.helix)  # of writers killed mid-write
 
     def __repr__(self) -> str:
         return f"Repo({str(self.root)!r})"
@@ -220,6 +223,13 @@ class Repo:
 
         self._require()
         return gc(self, max_size, dry_run)
+
+    def fsck(self, repair: bool = False) -> FsckReport:
+        """Verify the store and the index; with ``repair``, fix what can be fixed."""
+        from helixvcs.repo.fsck import fsck
+
+        self._require()
+        return fsck(self, repair)
 
     def show(
         self,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helixvcs.errors import UserInputError
+from helixvcs.hashing.files import remove_abandoned_temp_files, write_atomically
 from helixvcs.store.sizes import parse_size
 
 HELIX_DIR = ".helix"
@@ -41,6 +42,7 @@ SERVER_MODES = ("off", "auto")
 @dataclass(frozen=True)
 class Layout:
     root: Path
+    scratch: Path | None = None  # where commits are exported instead of trees/ (helix ui)
 
     @property
     def helix(self) -> Path:
@@ -70,7 +72,7 @@ class Layout:
     @property
     def trees(self) -> Path:
         """Scratch checkouts of commits, one folder per commit sha and checkout settings."""
-        return self.helix / "trees"
+        return self.scratch if self.scratch is not None else self.helix / "trees"
 
     @property
     def logs(self) -> Path:
@@ -91,7 +93,8 @@ class Layout:
             d.mkdir(mode=0o700, exist_ok=True)
         os.chmod(self.helix, 0o700)
         if not self.config.exists():
-            self.config.write_text(CONFIG_TEMPLATE.format(budget="5GiB"), encoding="utf-8")
+            write_atomically(self.config, CONFIG_TEMPLATE.format(budget="5GiB").encode())
+        remove_abandoned_temp_files(self.helix)
         return new
 
     def read_config(self) -> Config:
@@ -104,8 +107,12 @@ class Layout:
         server = str(data.get("server", "auto"))
         if server not in SERVER_MODES:
             raise UserInputError(f'{self.config}: server = {server!r}; use "off" or "auto"')
+        try:
+            budget = parse_size(data.get("max_store_bytes", DEFAULT_BUDGET))
+        except UserInputError as exc:
+            raise UserInputError(f"{self.config}: max_store_bytes: {exc}") from None
         return Config(
-            max_store_bytes=parse_size(data.get("max_store_bytes", DEFAULT_BUDGET)),
+            max_store_bytes=budget,
             materialize=str(data.get("materialize", "helix")),
             executor=str(data.get("executor", "local")),
             server=server,

@@ -24,10 +24,28 @@ def describe(value: Any) -> tuple[str, str]:
         return f"numpy.ndarray {value.shape} {value.dtype}", head
     if module.startswith("scipy.sparse"):
         return f"scipy.sparse {value.format} {value.shape}, {value.nnz} stored values", repr(value)
-    text = repr(value)
+    text = _repr(value)
     if len(text) > 4000:
         text = text[:4000] + " ..."
     return f"{module}.{type(value).__qualname__}", text
+
+
+def _repr(value: Any) -> str:
+    """``repr`` of any value: a deeply nested one is cut at a few levels, and one whose own
+    ``__repr__`` fails is named instead of shown."""
+    try:
+        return repr(value)
+    except RecursionError:
+        import reprlib
+
+        shallow = reprlib.Repr()
+        shallow.maxlevel, shallow.maxother = 6, 200
+        try:
+            return shallow.repr(value) + "  (nested too deeply to show in full)"
+        except Exception:  # a user type's repr at the top: nothing to show
+            return f"<{type(value).__qualname__} nested too deeply to show>"
+    except Exception as exc:
+        return f"<{type(value).__qualname__}: its __repr__ raised {type(exc).__name__}>"
 
 
 def _arrow(value: Any) -> tuple[str, str]:

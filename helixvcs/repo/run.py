@@ -310,7 +310,7 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
                 error=error or "interrupted",
             )
         executor.close()
-    saved = _saved_seconds(plan, result) if status == "ok" else 0.0
+    saved = _saved_seconds(plan, result, index) if status == "ok" else 0.0
     cis = _intervals(dag, result, sample) if status == "ok" else {}
     _record(index, record, result, status, wall, saved, room.evicted, cis, model.hot)
     zero_weight.record_features(index, dag, record.run_id, result.outcomes)
@@ -466,14 +466,25 @@ def _keep_throughput(index: Any, store: Any) -> float:
     return max(measured, HOT_THROUGHPUT) if getattr(store, "hot", None) is not None else measured
 
 
-def _saved_seconds(plan: Plan, result: ExecResult) -> float:
-    """Estimated seconds to compute every needed node, minus what this run spent."""
+def _saved_seconds(plan: Plan, result: ExecResult, index: Any) -> float:
+    """Seconds to compute every needed node, minus what this run spent. A value reused
+    counts what computing it took in a run that ended ``ok``: the work of failed or
+    interrupted runs, and estimates of work never measured, are not time saved."""
     spent = sum(o.seconds for o in result.outcomes.values() if o.state in (COMPUTE, LOAD))
+    needed = {
+        name: p
+        for name, p in plan.nodes.items()
+        if p.state != "prune" or p.reason.startswith("pruned: a loaded")
+    }
+    reused = [p.key for n, p in needed.items() if result.outcomes[n].state != COMPUTE]
+    measured = index.computed_by_ok_runs(reused)
     full = 0.0
-    for name, p in plan.nodes.items():
+    for name, p in needed.items():
         out = result.outcomes[name]
-        if p.state != "prune" or p.reason.startswith("pruned: a loaded"):
-            full += out.seconds if out.state == COMPUTE and out.status == "ok" else p.compute_cost
+        if out.state == COMPUTE:
+            full += out.seconds if out.status == "ok" else p.compute_cost
+        else:
+            full += measured.get(p.key, 0.0)
     return max(0.0, full - spent)
 
 

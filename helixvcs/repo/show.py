@@ -77,14 +77,17 @@ def _value(repo: Repo, dag: Any, name: str, progress: Progress) -> tuple[Any, st
             f"no operator named {name!r} in workflow {dag.workflow!r}; known: {known}"
         )
     node, store = dag[name], repo.store
+    value, origin = None, "computed"
     try:
         recorded = repo.index.objects([node.key]).get(node.key)  # refuse a swapped object
         checksum = recorded.checksum if recorded is not None else None
         value, origin = store.get(node.key, checksum=checksum), "store"
-    except (CorruptObject, MissingObject) as exc:
-        if isinstance(exc, CorruptObject):
-            progress.warn(str(exc))
-        value, origin = _compute(repo, dag, name, progress), "computed"
+    except CorruptObject as exc:
+        progress.warn(str(exc))
+    except MissingObject:
+        pass
+    if origin == "computed":  # outside the handler: the user's traceback is theirs alone
+        value = _compute(repo, dag, name, progress)
     return value, origin
 
 

@@ -22,6 +22,7 @@ import dataclasses
 import os
 import re
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,7 +92,11 @@ class DiskObjectStore(ObjectStore):
         return None if hot is None else hot.load_seconds(key)
 
     def has(self, key: str) -> bool:
-        return self.path(key).is_file()
+        path = self.path(key)
+        try:
+            return path.is_file()
+        except PermissionError as exc:  # a fan-out folder that cannot be read
+            raise StoreReadError(key, path, exc) from None
 
     def pack(self, value: object) -> Packed:
         return pack(value, self.level)
@@ -145,8 +150,10 @@ class DiskObjectStore(ObjectStore):
             with open(path, "rb") as file:
                 stat = os.fstat(file.fileno())
                 data = file.read()
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # no object, or no fan-out folder
             raise MissingObject(key, str(self.root)) from None
+        except IsADirectoryError:
+            raise self._discard_folder(key, path) from None
         except OSError as exc:
             raise StoreReadError(key, path, exc) from None
         try:
@@ -163,8 +170,10 @@ class DiskObjectStore(ObjectStore):
             with open(path, "rb") as file:
                 stat = os.fstat(file.fileno())
                 head = file.read(HEADER_SIZE)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
+        except IsADirectoryError:
+            raise self._discard_folder(key, path) from None
         except OSError as exc:
             raise StoreReadError(key, path, exc) from None
         try:
@@ -231,6 +240,16 @@ class DiskObjectStore(ObjectStore):
             raise StoreWriteError(key, path, exc, removing=True) from None
         return CorruptObject(key, path, reason)
 
+    def _discard_folder(self, key: str, path: Path) -> CorruptObject:
+        """A folder where an object file should be is damage to the store: removed."""
+        try:
+            shutil.rmtree(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StoreWriteError(key, path, exc, removing=True) from None
+        return CorruptObject(key, path, "a folder, not an object file")
+
     def _entries(self) -> Iterator[tuple[str, os.DirEntry[str]]]:
         """(key, file entry) for every object, skipping ``tmp/`` and stray files."""
         with os.scandir(self.root) as fanouts:
@@ -239,12 +258,17 @@ class DiskObjectStore(ObjectStore):
             try:
                 with os.scandir(folder.path) as files:
                     entries = list(files)
-            except FileNotFoundError:
+            except OSError:  # gone meanwhile, or unreadable: `helix fsck` reports it
                 continue
             for entry in entries:
                 key = folder.name + entry.name
                 if KEY_RE.fullmatch(key) and entry.is_file(follow_symlinks=False):
                     yield key, entry
+
+
+def fanout_name(name: str) -> bool:
+    """Whether ``name`` is that of a fan-out folder (two lowercase hex characters)."""
+    return _FANOUT_RE.fullmatch(name) is not None
 
 
 def remove_stale_temp_files(temp_dir: Path) -> int:
@@ -269,11 +293,17 @@ def remove_stale_temp_files(temp_dir: Path) -> int:
 
 
 def _make_private_dir(path: Path, *, parents: bool = False) -> bool:
-    """Create ``path`` with mode 0o700 (whatever the umask); ``False`` if it existed."""
+    """Create ``path`` with mode 0o700 (whatever the umask); ``False`` if it existed.
+
+    A file where a fan-out folder belongs holds no object (objects are two levels down):
+    it is removed and the folder made."""
     try:
         path.mkdir(mode=0o700, parents=parents)
     except FileExistsError:
-        return False
+        if path.is_dir() or not _FANOUT_RE.fullmatch(path.name):
+            return False
+        path.unlink()
+        path.mkdir(mode=0o700)
     os.chmod(path, 0o700)
     return True
 

@@ -102,7 +102,10 @@ class StoreReadError(HelixError):
         self.path = path
         self.errno = error.errno
         reason = error.strerror or str(error)
-        super().__init__(f"could not read object {short(key)} from {path}: {reason}")
+        super().__init__(
+            f"could not read object {short(key)} from {path}: {reason}; "
+            "check its permissions, or run `helix fsck --repair`"
+        )
 
 
 class StoreUnavailable(HelixError):

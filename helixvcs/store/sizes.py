@@ -15,9 +15,13 @@ _UNITS = {
 }  # fmt: skip
 
 
-def parse_size(text: str | int) -> int:
+def parse_size(text: object) -> int:
     """``500MB`` -> 500_000_000, ``2GiB`` -> 2 * 2**30, ``1024`` -> 1024."""
+    if isinstance(text, bool) or not isinstance(text, int | str):
+        raise UserInputError(f"bad size {text!r}; use bytes or a unit, e.g. 500MB or 2GiB")
     if isinstance(text, int):
+        if text < 0:
+            raise UserInputError(f"bad size {text}: a size cannot be negative")
         return text
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", str(text))
     if not m or m.group(2).lower() not in _UNITS:

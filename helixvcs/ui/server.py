@@ -2,8 +2,9 @@
 
 The UI is for the person at this machine, so it listens on the loopback interface
 (127.0.0.1) unless ``--host`` names another address on the command line, where it is
-visible; that prints a warning, since anyone who can reach the port can then read the
-repository's runs and operator source. ``HELIX_UI_HOST`` may pick another loopback
+visible; that prints a warning, and every request then needs the server's token (see
+``app``). It answers only to the ``Host`` names of the address it serves on, and to those
+given with ``--allow-host``. ``HELIX_UI_HOST`` may pick another loopback
 address (``::1``, ``localhost``) but never anything else: a setting inherited from the
 environment must not expose the repository by surprise.
 
@@ -15,9 +16,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import secrets
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -94,23 +96,33 @@ def serve(
     sock: socket.socket,
     address: Address,
     *,
+    allowed_hosts: Collection[str] = (),
     open_browser: bool = False,
     say: Callable[[str], None] = print,
 ) -> None:
-    """Serve ``repo`` on the bound ``sock`` until interrupted."""
+    """Serve ``repo`` on the bound ``sock`` until interrupted.
+
+    ``allowed_hosts``: more ``Host`` names to answer to (``--allow-host``), beside the
+    bound address (and, on loopback, the names of this machine)."""
     import uvicorn
 
-    from helixvcs.ui.app import create_app
+    from helixvcs.ui.app import Guard, create_app
 
-    hosts = _names(address) if address.loopback else None
-    app = create_app(repo, hosts=hosts)
+    hosts = _names(address) if address.loopback else {address.host}
+    hosts |= {_literal(h) for h in allowed_hosts}
+    token = secrets.token_urlsafe(24)
+    app = create_app(repo, Guard(token, frozenset(hosts), everywhere=not address.loopback))
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
-    say(f"helix ui: {address.url} (read-only; Ctrl-C to stop)")
+    url = f"{address.url}?token={token}"
+    say(
+        f"helix ui: {url} (Compare and Explain import the workflow code of the versions "
+        "they compare; Ctrl-C to stop)"
+    )
     if open_browser:
         import webbrowser
 
-        threading.Timer(0.5, webbrowser.open, [address.url]).start()
+        threading.Timer(0.5, webbrowser.open, [url]).start()
     server.run(sockets=[sock])
 
 

@@ -4,7 +4,8 @@ A version is named by a run id (or a unique prefix of one) or by a revision (a s
 branch, tag, ``HEAD~2``), which stands for the newest run of that commit. Its parent is
 the commit's first parent, or, for a run of an uncommitted edit, the commit it was made
 on; "changed since the parent" is the logical diff of their operator sets
-(``graph.diff``, the core of ``helix diff --json``).
+(``graph.diff``, the core of ``helix diff --json``), when the parent has a recorded run:
+reading a version never imports workflow code.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from helixvcs.errors import UserInputError
 from helixvcs.graph.diff import diff_operators, operators_of
 from helixvcs.graph.stages import stages
 from helixvcs.index import NodeRecord, OperatorRecord, RunRecord
-from helixvcs.repo.history.iterations import SHORT, operators_at
+from helixvcs.repo.history.iterations import SHORT, recorded_operators
 from helixvcs.repo.records import last_ok_run
 from helixvcs.vcs import first_parent, resolve
 
@@ -71,7 +72,8 @@ def version_document(repo: Repo, ident: str) -> dict[str, Any]:
     operators = index.operators(run.run_id)
     done = {n.name: n for n in index.nodes(run.run_id)}
     parent_sha = _parent(repo, run)
-    before = operators_at(repo, parent_sha) if parent_sha else None
+    # recorded operators only: a GET never compiles (imports) a version's workflow code
+    before = recorded_operators(repo.index, parent_sha) if parent_sha else None
     diff = diff_operators(before, operators_of(operators)) if before is not None else None
     change = change_of(diff.to_json()) if diff else {}
     stage = stages(

@@ -93,3 +93,27 @@ def test_environment_for_replays_what_imports_set() -> None:
     twin.env_set, twin.env_unset = {"KMP_DUPLICATE_LIB_OK": "True"}, ["GONE"]
     env = twin.environment_for({"A": "1", "GONE": "x"})
     assert env == {"A": "1", "KMP_DUPLICATE_LIB_OK": "True"}
+
+
+def test_a_server_declines_commands_for_another_repository(tmp_path: Path) -> None:
+    from helixvcs.cli.warm_server import other_repository
+
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    for repo in (ours, theirs):
+        (repo / ".git").mkdir(parents=True)
+    (ours / "src").mkdir()
+    root = ours.resolve()
+    assert other_repository({"argv": ["run"], "cwd": str(ours / "src")}, root) is None
+    assert other_repository({"argv": ["--repo", str(ours), "log"], "cwd": "/"}, root) is None
+    relative = {"argv": ["--repo", "../ours", "log"], "cwd": str(theirs)}
+    assert other_repository(relative, root) is None
+    for request in (
+        {"argv": ["run"], "cwd": str(theirs)},
+        {"argv": ["--repo", str(theirs), "run"], "cwd": str(ours)},
+        {"argv": [f"--repo={theirs}", "run"], "cwd": str(ours)},
+        {"argv": ["run"], "cwd": "relative/path"},
+        {"argv": ["run"]},
+        {"argv": ["run"], "cwd": str(tmp_path)},
+    ):
+        why = other_repository(request, root)
+        assert why is not None and "another repository" in why, request

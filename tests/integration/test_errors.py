@@ -112,8 +112,10 @@ def test_internal_errors_do_not_show_tracebacks_without_debug(git_repo):
     git_repo.helix("init")
     (git_repo.path / ".helix" / "config.toml").write_text("max_store_bytes = 'lots'\n")
     result = git_repo.helix("run", code=2)
+    config = git_repo.path / ".helix" / "config.toml"
     assert result.stderr.strip().splitlines() == [
-        "error: bad size 'lots'; use bytes or a unit, e.g. 500MB or 2GiB"
+        f"error: {config}: max_store_bytes: bad size 'lots'; use bytes or a unit, "
+        "e.g. 500MB or 2GiB"
     ]
 
 

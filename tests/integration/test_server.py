@@ -436,3 +436,26 @@ def test_servers_are_bounded_per_user_least_recently_used_first(
         assert "no helix server is running" in helix(one, "server", "status").stdout
     finally:
         helix(two, "server", "stop")
+
+
+def test_the_socket_and_its_folder_are_owner_only_whatever_the_umask(toy: GitRepo) -> None:
+    import stat
+
+    started = subprocess.run(
+        [sys.executable, "-m", "helixvcs", "--repo", str(toy.path), "server", "start"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: os.umask(0),
+    )
+    assert started.returncode == 0, started.stderr
+    pid = server_state(toy)["pid"]
+    try:
+        (sock,) = _sockets(toy)
+        assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+        for folder in (sock.parent, toy.path / ".helix" / "server"):
+            assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+        assert stat.S_IMODE((sock.parent / "pid").stat().st_mode) == 0o600
+    finally:
+        helix(toy, "server", "stop")
+        _wait_gone(pid)

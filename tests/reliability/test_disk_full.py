@@ -21,7 +21,14 @@ import subprocess
 import pytest
 
 from helixvcs.index import Index
-from tests.reliability.conftest import check_store, error_line, helix_run, objects_dir
+from tests.reliability.conftest import (
+    check_index,
+    check_store,
+    error_line,
+    helix_json_proc,
+    helix_run,
+    objects_dir,
+)
 
 WORKFLOW = """\
 import random
@@ -96,3 +103,22 @@ def test_a_refused_store_write_fails_the_run_cleanly(git_repo, how):
     again = helix_run(git_repo, "run", "--materialize", "all", "--json")
     assert again.returncode == 0, again.stderr
     check_store(git_repo)
+
+
+def _limit_to_4k() -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4000, 4000))
+
+
+def test_a_full_disk_while_writing_the_index_says_what_to_do(toy):
+    toy.helix("run")
+    toy.edit("workflow.py", "factor=2.0", "factor=5.0")  # a run with something to record
+    done = helix_run(toy, "run", preexec_fn=_limit_to_4k)
+    assert done.returncode == 2, done.stderr
+    line = error_line(done.stderr)
+    assert "run index" in line and "File too large" in line, line
+    assert "free space on that file system" in line and "helix gc" in line, line
+    # nothing recorded was lost, and with room the next run succeeds
+    assert len(check_index(toy)) == 1
+    doc = helix_json_proc(toy, "run")
+    assert doc["status"] == "ok"

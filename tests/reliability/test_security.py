@@ -87,6 +87,12 @@ def test_the_store_is_private_whatever_the_umask(git_repo):
             else:  # objects, and the files of exported commits
                 assert mode & 0o077 == 0, (path, oct(mode))
     assert any((helix / "objects").glob("??/*")) and any((helix / "trees").iterdir())
+    # and everything else under .helix/: the index, its lock and gate, the configuration
+    assert helix_run(git_repo, "log", **loose).returncode == 0
+    for path, mode in _tree_mode_bits(helix):
+        assert mode == 0o700 if path.is_dir() else mode & 0o077 == 0, (path, oct(mode))
+    for name in ("index.duckdb", "index.lock", "index.gate", "config.toml"):
+        assert stat.S_IMODE((helix / name).stat().st_mode) == 0o600, name
 
 
 class _Planted:

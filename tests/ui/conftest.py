@@ -7,6 +7,7 @@ and never downloads one. Screenshots go to ``$HELIX_TEST_ARTIFACTS/ui``, by defa
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -45,9 +46,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
-    """Status and body of a GET, error statuses included."""
-    request = urllib.request.Request(url, headers=headers or {})
+def fetch(
+    url: str, headers: dict[str, str] | None = None, data: dict[str, Any] | None = None
+) -> tuple[int, str]:
+    """Status and body of a GET (a JSON POST with ``data``), error statuses included."""
+    body = None if data is None else json.dumps(data).encode()
+    headers = {
+        **({"Content-Type": "application/json"} if data is not None else {}),
+        **(headers or {}),
+    }
+    request = urllib.request.Request(url, data=body, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.read().decode("utf-8")
@@ -61,6 +69,20 @@ class Server:
 
     proc: subprocess.Popen[str]
     url: str  # http://127.0.0.1:N/
+    token: str  # from the URL it printed: http://127.0.0.1:N/?token=...
+
+    def login(self, tab: Any) -> None:
+        """Open the printed URL in ``tab``, as the user would: it stores the token."""
+        tab.goto(f"{self.url}?token={self.token}")
+
+    def post(self, path: str, fields: dict[str, Any], **headers: str) -> tuple[int, str]:
+        """A code-running API call with the token, as the UI's own pages make it."""
+        origin = self.url.rstrip("/")
+        return fetch(
+            self.url + path,
+            {"Origin": origin, "X-Helix-Token": self.token, **headers},
+            data=fields,
+        )
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -76,14 +98,23 @@ def start_ui(repo: GitRepo, *args: str, env: dict[str, str] | None = None) -> Se
     port = free_port()
     proc = repo.helix_proc("ui", "--port", str(port), *args, env=env)
     url = f"http://127.0.0.1:{port}/"
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # "helix ui: http://...:N/?token=T (...)"
+    if proc.poll() is not None or "?token=" not in first:
+        out, err = proc.communicate()
+        raise AssertionError(f"helix ui exited with {proc.returncode}:\n{first}{out}\n{err}")
+    token = first.split("?token=", 1)[1].split()[0]
     deadline = time.monotonic() + 30
     while True:
         if proc.poll() is not None:
             out, err = proc.communicate()
             raise AssertionError(f"helix ui exited with {proc.returncode}:\n{out}\n{err}")
         try:
-            with urllib.request.urlopen(url + "static/style.css", timeout=2):
-                return Server(proc, url)
+            request = urllib.request.Request(
+                url + "static/style.css", headers={"X-Helix-Token": token}
+            )
+            with urllib.request.urlopen(request, timeout=2):
+                return Server(proc, url, token)
         except OSError:
             assert time.monotonic() < deadline, "helix ui did not answer within 30 s"
             time.sleep(0.1)

@@ -129,7 +129,9 @@ def test_version_page_draws_the_dag_left_to_right_coloured_by_state(history, ser
 
 def test_compare_page_highlights_changed_operators_diffs_and_deltas(history, server, page, shots):
     _, shas = history
+    server.login(page)
     ready(page, server.url + f"compare?a={shas[1]}&b={shas[3]}")
+    assert "imports the workflow code" in page.locator("p.notice.runs-code").inner_text()
     changed = page.locator("#changes li[data-change=changed]")
     assert sorted(changed.evaluate_all("els => els.map(e => e.dataset.name)")) == [
         "scaled",
@@ -166,10 +168,12 @@ def test_reports_page_shows_the_recorded_bisect_and_blame(history, server, page,
 def test_the_api_serves_the_cli_json_documents(history, server):
     repo, shas = history
     assert _api(server, "api/log") == repo.helix_json("log")
-    compare = _api(server, f"api/compare?a={shas[0]}&b={shas[3]}")
-    assert compare["diff"] == repo.helix_json("diff", shas[0], shas[3])
-    explain = _api(server, f"api/explain?metric=total&a={shas[0]}&b={shas[3]}")
-    assert explain == repo.helix_json("explain", "total", shas[0], shas[3])
+    status, body = server.post("api/compare", {"a": shas[0], "b": shas[3]})
+    assert status == 200, body
+    assert json.loads(body)["diff"] == repo.helix_json("diff", shas[0], shas[3])
+    status, body = server.post("api/explain", {"metric": "total", "a": shas[0], "b": shas[3]})
+    assert status == 200, body
+    assert json.loads(body) == repo.helix_json("explain", "total", shas[0], shas[3])
     plot = _api(server, "api/plot/total")
     assert [p["value"] for p in plot["points"]] == TOTALS
     assert [p["kind"] for p in plot["points"]] == KINDS

@@ -37,10 +37,17 @@ def test_a_port_in_use_is_one_line_and_exit_2(git_repo):
 def test_host_serves_another_interface_with_a_warning(git_repo):
     git_repo.gen(FILES, commit="toy")
     git_repo.helix("init")
-    server = start_ui(git_repo, "--host", "0.0.0.0")
+    server = start_ui(git_repo, "--host", "0.0.0.0", "--allow-host", "127.0.0.1")
     try:
-        status, _ = fetch(server.url + "api/log")
+        status, body = fetch(server.url + "api/log")  # every request needs the token here
+        assert status == 403 and "?token=" in body
+        status, _ = fetch(server.url + "api/log", {"X-Helix-Token": server.token})
         assert status == 200
+        status, _ = fetch(server.url + "static/style.css")
+        assert status == 403
+        # the Host check stays: only the bound address and the names given with --allow-host
+        other = {"X-Helix-Token": server.token, "Host": "attacker.example"}
+        assert fetch(server.url + "api/log", other)[0] == 400
     finally:
         server.stop()
     _, err = server.proc.communicate()
@@ -61,6 +68,7 @@ def test_a_repository_without_runs_says_what_to_do(git_repo, page, shots):
         page.screenshot(path=shots / "no-runs.png", full_page=True)
         ready(page, server.url + "reports")
         assert "Nothing recorded yet" in page.locator("p.notice.empty").inner_text()
+        server.login(page)
         page.goto(server.url + "compare")
         assert "needs two recorded commits" in page.locator("p.notice.empty").inner_text()
     finally:

@@ -7,7 +7,20 @@ const HELIX = (() => {
   const config = JSON.parse(document.getElementById("helix-config").textContent);
 
   async function get(url) {
-    const response = await fetch(url, { headers: { Accept: "application/json" } });
+    return answer(await fetch(url, { headers: { Accept: "application/json" } }));
+  }
+
+  // Compare and explain import workflow code: a POST, which the server accepts only with
+  // its token (the cookie set by opening the URL `helix ui` printed) from its own pages.
+  async function post(url, fields) {
+    return answer(await fetch(url, {
+      method: "POST",
+      headers: { Accept: "application/json", "Content-Type": "application/json" },
+      body: JSON.stringify(fields),
+    }));
+  }
+
+  async function answer(response) {
     let doc;
     try {
       doc = await response.json();
@@ -127,5 +140,5 @@ const HELIX = (() => {
 
   document.querySelector(`[data-nav="${config.page}"]`)?.classList.add("current");
 
-  return { config, get, el, notice, showError, short, number, seconds, bytes, delta, entryKind, badge, statusBadge, swatches, diffText, drawDag, selectNode };
+  return { config, get, post, el, notice, showError, short, number, seconds, bytes, delta, entryKind, badge, statusBadge, swatches, diffText, drawDag, selectNode };
 })();

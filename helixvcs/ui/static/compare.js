@@ -4,7 +4,7 @@
 "use strict";
 
 (() => {
-  const { get, el, notice, short, number, seconds, delta, swatches, diffText, drawDag, selectNode } = HELIX;
+  const { get, post, el, notice, short, number, seconds, delta, swatches, diffText, drawDag, selectNode } = HELIX;
   const main = document.getElementById("main");
   const params = new URLSearchParams(location.search);
   const CHANGE_COLOURS = { changed: "#e76f51", added: "#57cc99", removed: "#e9ecef", renamed: "#ffd166", recomputed: "#f4d6b8", unchanged: "#ffffff" };
@@ -51,6 +51,11 @@
       })));
   }
 
+  function runsCode() {
+    return notice("runs-code", "Comparing imports the workflow code of both versions (helix diff does the same), " +
+      "in a temporary folder that is removed afterwards.");
+  }
+
   async function render() {
     main.replaceChildren(el("h1", {}, "Compare two versions"));
     let log;
@@ -63,14 +68,14 @@
     const commits = [...new Set(log.filter((e) => e.commit).map((e) => e.commit))];
     const a = params.get("a") || commits[1];
     const b = params.get("b") || commits[0];
-    main.append(picker(log, a, b));
+    main.append(picker(log, a, b), runsCode());
     if (!a || !b) {
       main.append(notice("empty", "Compare needs two recorded commits; run another iteration with ", el("code", {}, "helix run"), "."));
       return;
     }
     let doc;
     try {
-      doc = await get(`/api/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`);
+      doc = await post("/api/compare", { a, b });
     } catch (error) {
       main.append(notice("error", error.message));
       return;

@@ -3,16 +3,18 @@
 "use strict";
 
 (() => {
-  const { get, el, notice, number, delta } = HELIX;
+  const { post, el, notice, number, delta } = HELIX;
   const main = document.getElementById("main");
   const params = new URLSearchParams(location.search);
 
   async function render() {
     const [metric, a, b] = ["metric", "a", "b"].map((n) => params.get(n));
-    main.replaceChildren(el("h1", {}, `Explain ${metric || ""}`));
+    main.replaceChildren(el("h1", {}, `Explain ${metric || ""}`),
+      notice("runs-code", "Explaining may import the workflow code of the versions it compares, " +
+        "in a temporary folder that is removed afterwards."));
     let doc;
     try {
-      doc = await get(`/api/explain?metric=${encodeURIComponent(metric || "")}&a=${encodeURIComponent(a || "")}&b=${encodeURIComponent(b || "")}`);
+      doc = await post("/api/explain", { metric: metric || "", a: a || "", b: b || "" });
     } catch (error) {
       main.append(notice("error", error.message));
       return;

@@ -92,6 +92,8 @@
     if (doc.parent && run.commit && doc.parent.commit) {
       parts.push(el("p", {}, "Changes are against the parent ", el("a", { href: `/version/${doc.parent.commit}` }, doc.parent.revision),
         " · ", el("a", { id: "compare-parent", href: `/compare?a=${doc.parent.commit}&b=${run.commit}` }, "compare with the parent")));
+      if (!doc.diff) parts.push(el("p", { class: "muted", id: "parent-not-run" },
+        "The parent has no recorded run, so what changed is not shown here; comparing (which imports the workflow code of both) shows it."));
     } else if (!doc.parent) {
       parts.push(el("p", { class: "muted" }, "No parent version: every operator is new."));
     }
