@@ -81,6 +81,9 @@ class RunSettings:
     what the materialization rule compares a value's in-memory size against."""
     previous: Mapping[str, cutoff.Previous] = field(default_factory=dict)
     """The last run of the workflow, by operator name: what early cutoff compares with."""
+    inputs_seen: Mapping[str, tuple[tuple[str, int, int, int], ...]] = field(default_factory=dict)
+    """Sources: (path, size, mtime_ns, inode) of each file as the compile's digest saw
+    it; a source whose file no longer matches fails instead of storing other data."""
 
 
 @dataclass
@@ -314,6 +317,7 @@ class _Run:
             watch=watch,
             previous=previous,
             estimator=any(self.dag[p].kind == "features" for p in node.parents),
+            inputs_seen=self.settings.inputs_seen.get(node.name, ()) if source else (),
             **variant_fields(node, state),
         )
 

@@ -99,6 +99,8 @@ class Task:
     dropped: tuple[str, ...] = ()  # a pruned run's assembly: the blocks left out
     precision: str | None = None  # a low-precision run: cast float64 values to this
     estimator: bool = False  # a child of a feature assembly: read its weights
+    inputs_seen: tuple[tuple[str, int, int, int], ...] = ()
+    """A source: (path, size, mtime_ns, inode) of each file as its key's digest saw it."""
 
 
 @dataclass(frozen=True)
@@ -300,6 +302,9 @@ def _compute(
         if p not in task.watch:  # this child may change it: the next must look afresh
             r._seal = None
     start = time.perf_counter()
+    moved = _moved_input(task)
+    if moved is not None:
+        return TaskResult(None, TaskMeta(task.name, COMPUTE, failure=moved))
     try:
         value = function(**kwargs)
     except (Exception, SystemExit) as exc:  # sys.exit() in an operator fails the run
@@ -323,6 +328,9 @@ def _compute(
     if task.estimator:
         weights = features.weights(value)
     seconds = _since(start)
+    moved = _moved_input(task)
+    if moved is not None:
+        return TaskResult(None, TaskMeta(task.name, COMPUTE, seconds, failure=moved))
     changed = [p for p, d in before.items() if not _unchanged(received[p], d)]
     if changed:
         failure = OperatorFailure(task.name, _mutation_message(task.name, changed[0]), "")
@@ -441,6 +449,26 @@ def _unchanged(parent: TaskResult, before: bytes | None) -> bool:
         return False
     parent._seal = (value, after)
     return True
+
+
+def _moved_input(task: Task) -> OperatorFailure | None:
+    """A failure if a file of a source is no longer the one its key was computed from
+    (checked before and after the source reads it): its value would be stored and reused
+    under a key that says other data. A file that cannot be read is the operator's to
+    report."""
+    for path, size, mtime_ns, inode in task.inputs_seen:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if (st.st_size, st.st_mtime_ns, st.st_ino) != (size, mtime_ns, inode):
+            message = (
+                f"source '{task.name}': {path} changed after this run computed its key "
+                "(written while the run went on); its value would not match its key, so "
+                "the run stops here: run again once the file is written"
+            )
+            return OperatorFailure(task.name, message, "")
+    return None
 
 
 def _mutation_message(name: str, param: str) -> str:

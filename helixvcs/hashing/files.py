@@ -67,6 +67,12 @@ class StatCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def seen(self, path: Path) -> tuple[int, int, int] | None:
+        """``(size, mtime_ns, inode)`` of ``path`` when its digest was last taken: a file
+        that no longer has them may no longer have that digest."""
+        entry = self._entries.get(os.path.abspath(path))
+        return None if entry is None else (entry.size, entry.mtime_ns, entry.inode)
+
     def file_digest(self, path: Path) -> str:
         """The content digest of ``path``, re-reading it only if its stat changed."""
         key = os.path.abspath(path)

@@ -30,7 +30,7 @@ from helixvcs.exec import ExecResult, OperatorFailure, Progress, RunSettings, ex
 from helixvcs.exec.scores import NotScores, intervals
 from helixvcs.graph import Dag
 from helixvcs.graph.variants import PRECISIONS
-from helixvcs.hashing import SampleSpec
+from helixvcs.hashing import SampleSpec, StatCache
 from helixvcs.index import NodeRecord, ObjectRecord, OperatorRecord, RunRecord
 from helixvcs.plan import COMPUTE, LOAD, MaterializePolicy, Plan, make_plan
 from helixvcs.plan.benefit import default_probability, survival_probabilities
@@ -49,6 +49,7 @@ from helixvcs.vcs import MergeInProgress, Version, merge_in_progress
 
 if TYPE_CHECKING:
     from helixvcs.repo import Repo
+    from helixvcs.repo.layout import Layout
 
 
 @dataclass(frozen=True)
@@ -288,6 +289,7 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
                 checksums=checksums,
                 previous=previous,
                 load_throughput=_keep_throughput(index, store),
+                inputs_seen=_inputs_seen(layout, dag),
             ),
             progress=progress,
             run_id=record.run_id,
@@ -455,6 +457,26 @@ def operator_records(dag: Dag) -> list[OperatorRecord]:
         )
         for i, n in enumerate(dag)
     ]
+
+
+def _inputs_seen(layout: Layout, dag: Dag) -> dict[str, tuple[tuple[str, int, int, int], ...]]:
+    """What each source's files were (size, mtime, inode) when the compile took the digests
+    in their keys, from the stat cache the compile just saved."""
+    cache = StatCache(layout.stat_cache)
+    seen: dict[str, tuple[tuple[str, int, int, int], ...]] = {}
+    for node in dag:
+        if node.kind != "source":
+            continue
+        base = node.input_root or dag.root
+        files = []
+        for rel in node.inputs:
+            stat = cache.seen(base / rel)
+            if stat is None:
+                break  # not taken through the cache: nothing to compare with
+            files.append((str(base / rel), *stat))
+        else:
+            seen[node.name] = tuple(files)
+    return seen
 
 
 def _keep_throughput(index: Any, store: Any) -> float:
