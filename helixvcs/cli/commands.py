@@ -15,6 +15,7 @@ from helixvcs.cli import (
     explore_commands,
     git_commands,
     history_commands,
+    remote_commands,
     server_command,
     ui_command,
 )
@@ -40,6 +41,9 @@ COMMANDS: tuple[click.Command, ...] = (
     history_commands.dag,
     explore_commands.explore,
     explore_commands.suggest,
+    remote_commands.remote,
+    remote_commands.push,
+    remote_commands.pull,
     ui_command.ui,
     server_command.server,
 )
