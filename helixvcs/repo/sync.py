@@ -15,6 +15,7 @@ import json
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,8 +25,7 @@ from helixvcs.errors import UserInputError
 from helixvcs.index import ObjectRecord
 from helixvcs.repo.remotes import read_remotes, remember_throughput
 from helixvcs.store import CorruptObject, MissingObject
-from helixvcs.store.objectfile import Corruption, verify
-from helixvcs.store.remote import Remote, RemoteSpec, untrusted_refusal
+from helixvcs.store.remote import Remote, RemoteObjectRefused, RemoteSpec, admit
 from helixvcs.vcs import resolve
 
 if TYPE_CHECKING:
@@ -244,28 +244,27 @@ def _pull_objects(
                 report.objects_skipped += 1
             elif key not in wanted:
                 wanted[key] = entry
-    safe = wanted
     transfer_started = time.perf_counter()
     now = datetime.now(UTC).replace(tzinfo=None)
     kept = []
-    for key, data in source.download(safe):
-        entry = safe[key]
+
+    def admitted(key: str, data: bytes | Exception) -> tuple[str, Any]:
         if isinstance(data, Exception):
-            _refuse(report, progress, key, entry, spec, f"cannot be read ({data})")
-            continue
+            return key, f"cannot be read ({data})"
         try:
-            header = verify(data, entry.get("checksum"))
-        except Corruption as exc:
-            _refuse(report, progress, key, entry, spec, f"is corrupt ({exc.reason})")
-            continue
-        refusal = None if spec.trusted else untrusted_refusal(data, header)
-        if refusal is not None:
-            _refuse(report, progress, key, entry, spec, refusal)
-            continue
-        info = store.write_object(key, data)
-        report.objects += 1
-        report.bytes += len(data)
-        kept.append(_object_record(key, entry, info, now))
+            return key, admit(store, key, data, wanted[key].get("checksum"), spec)
+        except RemoteObjectRefused as exc:
+            return key, exc.reason
+
+    # verifying and writing (checksums, fsync) release the GIL: overlap them
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for key, outcome in pool.map(lambda item: admitted(*item), source.download(wanted)):
+            if isinstance(outcome, str):
+                _refuse(report, progress, key, wanted[key], spec, outcome)
+                continue
+            report.objects += 1
+            report.bytes += outcome.bytes
+            kept.append(_object_record(key, wanted[key], outcome, now))
     report.seconds = time.perf_counter() - transfer_started
     repo.index.record_objects(kept)
 

@@ -39,7 +39,7 @@ from typing import Any
 from helixvcs.errors import UserInputError
 from helixvcs.store.base import ObjectInfo, ObjectStore, check_key
 from helixvcs.store.errors import CorruptObject, MissingObject, short
-from helixvcs.store.objectfile import Corruption, Header, Packed, unpack_raw, verify
+from helixvcs.store.objectfile import Corruption, Header, Packed, parse_header, unpack_raw
 
 #: Seconds to wait for a connection: an unreachable remote costs this, not minutes.
 CONNECT_TIMEOUT = 3.0
@@ -394,14 +394,7 @@ class FetchingStore(ObjectStore):
             raise MissingObject(key, where)
         if isinstance(data, Exception):
             raise RemoteObjectRefused(key, spec, f"cannot be read ({data})")
-        try:
-            header = verify(data, checksum)
-        except Corruption as exc:
-            raise RemoteObjectRefused(key, spec, f"is corrupt ({exc.reason})") from None
-        refusal = None if spec.trusted else untrusted_refusal(data, header)
-        if refusal is not None:
-            raise RemoteObjectRefused(key, spec, refusal)
-        self.fetched[key] = self.local.write_object(key, data)
+        self.fetched[key] = admit(self.local, key, data, checksum, spec)
         self.transfer.count += 1
         self.transfer.bytes += len(data)
         self.transfer.seconds += time.perf_counter() - started
@@ -451,6 +444,26 @@ class RemoteObjectRefused(CorruptObject):
             f"object {short(key)} from remote '{spec.name}' ({spec.url}) {why}; "
             "it was not used and will be recomputed",
         )
+
+
+def admit(
+    local: ObjectStore, key: str, data: bytes, checksum: str | None, spec: RemoteSpec
+) -> ObjectInfo:
+    """Write an object downloaded from ``spec`` to ``local`` once it is verified (against
+    ``checksum`` too, when known) and allowed; ``RemoteObjectRefused`` (nothing written)
+    when it is corrupt or needs code to load from a remote that is not trusted."""
+    try:
+        header = parse_header(data)
+        if not spec.trusted and header.codec not in SAFE_CODECS:
+            refusal = untrusted_refusal(data, header)
+            if refusal is not None:
+                raise RemoteObjectRefused(key, spec, refusal)
+    except Corruption as exc:
+        raise RemoteObjectRefused(key, spec, f"is corrupt ({exc.reason})") from None
+    try:
+        return local.write_object(key, data, checksum=checksum)
+    except CorruptObject as exc:  # verified as it is written: header, size, checksum
+        raise RemoteObjectRefused(key, spec, f"is corrupt ({exc.reason})") from None
 
 
 #: Pickle opcodes that import or call something: a pickle without them builds only
