@@ -483,6 +483,18 @@ def untrusted_refusal(data: bytes, header: Header) -> str | None:
     the codecs that cannot run code load, and so does a small pickle of plain data."""
     if header.codec in SAFE_CODECS:
         return None
+    if header.codec == "skops":
+        from helixvcs.store import estimators
+
+        _, raw = unpack_raw(data)
+        try:
+            unsafe = estimators.untrusted_types(raw)
+        except Exception as exc:  # skops missing, or not a skops file: refuse it
+            return f"holds an estimator skops cannot check ({type(exc).__name__})"
+        if unsafe:
+            shown = ", ".join(unsafe[:3]) + (", ..." if len(unsafe) > 3 else "")
+            return f"holds types skops does not trust ({shown}) and the remote is not trusted"
+        return None
     if header.codec != "pickle" or header.raw_bytes > PLAIN_PICKLE_LIMIT:
         return f"needs {header.codec} to load and the remote is not trusted"
     import pickletools

@@ -266,3 +266,51 @@ def test_concurrent_pushes_lose_nothing(
         mine = b.helix_json("run", rev)
         assert [n["name"] for n in mine["nodes"] if n["state"] == "compute"] == []
         assert mine["metrics"] == ran["metrics"]
+
+
+ESTIMATOR = """\
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from helixvcs import Workflow
+
+wf = Workflow("model")
+
+
+@wf.source("data/values.txt")
+def raw(path):
+    with open(path) as f:
+        return np.array([float(x) for x in f.read().split()])
+
+
+@wf.op
+def model(raw):
+    import time
+
+    time.sleep(0.3)
+    X = raw.reshape(-1, 1)
+    return LogisticRegression().fit(X, (raw > raw.mean()).astype(int))
+
+
+@wf.metric
+def score(model, raw):
+    return float(model.predict_proba(raw.reshape(-1, 1))[:, 1].sum())
+"""
+
+
+def test_an_estimator_travels_through_skops_without_trust(
+    git_repo: GitRepo, remote: RemoteUrl, tmp_path: Path
+) -> None:
+    git_repo.gen({**FILES, "workflow.py": ESTIMATOR}, commit="model")
+    git_repo.helix("init")
+    git_repo.helix("remote", "add", "origin", *remote.add_args())
+    git_repo.commit("remotes")
+    ran = git_repo.helix_json("run")
+    git_repo.helix_json("push")
+    b = make_clone(git_repo, tmp_path / "b")
+    pulled = b.helix_json("pull", "--objects")
+    assert pulled["refused"] == []
+    b.edit("workflow.py", "[:, 1].sum())", "[:, 1].sum()) + 0.0")  # a new metric: needs model
+    mine = b.helix_json("run")
+    assert node(mine, "model")["state"] == "load"
+    assert mine["metrics"] == ran["metrics"]

@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import scipy.sparse as sps
+from sklearn.linear_model import LogisticRegression
 
 from helixvcs.store import CODECS, UnstorableValue, decode, encode, estimate_size
 
@@ -31,6 +32,7 @@ def test_every_codec_is_reachable() -> None:
         np.ones(2),
         sps.eye(2),
         (np.ones(2), sps.eye(2)),
+        LogisticRegression().fit(np.array([[0.0], [1.0]]), [0, 1]),
         {1: 2},
     ]
     assert [encode(v)[0] for v in values] == list(CODECS)
@@ -260,3 +262,13 @@ def test_importing_and_storing_plain_data_stays_light() -> None:
     loaded = json.loads(result.stdout)
     assert loaded["import"] == []
     assert loaded["use"] == ["zstandard"]
+
+
+def test_estimators_take_skops_when_the_round_trip_is_exact() -> None:
+    import pickle
+
+    model = LogisticRegression().fit(np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0]]), [0, 1, 1])
+    codec, back = round_trip(model)
+    assert codec == "skops"
+    assert pickle.dumps(back) == pickle.dumps(model)
+    assert encode(LogisticRegression)[0] == "pickle"  # a class, not an estimator
