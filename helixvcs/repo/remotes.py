@@ -236,8 +236,8 @@ def offer_remote(
         return None
     spec = remotes.get(None)
     try:
-        remote = Remote.open(spec)
-        sizes = remote.object_sizes(computed)
+        sizes = Remote.open(spec, quick=True).object_sizes(computed)
+        remote = Remote.open(spec, check=False)  # loads wait as long as any transfer
     except RemoteError as exc:
         progress.warn(f"{exc}; running locally")
         return None

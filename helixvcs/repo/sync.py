@@ -220,11 +220,12 @@ def _merge(repo: Repo, source: Remote, manifest: dict[str, Any]) -> bool:
     segment = manifest.get("segment")
     if not isinstance(segment, dict):
         raise UserInputError(f"remote '{source.spec.name}': runs/{run_id}.json names no segment")
+    fetched = source.read_files(str(name) for name in segment.values())
     with tempfile.TemporaryDirectory(prefix="helix-pull-") as folder:
         files = {}
         for table, name in segment.items():
             path = Path(folder) / f"{table}.parquet"
-            path.write_bytes(source.read_file(str(name)))
+            path.write_bytes(fetched[str(name)])
             files[str(table)] = path
         return repo.index.merge_run(run_id, files)
 

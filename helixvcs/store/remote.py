@@ -33,6 +33,7 @@ import posixpath
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,10 +45,13 @@ from helixvcs.store.objectfile import Corruption, Header, Packed, parse_header, 
 #: Seconds to wait for a connection: an unreachable remote costs this, not minutes.
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 60.0
+#: For a run that only asks a remote for what it may load: a server that accepts and
+#: never answers costs this much, once, and the run goes on locally.
+QUICK_READ_TIMEOUT = 1.5
 #: Protocols whose single put is atomic (an object appears whole or not at all).
 ATOMIC_PUT = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
 #: At most this many bytes in flight per batch of concurrent transfers.
-BATCH_BYTES = 64 * 2**20
+BATCH_BYTES = 32 * 2**20
 #: Codecs that decode without running code; anything else needs a trusted remote.
 SAFE_CODECS = frozenset({"arrow", "pandas", "numpy", "sparse", "bundle"})
 
@@ -119,10 +123,14 @@ class Remote:
         self.spec, self.fs, self.root, self.protocol = spec, fs, root.rstrip("/"), protocol
 
     @classmethod
-    def open(cls, spec: RemoteSpec, *, create: bool = False) -> Remote:
+    def open(
+        cls, spec: RemoteSpec, *, create: bool = False, quick: bool = False, check: bool = True
+    ) -> Remote:
         """Connect (seconds, not minutes) and check the remote is there; ``RemoteError``
         when it is unreachable, refuses the credentials or does not exist. ``create``
-        makes a missing folder (a push to a new folder remote)."""
+        makes a missing folder (a push to a new folder remote); ``quick`` waits at most
+        ``QUICK_READ_TIMEOUT`` for each answer and never retries (what a run asks before
+        it plans); ``check=False`` skips the check (a remote that has just answered)."""
         protocol = check_url(spec.name, spec.url)
         try:
             import fsspec
@@ -132,7 +140,7 @@ class Remote:
             ) from None
         options: dict[str, Any] = {"skip_instance_cache": True}
         if protocol in ("s3", "s3a"):
-            options.update(_s3_options(spec))
+            options.update(_s3_options(spec, QUICK_READ_TIMEOUT if quick else READ_TIMEOUT))
         try:
             fs, root = fsspec.url_to_fs(spec.url, **options)
         except ImportError as exc:
@@ -145,9 +153,10 @@ class Remote:
         except Exception as exc:
             raise _translate(spec, exc) from None
         if protocol in ("s3", "s3a"):
-            fs.retries = 2  # a dead endpoint fails in seconds, not after five rounds
+            fs.retries = 1 if quick else 2  # a dead endpoint fails in seconds, not minutes
         remote = cls(spec, fs, root, protocol)
-        remote._check(create)
+        if check:
+            remote._check(create)
         return remote
 
     def _check(self, create: bool) -> None:
@@ -174,8 +183,10 @@ class Remote:
         if not wanted:
             return {}
         try:
-            if len(wanted) <= 32:
-                return {k: s for k in wanted if (s := self._size(self.object_path(k))) is not None}
+            if len(wanted) <= 256:  # one request per key, eight at a time
+                with ThreadPoolExecutor(max_workers=8) as pool:
+                    found = pool.map(lambda k: self._size(self.object_path(k)), wanted)
+                    return {k: s for k, s in zip(wanted, found, strict=True) if s is not None}
             listed = self.fs.find(f"{self.root}/objects", detail=True)
         except Exception as exc:
             raise _translate(self.spec, exc) from None
@@ -197,17 +208,26 @@ class Remote:
         batches; each object lands atomically."""
         done = Transfer()
         started = time.perf_counter()
-        batch: dict[str, bytes] = {}
-        size = 0
-        for key in keys:
-            data = store.read_object(key)
-            batch[key] = data
-            size += len(data)
-            if size >= BATCH_BYTES:
-                self._put_objects(batch, done)
-                batch, size = {}, 0
-        if batch:
-            self._put_objects(batch, done)
+        pending = iter(list(keys))
+
+        def read_batch() -> dict[str, bytes]:
+            batch: dict[str, bytes] = {}
+            size = 0
+            for key in pending:
+                batch[key] = store.read_object(key)
+                size += len(batch[key])
+                if size >= BATCH_BYTES:
+                    break
+            return batch
+
+        with ThreadPoolExecutor(max_workers=1) as reader:  # read the next while one uploads
+            batch = read_batch()
+            while batch:
+                following = reader.submit(read_batch)
+                try:
+                    self._put_objects(batch, done)
+                finally:
+                    batch = following.result()
         done.seconds = time.perf_counter() - started
         return done
 
@@ -260,6 +280,24 @@ class Remote:
         except Exception as exc:
             raise _translate(self.spec, exc) from None
 
+    def read_files(self, paths: Iterable[str]) -> dict[str, bytes]:
+        """Several whole files at once (concurrently where the protocol allows)."""
+        wanted = list(paths)
+        full = {f"{self.root}/{p}": p for p in wanted}
+        try:
+            got = self.fs.cat(list(full), on_error="raise") if wanted else {}
+        except Exception as exc:
+            raise _translate(self.spec, exc) from None
+        if not isinstance(got, dict):
+            got = {next(iter(full)): got}
+        found = {}
+        for path, rel in full.items():
+            value = _find(got, path)
+            if isinstance(value, Exception):
+                raise _translate(self.spec, value)
+            found[rel] = bytes(value)
+        return found
+
     def exists(self, path: str) -> bool:
         try:
             return bool(self.fs.exists(f"{self.root}/{path}"))
@@ -300,13 +338,13 @@ def _find(got: Mapping[str, Any], path: str) -> bytes | Exception:
     return FileNotFoundError(2, "not returned", path)
 
 
-def _s3_options(spec: RemoteSpec) -> dict[str, Any]:
+def _s3_options(spec: RemoteSpec, read_timeout: float) -> dict[str, Any]:
     options: dict[str, Any] = {
         "use_listings_cache": False,
         "config_kwargs": {
             "connect_timeout": CONNECT_TIMEOUT,
-            "read_timeout": READ_TIMEOUT,
-            "retries": {"max_attempts": 1, "mode": "standard"},
+            "read_timeout": read_timeout,
+            "retries": {"total_max_attempts": 1, "mode": "standard"},
         },
     }
     if spec.endpoint_url:
@@ -318,7 +356,9 @@ def _translate(spec: RemoteSpec, exc: BaseException) -> RemoteError:
     """One line that names the remote, its URL and what went wrong, with what to do."""
     name = type(exc).__name__
     text = " ".join(str(exc).split()) or name
-    if "Could not connect" in text or "Connect timeout" in text or "ConnectTimeout" in name:
+    if any(w in text for w in ("Could not connect", "Connect timeout", "Read timeout")) or any(
+        w in name for w in ("ConnectTimeout", "ReadTimeout")
+    ):
         return RemoteError(spec.name, spec.url, f"unreachable ({text})", _endpoint_advice(spec))
     if isinstance(exc, PermissionError) or any(
         word in text
