@@ -99,8 +99,13 @@ def plain_transfer(endpoint: str, bucket: str, files: list[Path], work: Path) ->
     start = time.perf_counter()
     fs.get(remote, [str(down / f"{i}") for i in range(len(remote))])
     get = time.perf_counter() - start
+    for i in range(len(remote)):  # what helix's store does for every object it writes
+        descriptor = os.open(down / f"{i}", os.O_RDONLY)
+        os.fsync(descriptor)
+        os.close(descriptor)
+    synced = time.perf_counter() - start
     shutil.rmtree(down)
-    return {"put": put, "get": get}
+    return {"put": put, "get": get, "get_fsync": synced}
 
 
 def main() -> int:
@@ -170,6 +175,7 @@ def run(args: argparse.Namespace, work: Path, endpoint: str) -> int:
                 "pull_bytes": pulled["bytes"],
                 "s3fs_put": plain["put"],
                 "s3fs_get": plain["get"],
+                "s3fs_get_fsync": plain["get_fsync"],
                 "b_run_wall": b_wall,
                 "b_compile_wall": compile_wall,
                 "b_loads": loads,
@@ -189,6 +195,7 @@ def run(args: argparse.Namespace, work: Path, endpoint: str) -> int:
     ratios = {
         "push / s3fs put": med["push_seconds"] / med["s3fs_put"],
         "pull / s3fs get": med["pull_seconds"] / med["s3fs_get"],
+        "pull / (s3fs get + fsync)": med["pull_seconds"] / med["s3fs_get_fsync"],
         "push command / s3fs put": med["push_wall"] / med["s3fs_put"],
         "pull command / s3fs get": med["pull_wall"] / med["s3fs_get"],
         "B's first run / (compile + loads)": med["b_run_wall"]
@@ -196,14 +203,16 @@ def run(args: argparse.Namespace, work: Path, endpoint: str) -> int:
     }
     mb = med["push_bytes"] / 1e6
     print(f"\nmedians of {args.repeats} ({mb:.1f} MB each way):")
+    rows = [
+        ("up (push / put)", med["push_seconds"], med["s3fs_put"]),
+        ("down (pull --objects / get)", med["pull_seconds"], med["s3fs_get"]),
+        ("down (pull / get, then fsync)", med["pull_seconds"], med["s3fs_get_fsync"]),
+        ("push command, with start-up", med["push_wall"], med["s3fs_put"]),
+        ("pull command, with start-up", med["pull_wall"], med["s3fs_get"]),
+    ]
     print(f"  {'':34s} {'helix':>8s} {'s3fs':>8s}")
-    print(f"  {'up (push / put)':34s} {med['push_seconds']:8.2f} {med['s3fs_put']:8.2f}")
-    print(
-        f"  {'down (pull --objects / get)':34s} {med['pull_seconds']:8.2f} {med['s3fs_get']:8.2f}"
-    )
-    print(
-        f"  {'whole commands, with start-up':34s} {med['push_wall']:8.2f} {med['pull_wall']:8.2f}"
-    )
+    for label, mine, theirs in rows:
+        print(f"  {label:34s} {mine:8.2f} {theirs:8.2f}")
     print(
         f"  B's first run {med['b_run_wall']:.2f} s ({int(med['b_computed'])} computed); "
         f"its compile (helix plan) {med['b_compile_wall']:.2f} s + loads {med['b_loads']:.2f} s"

@@ -245,7 +245,6 @@ def _pull_objects(
                 report.objects_skipped += 1
             elif key not in wanted:
                 wanted[key] = entry
-    transfer_started = time.perf_counter()
     now = datetime.now(UTC).replace(tzinfo=None)
     kept = []
 
@@ -257,16 +256,18 @@ def _pull_objects(
         except RemoteObjectRefused as exc:
             return key, exc.reason
 
-    # verifying and writing (checksums, fsync) release the GIL: overlap them
+    # verifying and writing (checksums, fsync) release the GIL: overlap them with each
+    # other and with the next chunk's download
     with ThreadPoolExecutor(max_workers=4) as pool:
-        for key, outcome in pool.map(lambda item: admitted(*item), source.download(wanted)):
+        futures = [pool.submit(admitted, key, data) for key, data in source.download(wanted)]
+        for future in futures:
+            key, outcome = future.result()
             if isinstance(outcome, str):
                 _refuse(report, progress, key, wanted[key], spec, outcome)
                 continue
             report.objects += 1
             report.bytes += outcome.bytes
             kept.append(_object_record(key, wanted[key], outcome, now))
-    report.seconds = time.perf_counter() - transfer_started
     repo.index.record_objects(kept)
 
 

@@ -52,6 +52,8 @@ QUICK_READ_TIMEOUT = 1.5
 ATOMIC_PUT = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
 #: At most this many bytes in flight per batch of concurrent transfers.
 BATCH_BYTES = 32 * 2**20
+#: Objects fetched together, concurrently.
+DOWNLOAD_CHUNK = 8
 #: Codecs that decode without running code; anything else needs a trusted remote.
 SAFE_CODECS = frozenset({"arrow", "pandas", "numpy", "sparse", "bundle"})
 
@@ -240,8 +242,8 @@ class Remote:
         """``(key, bytes)`` for each of ``keys``, or ``(key, error)`` for one that cannot be
         read (gone, refused); fetched concurrently, in batches."""
         wanted = list(keys)
-        for start in range(0, len(wanted), 64):
-            chunk = wanted[start : start + 64]
+        for start in range(0, len(wanted), DOWNLOAD_CHUNK):  # the caller writes one chunk
+            chunk = wanted[start : start + DOWNLOAD_CHUNK]  # while the next one downloads
             paths = {self.object_path(k): k for k in chunk}
             try:
                 got = self.fs.cat(list(paths), on_error="return")
@@ -427,8 +429,11 @@ class FetchingStore(ObjectStore):
 
     def _fetch(self, key: str, checksum: str | None) -> None:
         started = time.perf_counter()
-        [(_, data)] = list(self.remote.download([key]))
         spec = self.remote.spec
+        try:
+            [(_, data)] = list(self.remote.download([key]))
+        except RemoteError as exc:  # the remote went away mid-run: compute instead
+            raise RemoteObjectRefused(key, spec, f"cannot be read ({exc.error})") from None
         where = f"remote '{spec.name}'"
         if isinstance(data, MissingObject):
             raise MissingObject(key, where)
