@@ -87,17 +87,17 @@ def s3fs_for(endpoint: str) -> Any:
 
 
 def plain_transfer(endpoint: str, bucket: str, files: list[Path], work: Path) -> dict[str, float]:
-    """The same object files up and down with plain s3fs: seconds of put and of get."""
-    fs = s3fs_for(endpoint)
+    """The same object files up and down with plain s3fs: seconds of put and of get, each
+    with a new client, as a helix command starts with one."""
     prefix = f"{bucket}/plain-{uuid.uuid4().hex[:8]}"
     remote = [f"{prefix}/{f.parent.name}/{f.name}" for f in files]
     start = time.perf_counter()
-    fs.put([str(f) for f in files], remote)
+    s3fs_for(endpoint).put([str(f) for f in files], remote)
     put = time.perf_counter() - start
     down = work / f"plain-get-{uuid.uuid4().hex[:8]}"
     down.mkdir()
     start = time.perf_counter()
-    fs.get(remote, [str(down / f"{i}") for i in range(len(remote))])
+    s3fs_for(endpoint).get(remote, [str(down / f"{i}") for i in range(len(remote))])
     get = time.perf_counter() - start
     for i in range(len(remote)):  # what helix's store does for every object it writes
         descriptor = os.open(down / f"{i}", os.O_RDONLY)

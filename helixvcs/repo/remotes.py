@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,10 @@ _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 #: Until a remote's throughput is measured: bytes/s, and seconds per object (a request).
 DEFAULT_REMOTE_THROUGHPUT = 20e6
 REMOTE_LATENCY_SECONDS = 0.05
+#: A process that found the default remote unreachable runs locally this long without
+#: asking again (background exploration runs many variants in one process).
+RETRY_UNREACHABLE_SECONDS = 60.0
+_unreachable: dict[str, float] = {}
 _HEADER = (
     "# helixvcs remotes of this repository (committed: clones share them).\n"
     "# Credentials never go here: the environment or your profiles provide them.\n"
@@ -235,11 +240,14 @@ def offer_remote(
     if remotes.default is None:
         return None
     spec = remotes.get(None)
+    if time.monotonic() < _unreachable.get(repr(spec), 0.0):  # exploration runs many variants
+        return None
     try:
         sizes = Remote.open(spec, quick=True).object_sizes(computed)
         remote = Remote.open(spec, check=False)  # loads wait as long as any transfer
     except RemoteError as exc:
         progress.warn(f"{exc}; running locally")
+        _unreachable[repr(spec)] = time.monotonic() + RETRY_UNREACHABLE_SECONDS
         return None
     if not sizes:
         return None
