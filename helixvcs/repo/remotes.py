@@ -247,7 +247,8 @@ def offer_remote(
         remote = Remote.open(spec, check=False)  # loads wait as long as any transfer
     except RemoteError as exc:
         progress.warn(f"{exc}; running locally")
-        _unreachable[repr(spec)] = time.monotonic() + RETRY_UNREACHABLE_SECONDS
+        if exc.error.startswith("unreachable"):
+            _unreachable[repr(spec)] = time.monotonic() + RETRY_UNREACHABLE_SECONDS
         return None
     if not sizes:
         return None
