@@ -16,6 +16,7 @@ from helixvcs.cli import (
     fsck_command,
     git_commands,
     history_commands,
+    remote_commands,
     server_command,
     ui_command,
 )
@@ -43,6 +44,9 @@ COMMANDS: tuple[click.Command, ...] = (
     history_commands.dag,
     explore_commands.explore,
     explore_commands.suggest,
+    remote_commands.remote,
+    remote_commands.push,
+    remote_commands.pull,
     ui_command.ui,
     server_command.server,
 )

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from helixvcs.index import features, reads, writes
+from helixvcs.index import exchange, features, reads, writes
 from helixvcs.index.connection import attach, corruption, in_transaction, one_line
 from helixvcs.index.errors import BadQuery, IndexUnavailable
 from helixvcs.index.locking import hold
@@ -165,6 +165,11 @@ class Index:
             return 0
         return self._update(writes.mark_interrupted, 0)
 
+    def merge_run(self, run_id: str, files: Mapping[str, Path]) -> bool:
+        """Merge a run's records from a Parquet segment (``exchange``); False when the
+        index has that run already, so merging twice changes nothing."""
+        return self._write(lambda con: exchange.merge_run(con, run_id, files))
+
     # ---- reads --------------------------------------------------------------------------
 
     def runs(self, *, limit: int | None = None, status: str | None = None) -> list[RunRecord]:
@@ -255,6 +260,16 @@ class Index:
         """Measured store load throughput in bytes/s, once ``minimum`` loads are recorded:
         stored bytes per second, or with ``raw`` decoded (in-memory) bytes per second."""
         return self._read(lambda con: reads.load_throughput(con, minimum, raw), None)
+
+    def export_run(self, run_id: str, folder: Path) -> dict[str, Path]:
+        """Write a run's records as a Parquet segment in ``folder`` (``exchange``)."""
+        return self._read(lambda con: exchange.export_run(con, run_id, folder), {})
+
+    def runs_present(self, run_ids: Sequence[str]) -> set[str]:
+        """Which of ``run_ids`` the index holds."""
+        if not run_ids:
+            return set()
+        return self._read(lambda con: exchange.run_ids_present(con, run_ids), set())
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         """Run read-only SQL against the index (timestamps are naive UTC); ``[]`` if none."""

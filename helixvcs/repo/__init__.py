@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from helixvcs.repo.run import RunOptions, RunReport
     from helixvcs.repo.show import ShowReport
     from helixvcs.repo.status import StatusReport
+    from helixvcs.repo.sync import SyncReport
 
 # Each verb's module is imported when the verb is called, so that ``helix status`` does
 # not pay for the executors (and the libraries they use) that only ``helix run`` needs.
@@ -357,6 +358,45 @@ class Repo:
 
         self._require()
         return dag(self, rev, Path(output))
+
+    def remotes(self) -> Any:
+        """The remotes in ``.helixremotes`` (``repo.remotes``), with this clone's trust."""
+        from helixvcs.repo.remotes import read_remotes
+
+        return read_remotes(self.layout)
+
+    def remote_add(self, name: str, url: str, endpoint_url: str | None = None) -> Any:
+        """Add a remote to the committed ``.helixremotes``; the first is the default."""
+        from helixvcs.repo.remotes import add_remote
+
+        return add_remote(self.layout, name, url, endpoint_url)
+
+    def remote_remove(self, name: str) -> Any:
+        from helixvcs.repo.remotes import remove_remote
+
+        return remove_remote(self.layout, name)
+
+    def push(
+        self, remote: str | None = None, revs: Sequence[str] = (), progress: Progress | None = None
+    ) -> SyncReport:
+        """Upload the runs of ``revs`` (default: HEAD's latest) and their values."""
+        from helixvcs.repo.sync import push
+
+        self._require()
+        return push(self, remote, revs, progress or _progress())
+
+    def pull(
+        self,
+        remote: str | None = None,
+        revs: Sequence[str] = (),
+        objects: bool = False,
+        progress: Progress | None = None,
+    ) -> SyncReport:
+        """Merge a remote's run records (of ``revs``' commits, or all); ``objects`` too."""
+        from helixvcs.repo.sync import pull
+
+        self._require()
+        return pull(self, remote, revs, objects, progress or _progress())
 
 
 def _progress() -> Progress:

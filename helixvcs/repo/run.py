@@ -44,6 +44,7 @@ from helixvcs.repo.context import (
     previous_nodes,
 )
 from helixvcs.repo.records import untracked_data_warnings
+from helixvcs.repo.remotes import keys_to_compute, offer_remote, remember_throughput
 from helixvcs.repo.variants import RunVariant, recorded_run
 from helixvcs.vcs import MergeInProgress, Version, merge_in_progress
 
@@ -254,6 +255,15 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
         dag, version, notes, checksums, model, plan = prepare(reuse=False)
     for note in notes:
         progress.warn(note)
+    run_store: Any = store  # the local store, or it with the default remote's values
+    offer = None
+    if executor.in_process:
+        offer = offer_remote(
+            layout, dag, model, keys_to_compute(dag, plan.states()), store, checksums, progress
+        )
+    if offer is not None:
+        run_store, model = offer.store, offer.model
+        plan = make_plan(dag, model, as_previous_operators(previous))
     with index.reading():
         probabilities = survival_probabilities(index.key_history(dag.workflow))
         room = StoreBudget(
@@ -265,7 +275,7 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
             current_keys=dag.keys(),
         )
     record = _run_record(dag, version, policy, executor.name, variant)
-    executor.open(store)  # workers unreachable, or blind to the store: exit 2, nothing recorded
+    executor.open(run_store)  # workers unreachable, or blind to the store: exit 2, nothing recorded
     try:
         index.begin_run(record, operator_records(dag))
     except BaseException:
@@ -277,7 +287,7 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
         result = execute(
             dag,
             plan.states(),
-            store=store,
+            store=run_store,
             executor=executor,
             replan=lambda held, lost: make_plan(dag, replanned(model, held, lost)).states(),
             compute_estimates={name: p.compute_cost for name, p in plan.nodes.items()},
@@ -314,7 +324,10 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
         executor.close()
     saved = _saved_seconds(plan, result, index) if status == "ok" else 0.0
     cis = _intervals(dag, result, sample) if status == "ok" else {}
-    _record(index, record, result, status, wall, saved, room.evicted, cis, model.hot)
+    fetched = offer.store.fetched if offer is not None else {}
+    if offer is not None:
+        remember_throughput(layout, offer.store.remote.spec.name, offer.store.transfer.throughput)
+    _record(index, record, result, status, wall, saved, room.evicted, cis, model.hot, fetched)
     zero_weight.record_features(index, dag, record.run_id, result.outcomes)
     pruning = precision = None
     if status == "ok":
@@ -520,6 +533,7 @@ def _record(
     evicted: list[str],
     intervals: dict[str, tuple[float, float]],
     hot: frozenset[str],
+    fetched: Mapping[str, Any],
 ) -> None:
     now = _now()
     index.forget_objects(evicted)
@@ -539,6 +553,22 @@ def _record(
         )
         for o in result.outcomes.values()
         if o.info is not None
+    ] + [  # loaded from a remote: now in the local store
+        ObjectRecord(
+            key=o.key,
+            name=o.name,
+            bytes=fetched[o.key].bytes,
+            raw_bytes=fetched[o.key].raw_bytes,
+            codec=fetched[o.key].codec,
+            checksum=fetched[o.key].checksum,
+            compute_seconds=0.0,
+            load_seconds=None,
+            created=now,
+            last_used=now,
+            recompute_seconds=None,
+        )
+        for o in result.outcomes.values()
+        if o.info is None and o.key in fetched
     ]
     index.record_objects(objects)
     index.record_loads(  # what loading from the store costs: loads from memory say nothing
@@ -546,7 +576,7 @@ def _record(
             o.key: o.load_seconds
             for o in result.outcomes.values()
             if o.state == LOAD and o.status == "ok" and o.load_seconds is not None
-            if o.key not in hot
+            if o.key not in hot and o.key not in fetched
         }
     )
     index.finish_run(

@@ -143,5 +143,23 @@ class ObjectStore(ABC):
         """Make ``key`` name the object stored under ``existing`` (early cutoff: two keys
         whose values are equal); None if ``existing`` is not stored."""
 
+    @abstractmethod
+    def read_object(self, key: str) -> bytes:
+        """The stored bytes of ``key`` as they are (header and compressed payload), after
+        checking them as ``verify`` does, to copy the object elsewhere (a remote).
+
+        Raises ``MissingObject`` if absent and ``CorruptObject`` (after removing the
+        object) if it fails verification.
+        """
+
+    @abstractmethod
+    def write_object(self, key: str, data: bytes, *, checksum: str | None = None) -> ObjectInfo:
+        """Store bytes that ``read_object`` returned somewhere else, atomically, once
+        verified (against ``checksum`` too, when given); a key already stored is kept.
+
+        Raises ``CorruptObject`` (nothing written, ``path`` None) when ``data`` fails
+        verification, and ``StoreWriteError`` when the medium refuses the write.
+        """
+
     def __contains__(self, key: object) -> bool:
         return self.has(check_key(key))

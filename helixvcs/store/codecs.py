@@ -12,6 +12,8 @@ sparse   scipy sparse csr/csc/bsr/dia/coo      ``scipy.sparse.save_npz`` (uncomp
 bundle   tuple, list, dict (str keys) of the   a JSON manifest, then each element in its
          above, nested one level, with small   own encoding (sparse: its arrays as .npy)
          plain values among them               (see ``bundle``)
+skops    scikit-learn estimators (skops        ``skops.io``, when the round trip is exact
+         installed)                            (see ``estimators``)
 pickle   anything else                         pickle protocol 5
 ======== ===================================== =========================================
 
@@ -32,10 +34,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from helixvcs.store import bundle
+from helixvcs.store import bundle, estimators
 from helixvcs.store.errors import UnstorableValue
 
-CODECS = ("arrow", "pandas", "numpy", "sparse", "bundle", "pickle")
+CODECS = ("arrow", "pandas", "numpy", "sparse", "bundle", "skops", "pickle")
 
 Payload = bytes | bytearray | memoryview
 """What decoders read: the store's writable ``bytearray``, or a slice of one in a bundle."""
@@ -65,6 +67,9 @@ def encode_buffer(value: object) -> tuple[str, memoryview]:
         bundled = bundle.encode(value, _element)
         if bundled is not None:
             return "bundle", bundled
+    fitted = estimators.encode(value)
+    if fitted is not None:
+        return "skops", memoryview(fitted)
     return "pickle", memoryview(_pickle_bytes(value))
 
 
@@ -310,5 +315,6 @@ _DECODERS: dict[str, Callable[[Payload], object]] = {
     "numpy": _decode_numpy,
     "sparse": _decode_sparse,
     "bundle": _decode_bundle,
+    "skops": estimators.decode,
     "pickle": pickle.loads,
 }

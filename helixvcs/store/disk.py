@@ -47,6 +47,7 @@ from helixvcs.store.objectfile import (
     pack,
     parse_header,
     unpack_raw,
+    verify,
 )
 
 TEMP_DIR = "tmp"
@@ -183,6 +184,34 @@ class DiskObjectStore(ObjectStore):
             raise self._discard(key, path, stat, exc.reason) from None
         return header.info(key)
 
+    def read_object(self, key: str) -> bytes:
+        path = self.path(key)
+        try:
+            with open(path, "rb") as file:
+                stat = os.fstat(file.fileno())
+                data = file.read()
+        except FileNotFoundError:
+            raise MissingObject(key, str(self.root)) from None
+        except OSError as exc:
+            raise StoreReadError(key, path, exc) from None
+        try:
+            verify(data)
+        except Corruption as exc:
+            raise self._discard(key, path, stat, exc.reason) from None
+        return data
+
+    def write_object(self, key: str, data: bytes, *, checksum: str | None = None) -> ObjectInfo:
+        path = self.path(key)
+        try:
+            header = verify(data, checksum)
+        except Corruption as exc:
+            raise CorruptObject(key, None, exc.reason) from None
+        existing = self._existing_info(key)
+        if existing is not None:
+            return existing
+        self._write(key, path, data)
+        return header.info(key)
+
     def delete(self, key: str) -> bool:
         path = self.path(key)
         try:
@@ -211,12 +240,13 @@ class DiskObjectStore(ObjectStore):
         except CorruptObject:
             return None
 
-    def _write(self, key: str, path: Path, packed: Packed) -> None:
+    def _write(self, key: str, path: Path, packed: Packed | bytes) -> None:
         """Write through a temp file and rename; on any OSError leave nothing behind."""
         temp = self._tmp / f"{os.getpid()}-{secrets.token_hex(8)}.part"
+        chunks = (packed,) if isinstance(packed, bytes) else (packed.header_bytes, packed.payload)
         try:
             new_fanout = _make_private_dir(path.parent)
-            _write_synced(temp, packed.header_bytes, packed.payload)
+            _write_synced(temp, *chunks)
             os.replace(temp, path)
             _fsync_dir(path.parent)
             if new_fanout:

@@ -21,6 +21,7 @@ from helixvcs.store.objectfile import (
     pack,
     parse_header,
     unpack,
+    verify,
 )
 
 
@@ -79,6 +80,29 @@ class MemoryObjectStore(ObjectStore):
             check_size(header, len(data))
         except Corruption as exc:
             raise self._discard(key, data, exc.reason) from None
+        return header.info(key)
+
+    def read_object(self, key: str) -> bytes:
+        data = self._data(check_key(key))
+        if data is None:
+            raise MissingObject(key, "the in-memory store")
+        try:
+            verify(data)
+        except Corruption as exc:
+            raise self._discard(key, data, exc.reason) from None
+        return data
+
+    def write_object(self, key: str, data: bytes, *, checksum: str | None = None) -> ObjectInfo:
+        check_key(key)
+        try:
+            header = verify(data, checksum)
+        except Corruption as exc:
+            raise CorruptObject(key, None, exc.reason) from None
+        existing = self._existing_info(key)
+        if existing is not None:
+            return existing
+        with self._lock:
+            self._objects.setdefault(key, bytes(data))
         return header.info(key)
 
     def delete(self, key: str) -> bool:

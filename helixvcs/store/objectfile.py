@@ -158,6 +158,19 @@ def check_size(header: Header, size: int) -> None:
         raise Corruption(f"{size - header.total_bytes} unexpected bytes after the payload")
 
 
+def verify(data: bytes | memoryview, checksum: str | None = None) -> Header:
+    """Check a whole stored object without decompressing it: header, size and payload
+    checksum (and ``checksum``, when the caller knows which object it expects); raises
+    ``Corruption``. What objects that travel as bytes (to and from a remote) go through."""
+    header = parse_header(data)
+    if checksum is not None and header.checksum != checksum:
+        raise Corruption("checksum does not match the run index")
+    check_size(header, len(data))
+    if _blake2b(memoryview(data)[HEADER_SIZE:], CHECKSUM_SIZE).hex() != header.checksum:
+        raise Corruption("checksum mismatch")
+    return header
+
+
 def unpack(data: bytes, checksum: str | None = None) -> object:
     """``unpack_raw`` and decode (see there)."""
     codec, raw = unpack_raw(data, checksum)

@@ -143,7 +143,7 @@ CASES: dict[str, Case] = {
             same_value(list(a), list(b)),
         ],
     ),
-    "sklearn-model": (fitted_model, "pickle", same_predictions),
+    "sklearn-model": (fitted_model, "skops", same_predictions),
     "dict": (lambda: {"a": [1, 2.5, "x"], "b": {"nested": (1, 2)}}, "pickle", same_value),
     "list": (lambda: [1, "two", 3.0, None], "pickle", same_value),
     "float": (lambda: 0.1 + 0.2, "pickle", same_value),
@@ -397,3 +397,50 @@ def test_every_flipped_byte_and_every_truncation_is_caught(
             store.get(KEY)
         assert not store.has(KEY)
         store.put(KEY, "tiny")
+
+
+# --- objects as bytes: what travels to and from a remote ------------------------------
+
+
+def test_objects_copy_between_stores_as_bytes(store: ObjectStore, tmp_path: Path) -> None:
+    from helixvcs.store import DiskObjectStore
+
+    value = {"X": np.arange(12.0).reshape(3, 4), "n": 3}
+    info = store.put(KEY, value)
+    data = store.read_object(KEY)
+    other = DiskObjectStore(tmp_path / "other", hot=False)
+    copied = other.write_object(KEY, data, checksum=info.checksum)
+    assert (copied.checksum, copied.bytes, copied.codec) == (info.checksum, info.bytes, "bundle")
+    same_array(value["X"], other.get(KEY)["X"])  # type: ignore[index]
+    assert other.read_object(KEY) == data
+    assert other.write_object(KEY, data).checksum == info.checksum  # kept, idempotent
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_write_object_refuses_damaged_bytes(store: ObjectStore, kind: str) -> None:
+    change, reason = CORRUPTIONS[kind]
+    packed = store.pack(np.arange(50_000))
+    whole = packed.header_bytes + packed.payload
+    with pytest.raises(CorruptObject) as caught:
+        store.write_object(KEY, change(whole))
+    assert reason in caught.value.reason and caught.value.key == KEY
+    assert not store.has(KEY)
+
+
+def test_write_object_checks_the_expected_checksum(store: ObjectStore) -> None:
+    packed = store.pack(np.arange(10))
+    with pytest.raises(CorruptObject, match="does not match"):
+        store.write_object(KEY, packed.header_bytes + packed.payload, checksum="0" * 40)
+    assert not store.has(KEY)
+
+
+def test_read_object_removes_a_damaged_object(
+    store: ObjectStore, damage: Callable[..., None]
+) -> None:
+    store.put(KEY, np.arange(50_000))
+    damage(store, KEY, flip_byte(-1))
+    with pytest.raises(CorruptObject, match="checksum mismatch"):
+        store.read_object(KEY)
+    assert not store.has(KEY)
+    with pytest.raises(MissingObject):
+        store.read_object(KEY)

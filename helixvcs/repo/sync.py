@@ -1,0 +1,303 @@
+"""``helix push`` and ``helix pull``: share run records and values through a remote.
+
+A push uploads, for each run it sends, the objects of the run's operators that the
+remote lacks, then the run's records as a Parquet segment, then the run's manifest
+(``helixvcs.store.remote``): in that order, so a manifest on the remote always finds
+what it names, whenever a push stops. A pull merges the segments of runs this clone does
+not have (``helixvcs.index.exchange``: pulling twice changes nothing) and, with
+``objects``, downloads their values, each verified against the checksum its manifest
+recorded before it reaches the local store.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from helixvcs.errors import UserInputError
+from helixvcs.index import ObjectRecord
+from helixvcs.repo.remotes import read_remotes, remember_throughput
+from helixvcs.store import CorruptObject, MissingObject
+from helixvcs.store.remote import Remote, RemoteObjectRefused, RemoteSpec, admit
+from helixvcs.vcs import resolve
+
+if TYPE_CHECKING:
+    from helixvcs.exec import Progress
+    from helixvcs.repo import Repo
+
+MANIFEST_FORMAT = 1
+
+_LATEST_CLEAN_RUN = """
+SELECT run_id FROM runs WHERE status = 'ok' AND kind = 'commit' AND "commit" = ?
+  AND fingerprint IS NULL AND sample IS NULL
+ORDER BY started DESC, run_id DESC LIMIT 1
+"""
+
+
+@dataclass
+class SyncReport:
+    """What a push or a pull did."""
+
+    action: str  # push | pull
+    remote: RemoteSpec
+    runs: list[str] = field(default_factory=list)  # sent or merged
+    runs_skipped: list[str] = field(default_factory=list)  # the other side had them
+    objects: int = 0  # transferred
+    bytes: int = 0
+    objects_skipped: int = 0  # the other side had them
+    refused: list[dict[str, str]] = field(default_factory=list)  # corrupt, untrusted pickle
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "remote": self.remote.name,
+            "url": self.remote.url,
+            "runs": self.runs,
+            "runs_skipped": self.runs_skipped,
+            "objects": self.objects,
+            "bytes": self.bytes,
+            "objects_skipped": self.objects_skipped,
+            "refused": self.refused,
+            "seconds": round(self.seconds, 6),
+        }
+
+    def summary(self) -> str:
+        verb = "pushed to" if self.action == "push" else "pulled from"
+        mb = self.bytes / 1e6
+        return (
+            f"{verb} '{self.remote.name}' ({self.remote.url}): {len(self.runs)} runs "
+            f"({len(self.runs_skipped)} already there), {self.objects} objects, {mb:.1f} MB "
+            f"({self.objects_skipped} already there) in {self.seconds:.2f} s"
+        )
+
+
+# -- push ---------------------------------------------------------------------------------
+
+
+def push(repo: Repo, remote: str | None, revs: Sequence[str], progress: Progress) -> SyncReport:
+    """Upload the latest successful run of each of ``revs`` (default: HEAD) with its values."""
+    started = time.perf_counter()
+    spec = read_remotes(repo.layout).get(remote)
+    run_ids = [_run_of(repo, rev) for rev in (revs or ["HEAD"])]
+    target = Remote.open(spec, create=True)
+    report = SyncReport("push", spec)
+    on_remote = set(target.list_manifests())
+    for run_id in dict.fromkeys(run_ids):
+        if run_id in on_remote:
+            report.runs_skipped.append(run_id)
+            continue
+        objects = _push_objects(repo, target, run_id, report, progress)
+        _push_records(repo, target, run_id, objects)
+        report.runs.append(run_id)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _run_of(repo: Repo, rev: str) -> str:
+    version = resolve(repo.root, rev)
+    rows = repo.index.query(_LATEST_CLEAN_RUN, [version.commit])
+    if not rows:
+        raise UserInputError(
+            f"no successful run of {rev} ({version.revision}) to push; run `helix run {rev}` first"
+        )
+    return str(rows[0][0])
+
+
+def _push_objects(
+    repo: Repo, target: Remote, run_id: str, report: SyncReport, progress: Progress
+) -> dict[str, dict[str, Any]]:
+    """Upload the run's stored values the remote lacks; their manifest entries."""
+    store, index = repo.store, repo.index
+    nodes = [n for n in index.nodes(run_id) if store.has(n.key)]
+    records = index.objects([n.key for n in nodes])
+    entries: dict[str, dict[str, Any]] = {}
+    for node in nodes:
+        try:
+            info = store.info(node.key)
+        except CorruptObject as exc:
+            progress.warn(str(exc))
+            continue
+        if info is None:
+            continue
+        rec = records.get(node.key)
+        entries[node.key] = {
+            "name": node.name,
+            "bytes": info.bytes,
+            "codec": info.codec,
+            "checksum": info.checksum,
+            "compute_seconds": rec.compute_seconds if rec is not None else node.seconds,
+        }
+    there = target.object_sizes(entries)
+    report.objects_skipped += len(there)
+    missing = [k for k in entries if k not in there]
+    try:
+        moved = target.upload_objects(store, missing)
+    except (CorruptObject, MissingObject) as exc:  # damaged or gone meanwhile: not sent
+        progress.warn(str(exc))
+        entries.pop(exc.key, None)
+        moved = target.upload_objects(store, [k for k in missing if k != exc.key])
+    report.objects += moved.count
+    report.bytes += moved.bytes
+    return entries
+
+
+def _push_records(
+    repo: Repo, target: Remote, run_id: str, objects: dict[str, dict[str, Any]]
+) -> None:
+    """The run's segment, then its manifest: the manifest makes the push visible."""
+    run = repo.index.run(run_id)
+    assert run is not None
+    with tempfile.TemporaryDirectory(prefix="helix-push-") as folder:
+        files = repo.index.export_run(run_id, Path(folder))
+        segment = {t: f"runs/{run_id}/{t}.parquet" for t in files}
+        target.put_files(
+            {f"{target.root}/{segment[t]}": path.read_bytes() for t, path in files.items()}
+        )
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "run_id": run_id,
+        "commit": run.commit,
+        "revision": run.revision,
+        "workflow": run.workflow,
+        "subject": run.subject,
+        "pushed": datetime.now(UTC).isoformat(timespec="seconds"),
+        "segment": segment,
+        "objects": objects,
+    }
+    data = json.dumps(manifest, sort_keys=True, indent=1).encode()
+    target.put_files({f"{target.root}/runs/{run_id}.json": data})
+
+
+# -- pull ---------------------------------------------------------------------------------
+
+
+def pull(
+    repo: Repo, remote: str | None, revs: Sequence[str], objects: bool, progress: Progress
+) -> SyncReport:
+    """Merge the remote's runs (of ``revs``' commits, or all); with ``objects``, their values."""
+    started = time.perf_counter()
+    spec = read_remotes(repo.layout).get(remote)
+    commits = {resolve(repo.root, rev).commit for rev in revs}
+    source = Remote.open(spec)
+    repo.index.ensure()
+    report = SyncReport("pull", spec)
+    listed = source.list_manifests()
+    present = repo.index.runs_present(listed)
+    manifests = []
+    for run_id in listed:
+        if run_id in present and not objects:
+            report.runs_skipped.append(run_id)
+            continue
+        manifest = source.read_manifest(run_id)
+        if commits and manifest.get("commit") not in commits:
+            continue
+        manifests.append(manifest)
+        if run_id in present:
+            report.runs_skipped.append(run_id)
+        elif _merge(repo, source, manifest):
+            report.runs.append(run_id)
+        else:
+            report.runs_skipped.append(run_id)
+    if objects:
+        _pull_objects(repo, source, manifests, report, progress)
+        if report.objects:
+            remember_throughput(repo.layout, spec.name, report.bytes / max(report.seconds, 1e-9))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _merge(repo: Repo, source: Remote, manifest: dict[str, Any]) -> bool:
+    run_id = str(manifest["run_id"])
+    segment = manifest.get("segment")
+    if not isinstance(segment, dict):
+        raise UserInputError(f"remote '{source.spec.name}': runs/{run_id}.json names no segment")
+    fetched = source.read_files(str(name) for name in segment.values())
+    with tempfile.TemporaryDirectory(prefix="helix-pull-") as folder:
+        files = {}
+        for table, name in segment.items():
+            path = Path(folder) / f"{table}.parquet"
+            path.write_bytes(fetched[str(name)])
+            files[str(table)] = path
+        return repo.index.merge_run(run_id, files)
+
+
+def _pull_objects(
+    repo: Repo,
+    source: Remote,
+    manifests: Iterable[dict[str, Any]],
+    report: SyncReport,
+    progress: Progress,
+) -> None:
+    store, spec = repo.store, source.spec
+    wanted: dict[str, dict[str, Any]] = {}
+    for manifest in manifests:
+        for key, entry in (manifest.get("objects") or {}).items():
+            if store.has(key):
+                report.objects_skipped += 1
+            elif key not in wanted:
+                wanted[key] = entry
+    now = datetime.now(UTC).replace(tzinfo=None)
+    kept = []
+
+    def admitted(key: str, data: bytes | Exception) -> tuple[str, Any]:
+        if isinstance(data, Exception):
+            return key, f"cannot be read ({data})"
+        try:
+            return key, admit(store, key, data, wanted[key].get("checksum"), spec)
+        except RemoteObjectRefused as exc:
+            return key, exc.reason
+
+    # verifying and writing (checksums, fsync) release the GIL: overlap them with each
+    # other and with the next chunk's download
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(admitted, key, data) for key, data in source.download(wanted)]
+        for future in futures:
+            key, outcome = future.result()
+            if isinstance(outcome, str):
+                _refuse(report, progress, key, wanted[key], spec, outcome)
+                continue
+            report.objects += 1
+            report.bytes += outcome.bytes
+            kept.append(_object_record(key, wanted[key], outcome, now))
+    repo.index.record_objects(kept)
+
+
+def _refuse(
+    report: SyncReport,
+    progress: Progress,
+    key: str,
+    entry: dict[str, Any],
+    spec: RemoteSpec,
+    why: str,
+) -> None:
+    name = str(entry.get("name", "?"))
+    report.refused.append({"key": key, "name": name, "reason": why})
+    progress.warn(
+        f"object {key[:12]} of operator '{name}' on remote '{spec.name}' {why}; "
+        "not pulled, it will be computed when needed"
+    )
+
+
+def _object_record(key: str, entry: dict[str, Any], info: Any, now: datetime) -> ObjectRecord:
+    return ObjectRecord(
+        key=key,
+        name=str(entry.get("name", "")),
+        bytes=info.bytes,
+        raw_bytes=info.raw_bytes,
+        codec=info.codec,
+        checksum=info.checksum,
+        compute_seconds=float(entry.get("compute_seconds") or 0.0),
+        load_seconds=None,
+        created=now,
+        last_used=now,
+        recompute_seconds=None,
+    )

@@ -1,0 +1,564 @@
+"""Remotes: a copy of the store, and of run records, that other clones share (fsspec).
+
+A remote is any fsspec URL: a local or mounted folder (``/path``, ``file://``), S3
+(``s3://bucket/prefix``, through s3fs, with an endpoint for S3-compatible servers), and
+other protocols without code of their own. Its layout::
+
+    objects/ab/cdef0123...     objects, byte for byte as the local store keeps them
+    runs/<run_id>/<table>.parquet   one run's records (a segment), immutable
+    runs/<run_id>.json         the run's manifest: written last, names the segment's
+                               files and the objects it needs, with their checksums
+    tmp/                       uploads in progress, where a put is not atomic by itself
+
+Uploads are atomic per object: object stores (S3, GCS, Azure) show a put whole or not at
+all; elsewhere a file is written under ``tmp/`` and renamed into place. A push uploads
+objects first, then a run's segment, then its manifest, so a reader that sees a manifest
+finds everything it names, and an interrupted push leaves a valid remote. Keys name
+computations, so two clones writing one key write the same value: concurrent pushes
+lose nothing.
+
+Every downloaded object is verified (header, size, payload checksum, and the checksum the
+manifest recorded) before it reaches the local store. Checksums catch damage, not
+tampering: a remote is trusted to run code (unpickle) only when the local configuration
+says so (``FetchingStore``).
+
+Credentials never pass through helix: fsspec and its backends read them from the
+environment and the usual profiles (``AWS_ACCESS_KEY_ID``, ``~/.aws/credentials``, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from helixvcs.errors import UserInputError
+from helixvcs.store.base import ObjectInfo, ObjectStore, check_key
+from helixvcs.store.errors import CorruptObject, MissingObject, short
+from helixvcs.store.objectfile import (
+    Corruption,
+    Encoded,
+    Header,
+    Packed,
+    parse_header,
+    unpack_raw,
+)
+
+#: Seconds to wait for a connection: an unreachable remote costs this, not minutes.
+CONNECT_TIMEOUT = 3.0
+READ_TIMEOUT = 60.0
+#: For a run that only asks a remote for what it may load: a server that accepts and
+#: never answers costs this much, once, and the run goes on locally.
+QUICK_READ_TIMEOUT = 1.5
+#: Protocols whose single put is atomic (an object appears whole or not at all).
+ATOMIC_PUT = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
+#: At most this many bytes in flight per batch of concurrent transfers.
+BATCH_BYTES = 32 * 2**20
+#: Objects fetched together, concurrently.
+DOWNLOAD_CHUNK = 8
+#: Codecs that decode without running code; anything else needs a trusted remote.
+SAFE_CODECS = frozenset({"arrow", "pandas", "numpy", "sparse", "bundle"})
+
+
+class RemoteError(UserInputError):
+    """A remote that cannot be used as configured: unreachable, refused, missing, bad URL."""
+
+    def __init__(self, name: str, url: str, error: str, advice: str = "") -> None:
+        self.name, self.url, self.error = name, url, error
+        tail = f"; {advice}" if advice else ""
+        super().__init__(f"remote '{name}' ({url}): {error}{tail}")
+
+
+@dataclass(frozen=True)
+class RemoteSpec:
+    """A configured remote: its name, URL, S3 endpoint and whether it is trusted."""
+
+    name: str
+    url: str
+    endpoint_url: str | None = None
+    trusted: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "url": self.url,
+            "endpoint_url": self.endpoint_url,
+            "trusted": self.trusted,
+        }
+
+
+def check_url(name: str, url: str) -> str:
+    """The protocol of ``url``; ``RemoteError`` when fsspec cannot use it as a remote."""
+    from fsspec.registry import known_implementations, registry
+
+    if not url or url != url.strip() or "\n" in url:
+        raise RemoteError(name, url, "malformed URL", "give a folder or s3://bucket/prefix")
+    protocol, _, rest = url.partition("://")
+    if not rest:
+        protocol, rest = "file", url
+    if protocol not in known_implementations and protocol not in registry:
+        raise RemoteError(
+            name, url, f"unknown protocol {protocol!r}", "use a folder, file:// or s3://"
+        )
+    if protocol in ("s3", "s3a") and not rest.split("/", 1)[0]:
+        raise RemoteError(name, url, "no bucket in the URL", "write s3://bucket/prefix")
+    if protocol == "file" and not rest.startswith("/"):
+        raise RemoteError(name, url, "a folder remote needs an absolute path")
+    return protocol
+
+
+@dataclass
+class Transfer:
+    """What a batch of transfers moved, for throughput and reports."""
+
+    count: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+
+    @property
+    def throughput(self) -> float | None:
+        return self.bytes / self.seconds if self.seconds > 0 and self.bytes else None
+
+
+class Remote:
+    """An opened remote: objects and run segments under one fsspec URL."""
+
+    def __init__(self, spec: RemoteSpec, fs: Any, root: str, protocol: str) -> None:
+        self.spec, self.fs, self.root, self.protocol = spec, fs, root.rstrip("/"), protocol
+
+    @classmethod
+    def open(
+        cls, spec: RemoteSpec, *, create: bool = False, quick: bool = False, check: bool = True
+    ) -> Remote:
+        """Connect (seconds, not minutes) and check the remote is there; ``RemoteError``
+        when it is unreachable, refuses the credentials or does not exist. ``create``
+        makes a missing folder (a push to a new folder remote); ``quick`` waits at most
+        ``QUICK_READ_TIMEOUT`` for each answer and never retries (what a run asks before
+        it plans); ``check=False`` skips the check (a remote that has just answered)."""
+        protocol = check_url(spec.name, spec.url)
+        try:
+            import fsspec
+        except ImportError:
+            raise RemoteError(
+                spec.name, spec.url, "fsspec is not installed", "pip install 'helixvcs[remote]'"
+            ) from None
+        options: dict[str, Any] = {"skip_instance_cache": True}
+        if protocol in ("s3", "s3a"):
+            options.update(_s3_options(spec, QUICK_READ_TIMEOUT if quick else READ_TIMEOUT))
+        try:
+            fs, root = fsspec.url_to_fs(spec.url, **options)
+        except ImportError as exc:
+            raise RemoteError(
+                spec.name,
+                spec.url,
+                f"cannot load the {protocol} file system ({exc})",
+                "pip install 'helixvcs[remote]'",
+            ) from None
+        except Exception as exc:
+            raise _translate(spec, exc) from None
+        if protocol in ("s3", "s3a"):
+            fs.retries = 1 if quick else 2  # a dead endpoint fails in seconds, not minutes
+        remote = cls(spec, fs, root, protocol)
+        if check:
+            remote._check(create)
+        return remote
+
+    def _check(self, create: bool) -> None:
+        try:
+            if self.protocol in ("s3", "s3a"):
+                bucket = self.root.split("/", 1)[0]
+                self.fs.ls(bucket, refresh=True)  # reachability, credentials, bucket
+            elif not self.fs.isdir(self.root):
+                if not create:
+                    raise FileNotFoundError(2, "no such folder", self.root)
+                self.fs.makedirs(self.root, exist_ok=True)
+        except Exception as exc:
+            raise _translate(self.spec, exc) from None
+
+    # -- objects ---------------------------------------------------------------------------
+
+    def object_path(self, key: str) -> str:
+        check_key(key)
+        return f"{self.root}/objects/{key[:2]}/{key[2:]}"
+
+    def object_sizes(self, keys: Iterable[str]) -> dict[str, int]:
+        """Which of ``keys`` the remote holds, with their sizes."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        try:
+            if len(wanted) <= 256:  # one request per key, eight at a time
+                with ThreadPoolExecutor(max_workers=8) as pool:
+                    found = pool.map(lambda k: self._size(self.object_path(k)), wanted)
+                    return {k: s for k, s in zip(wanted, found, strict=True) if s is not None}
+            listed = self.fs.find(f"{self.root}/objects", detail=True)
+        except Exception as exc:
+            raise _translate(self.spec, exc) from None
+        sizes = {self._key_of(path): int(info.get("size") or 0) for path, info in listed.items()}
+        return {k: sizes[k] for k in wanted if k in sizes}
+
+    def _size(self, path: str) -> int | None:
+        try:
+            return int(self.fs.info(path).get("size") or 0)
+        except FileNotFoundError:
+            return None
+
+    def _key_of(self, path: str) -> str:
+        parts = path.rstrip("/").split("/")
+        return parts[-2] + parts[-1] if len(parts) >= 2 else ""
+
+    def upload_objects(self, store: ObjectStore, keys: Iterable[str]) -> Transfer:
+        """Copy ``keys`` from ``store`` (each verified as it is read), concurrently in
+        batches; each object lands atomically."""
+        done = Transfer()
+        started = time.perf_counter()
+        pending = iter(list(keys))
+
+        def read_batch() -> dict[str, bytes]:
+            batch: dict[str, bytes] = {}
+            size = 0
+            for key in pending:
+                batch[key] = store.read_object(key)
+                size += len(batch[key])
+                if size >= BATCH_BYTES:
+                    break
+            return batch
+
+        with ThreadPoolExecutor(max_workers=1) as reader:  # read the next while one uploads
+            batch = read_batch()
+            while batch:
+                following = reader.submit(read_batch)
+                try:
+                    self._put_objects(batch, done)
+                finally:
+                    batch = following.result()
+        done.seconds = time.perf_counter() - started
+        return done
+
+    def _put_objects(self, batch: Mapping[str, bytes], done: Transfer) -> None:
+        self.put_files({self.object_path(k): data for k, data in batch.items()})
+        done.count += len(batch)
+        done.bytes += sum(len(d) for d in batch.values())
+
+    def download(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | Exception]]:
+        """``(key, bytes)`` for each of ``keys``, or ``(key, error)`` for one that cannot be
+        read (gone, refused); fetched concurrently, in batches."""
+        wanted = list(keys)
+        for start in range(0, len(wanted), DOWNLOAD_CHUNK):  # the caller writes one chunk
+            chunk = wanted[start : start + DOWNLOAD_CHUNK]  # while the next one downloads
+            paths = {self.object_path(k): k for k in chunk}
+            try:
+                got = self.fs.cat(list(paths), on_error="return")
+            except Exception as exc:
+                raise _translate(self.spec, exc) from None
+            if not isinstance(got, dict):  # one path: fsspec returns the bytes
+                got = {next(iter(paths)): got}
+            for path, key in paths.items():
+                value = _find(got, path)
+                if isinstance(value, FileNotFoundError):
+                    value = MissingObject(key, f"remote '{self.spec.name}'")
+                yield key, value
+
+    # -- files: segments, manifests --------------------------------------------------------
+
+    def put_files(self, files: Mapping[str, bytes]) -> None:
+        """Write whole files, each atomically (see the module docstring)."""
+        try:
+            if self.protocol in ATOMIC_PUT:
+                self.fs.pipe(dict(files))
+                return
+            for path, data in files.items():
+                temp = f"{self.root}/tmp/{uuid.uuid4().hex}.part"
+                self.fs.makedirs(posixpath.dirname(temp), exist_ok=True)
+                self.fs.pipe_file(temp, data)
+                self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+                self.fs.mv(temp, path)
+        except RemoteError:
+            raise
+        except Exception as exc:
+            raise _translate(self.spec, exc) from None
+
+    def read_file(self, path: str) -> bytes:
+        try:
+            return bytes(self.fs.cat_file(f"{self.root}/{path}"))
+        except Exception as exc:
+            raise _translate(self.spec, exc) from None
+
+    def read_files(self, paths: Iterable[str]) -> dict[str, bytes]:
+        """Several whole files at once (concurrently where the protocol allows)."""
+        wanted = list(paths)
+        full = {f"{self.root}/{p}": p for p in wanted}
+        try:
+            got = self.fs.cat(list(full), on_error="raise") if wanted else {}
+        except Exception as exc:
+            raise _translate(self.spec, exc) from None
+        if not isinstance(got, dict):
+            got = {next(iter(full)): got}
+        found = {}
+        for path, rel in full.items():
+            value = _find(got, path)
+            if isinstance(value, Exception):
+                raise _translate(self.spec, value)
+            found[rel] = bytes(value)
+        return found
+
+    def exists(self, path: str) -> bool:
+        try:
+            return bool(self.fs.exists(f"{self.root}/{path}"))
+        except Exception as exc:
+            raise _translate(self.spec, exc) from None
+
+    def list_manifests(self) -> list[str]:
+        """Run ids whose manifest is on the remote (complete pushes), oldest name first."""
+        try:
+            names = self.fs.ls(f"{self.root}/runs", detail=False, refresh=True)
+        except FileNotFoundError:
+            return []
+        except Exception as exc:
+            raise _translate(self.spec, exc) from None
+        found = [posixpath.basename(n.rstrip("/")) for n in names]
+        return sorted(n[: -len(".json")] for n in found if n.endswith(".json"))
+
+    def read_manifest(self, run_id: str) -> dict[str, Any]:
+        data = self.read_file(f"runs/{run_id}.json")
+        try:
+            manifest = json.loads(data)
+        except ValueError as exc:
+            raise RemoteError(
+                self.spec.name, self.spec.url, f"manifest runs/{run_id}.json is damaged ({exc})"
+            ) from None
+        if not isinstance(manifest, dict):
+            raise RemoteError(self.spec.name, self.spec.url, f"runs/{run_id}.json: not a manifest")
+        return manifest
+
+
+def _find(got: Mapping[str, Any], path: str) -> bytes | Exception:
+    """fsspec may return paths with or without a protocol prefix."""
+    if path in got:
+        return got[path]
+    for name, value in got.items():
+        if name.endswith(path) or path.endswith(name.split("://", 1)[-1]):
+            return value
+    return FileNotFoundError(2, "not returned", path)
+
+
+def _s3_options(spec: RemoteSpec, read_timeout: float) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "use_listings_cache": False,
+        "config_kwargs": {
+            "connect_timeout": CONNECT_TIMEOUT,
+            "read_timeout": read_timeout,
+            "retries": {"total_max_attempts": 1, "mode": "standard"},
+        },
+    }
+    if spec.endpoint_url:
+        options["endpoint_url"] = spec.endpoint_url
+    return options
+
+
+def _translate(spec: RemoteSpec, exc: BaseException) -> RemoteError:
+    """One line that names the remote, its URL and what went wrong, with what to do."""
+    name = type(exc).__name__
+    text = " ".join(str(exc).split()) or name
+    if any(w in text for w in ("Could not connect", "Connect timeout", "Read timeout")) or any(
+        w in name for w in ("ConnectTimeout", "ReadTimeout")
+    ):
+        return RemoteError(spec.name, spec.url, f"unreachable ({text})", _endpoint_advice(spec))
+    if isinstance(exc, PermissionError) or any(
+        word in text
+        for word in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden")
+    ):
+        return RemoteError(
+            spec.name,
+            spec.url,
+            f"access refused ({text})",
+            "check the credentials in the environment or your profile",
+        )
+    if isinstance(exc, FileNotFoundError) or "NoSuchBucket" in text:
+        return RemoteError(
+            spec.name, spec.url, f"not found ({text})", "create the bucket or folder first"
+        )
+    if "credentials" in text.lower():
+        return RemoteError(
+            spec.name,
+            spec.url,
+            f"no credentials ({text})",
+            "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or a profile",
+        )
+    return RemoteError(spec.name, spec.url, f"{name}: {text}")
+
+
+def _endpoint_advice(spec: RemoteSpec) -> str:
+    if spec.endpoint_url:
+        return f"check that {spec.endpoint_url} is up"
+    return "check the network, or the remote's --endpoint-url"
+
+
+@dataclass
+class FetchingStore(ObjectStore):
+    """The local store, with values the remote holds loaded on demand.
+
+    ``remote_keys`` are the keys the plan loads from the remote. A fetched object is
+    verified (against ``checksums`` too, when known), written to the local store and
+    loaded from there; one that fails verification, or that needs pickle from a remote
+    that is not trusted, is refused like a corrupt object, so the run recomputes it.
+    """
+
+    local: ObjectStore
+    remote: Remote
+    remote_keys: frozenset[str]
+    checksums: Mapping[str, str] = field(default_factory=dict)
+    fetched: dict[str, ObjectInfo] = field(default_factory=dict)
+    transfer: Transfer = field(default_factory=Transfer)
+
+    def __post_init__(self) -> None:
+        self.level = self.local.level
+
+    @property
+    def root(self) -> Any:
+        return getattr(self.local, "root", None)
+
+    def hot_load_seconds(self, key: str) -> float | None:
+        return self.local.hot_load_seconds(key)
+
+    def has(self, key: str) -> bool:
+        return self.local.has(key) or key in self.remote_keys
+
+    def get(self, key: str, *, checksum: str | None = None) -> object:
+        if not self.local.has(key) and key in self.remote_keys:
+            self._fetch(key, checksum or self.checksums.get(key))
+        return self.local.get(key, checksum=checksum)
+
+    def _fetch(self, key: str, checksum: str | None) -> None:
+        started = time.perf_counter()
+        spec = self.remote.spec
+        try:
+            [(_, data)] = list(self.remote.download([key]))
+        except RemoteError as exc:  # the remote went away mid-run: compute instead
+            raise RemoteObjectRefused(key, spec, f"cannot be read ({exc.error})") from None
+        where = f"remote '{spec.name}'"
+        if isinstance(data, MissingObject):
+            raise MissingObject(key, where)
+        if isinstance(data, Exception):
+            raise RemoteObjectRefused(key, spec, f"cannot be read ({data})")
+        self.fetched[key] = admit(self.local, key, data, checksum, spec)
+        self.transfer.count += 1
+        self.transfer.bytes += len(data)
+        self.transfer.seconds += time.perf_counter() - started
+
+    def info(self, key: str) -> ObjectInfo | None:
+        return self.local.info(key)
+
+    def pack(self, value: object) -> Packed:
+        return self.local.pack(value)
+
+    def compress(self, encoded: Encoded) -> Packed:
+        return self.local.compress(encoded)
+
+    def put_packed(self, key: str, packed: Packed) -> ObjectInfo:
+        return self.local.put_packed(key, packed)
+
+    def _existing_info(self, key: str) -> ObjectInfo | None:
+        try:
+            return self.local.info(key)
+        except CorruptObject:
+            return None
+
+    def delete(self, key: str) -> bool:
+        return self.local.delete(key)
+
+    def keys(self) -> Iterator[str]:
+        return self.local.keys()
+
+    def total_bytes(self) -> int:
+        return self.local.total_bytes()
+
+    def alias(self, key: str, existing: str) -> ObjectInfo | None:
+        return self.local.alias(key, existing)
+
+    def read_object(self, key: str) -> bytes:
+        return self.local.read_object(key)
+
+    def write_object(self, key: str, data: bytes, *, checksum: str | None = None) -> ObjectInfo:
+        return self.local.write_object(key, data, checksum=checksum)
+
+
+class RemoteObjectRefused(CorruptObject):
+    """An object from a remote that is not used: damaged, unreadable, or it needs pickle
+    from a remote that is not trusted. Nothing was written locally; it is recomputed."""
+
+    def __init__(self, key: str, spec: RemoteSpec, why: str) -> None:
+        self.key, self.path, self.reason = key, None, why
+        Exception.__init__(
+            self,
+            f"object {short(key)} from remote '{spec.name}' ({spec.url}) {why}; "
+            "it was not used and will be recomputed",
+        )
+
+
+def admit(
+    local: ObjectStore, key: str, data: bytes, checksum: str | None, spec: RemoteSpec
+) -> ObjectInfo:
+    """Write an object downloaded from ``spec`` to ``local`` once it is verified (against
+    ``checksum`` too, when known) and allowed; ``RemoteObjectRefused`` (nothing written)
+    when it is corrupt or needs code to load from a remote that is not trusted."""
+    try:
+        header = parse_header(data)
+        if not spec.trusted and header.codec not in SAFE_CODECS:
+            refusal = untrusted_refusal(data, header)
+            if refusal is not None:
+                raise RemoteObjectRefused(key, spec, refusal)
+    except Corruption as exc:
+        raise RemoteObjectRefused(key, spec, f"is corrupt ({exc.reason})") from None
+    try:
+        return local.write_object(key, data, checksum=checksum)
+    except CorruptObject as exc:  # verified as it is written: header, size, checksum
+        raise RemoteObjectRefused(key, spec, f"is corrupt ({exc.reason})") from None
+
+
+#: Pickle opcodes that import or call something: a pickle without them builds only
+#: plain data (numbers, strings, bytes, tuples, lists, dicts, sets) and runs no code.
+_CODE_OPCODES = frozenset(
+    {
+        "GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "NEWOBJ", "NEWOBJ_EX", "BUILD",
+        "EXT1", "EXT2", "EXT4", "PERSID", "BINPERSID", "NEXT_BUFFER", "READONLY_BUFFER",
+    }
+)  # fmt: skip
+#: Larger pickles from untrusted remotes are not inspected (the scan is pure Python).
+PLAIN_PICKLE_LIMIT = 4 * 2**20
+
+
+def untrusted_refusal(data: bytes, header: Header) -> str | None:
+    """Why a verified object may not load from an untrusted remote, or None when it may:
+    the codecs that cannot run code load, and so does a small pickle of plain data."""
+    if header.codec in SAFE_CODECS:
+        return None
+    if header.codec == "skops":
+        from helixvcs.store import estimators
+
+        _, raw = unpack_raw(data)
+        try:
+            unsafe = estimators.untrusted_types(raw)
+        except Exception as exc:  # skops missing, or not a skops file: refuse it
+            return f"holds an estimator skops cannot check ({type(exc).__name__})"
+        if unsafe:
+            shown = ", ".join(unsafe[:3]) + (", ..." if len(unsafe) > 3 else "")
+            return f"holds types skops does not trust ({shown}) and the remote is not trusted"
+        return None
+    if header.codec != "pickle" or header.raw_bytes > PLAIN_PICKLE_LIMIT:
+        return f"needs {header.codec} to load and the remote is not trusted"
+    import pickletools
+
+    _, raw = unpack_raw(data)
+    try:
+        for opcode, _, _ in pickletools.genops(bytes(raw)):
+            if opcode.name in _CODE_OPCODES:
+                return "needs pickle (it names Python code) and the remote is not trusted"
+    except Exception as exc:  # not a pickle we can read: refuse it
+        return f"holds an unreadable pickle ({type(exc).__name__})"
+    return None
