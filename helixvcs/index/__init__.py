@@ -59,6 +59,7 @@ from helixvcs.index.records import (
     ObjectRecord,
     OperatorRecord,
     RunRecord,
+    StoreTotals,
 )
 
 __all__ = [
@@ -78,5 +79,6 @@ __all__ = [
     "OperatorRecord",
     "RunExists",
     "RunRecord",
+    "StoreTotals",
     "UnknownRun",
 ]

@@ -12,7 +12,14 @@ from helixvcs.index import reads, writes
 from helixvcs.index.connection import attach, corruption, in_transaction, one_line
 from helixvcs.index.errors import BadQuery, IndexUnavailable
 from helixvcs.index.locking import hold
-from helixvcs.index.records import NODE_STATES, NodeRecord, ObjectRecord, OperatorRecord, RunRecord
+from helixvcs.index.records import (
+    NODE_STATES,
+    NodeRecord,
+    ObjectRecord,
+    OperatorRecord,
+    RunRecord,
+    StoreTotals,
+)
 from helixvcs.index.schema import check_not_too_new, current_version, latest_version, migrate
 
 if TYPE_CHECKING:
@@ -106,6 +113,20 @@ class Index:
         if keys:
             self._update(lambda con: writes.forget_objects(con, keys), None)
 
+    def mark_store_unreconciled(self) -> None:
+        """A run ended without recording the objects it may have written."""
+        self._update(writes.mark_store_unreconciled, None)
+
+    def reconcile_store(self, missing: Sequence[str], unrecorded: Mapping[str, int]) -> StoreTotals:
+        """Forget the records of ``missing`` objects (gone from the store) and set the
+        totals to the records left plus the ``unrecorded`` objects' bytes (found in the
+        store without a record)."""
+
+        def action(con: DuckDBPyConnection) -> StoreTotals:
+            return StoreTotals(*writes.reconcile_store(con, missing, unrecorded), stale=False)
+
+        return self._write(action)
+
     def mark_interrupted(self) -> int:
         """Mark this host's 'running' runs whose process is gone; returns how many."""
         return self._update(writes.mark_interrupted, 0)
@@ -164,6 +185,15 @@ class Index:
         if keys is not None and not keys:
             return {}
         return self._read(lambda con: reads.objects(con, keys), {})
+
+    def object_sizes(self) -> dict[str, int]:
+        """Bytes of every recorded object, by key (lighter than ``objects()``)."""
+        return self._read(reads.object_sizes, {})
+
+    def store_totals(self) -> StoreTotals:
+        """The store's size as recorded, without a scan; ``stale`` when it needs a
+        reconciliation (a missing index is stale: it knows nothing of the store)."""
+        return self._read(reads.store_totals, StoreTotals(0, 0, 0, stale=True))
 
     def compute_seconds(
         self, keys: Sequence[str], names: Sequence[str]

@@ -20,6 +20,7 @@ from helixvcs.index.records import (
     ObjectRecord,
     OperatorRecord,
     RunRecord,
+    StoreTotals,
     node_from_row,
     object_from_row,
     operator_from_row,
@@ -143,6 +144,18 @@ def objects(con: DuckDBPyConnection, keys: Sequence[str] | None) -> dict[str, Ob
         sql, params = sql + " WHERE key = ANY(?::VARCHAR[])", [list(keys)]
     records = (object_from_row(row) for row in con.execute(sql, params).fetchall())
     return {record.key: record for record in records}
+
+
+def object_sizes(con: DuckDBPyConnection) -> dict[str, int]:
+    """Bytes of every recorded object, by key."""
+    return dict(con.execute("SELECT key, bytes FROM objects").fetchall())
+
+
+def store_totals(con: DuckDBPyConnection) -> StoreTotals:
+    row = con.execute("SELECT objects, bytes, unrecorded_bytes, stale FROM store_totals").fetchone()
+    if row is None:
+        return StoreTotals(0, 0, 0, True)
+    return StoreTotals(int(row[0]), int(row[1]), int(row[2]), bool(row[3]))
 
 
 def compute_seconds(

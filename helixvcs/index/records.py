@@ -128,6 +128,20 @@ class ObjectRecord:
         object.__setattr__(self, "last_used", to_utc(self.last_used))
 
 
+@dataclass(frozen=True)
+class StoreTotals:
+    """The store's size as the index knows it, without looking at the store (schema v4)."""
+
+    objects: int  # recorded objects
+    bytes: int  # their bytes
+    unrecorded_bytes: int  # in the store without a record, at the last reconciliation
+    stale: bool  # a run ended since without recording what it wrote: reconcile first
+
+    @property
+    def used(self) -> int:
+        return self.bytes + self.unrecorded_bytes
+
+
 def columns(record_type: type) -> tuple[str, ...]:
     """Column names of a record's table, in field order (tables mirror the records)."""
     return tuple(f.name for f in fields(record_type))

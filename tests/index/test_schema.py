@@ -19,7 +19,15 @@ from helixvcs.index import (
     schema,
 )
 
-TABLES = ["metrics", "node_runs", "objects", "run_operators", "runs", "schema_version"]
+TABLES = [
+    "metrics",
+    "node_runs",
+    "objects",
+    "run_operators",
+    "runs",
+    "schema_version",
+    "store_totals",
+]
 
 
 def tables(index: Index) -> list[str]:
@@ -176,7 +184,7 @@ def test_a_version_2_index_is_migrated_and_its_runs_are_runs_of_their_version(
         )
         con.execute("INSERT INTO metrics VALUES ('old', 'accuracy', 0.85)")
     index.ensure()
-    assert version(index) == schema.latest_version() == 3
+    assert version(index) == schema.latest_version() == 4
     (run,) = index.runs()
     assert (run.kind, run.seed, run.base_run, run.variant) == ("commit", None, None, None)
     assert index.last_run(status="ok") == run
