@@ -152,6 +152,16 @@ class Index:
         """The operator set of the version a run ran, in workflow order."""
         return self._read(lambda con: reads.operators(con, run_id), [])
 
+    def operators_for(
+        self, run_ids: Sequence[str], *, with_source: bool = True
+    ) -> dict[str, list[OperatorRecord]]:
+        """``operators`` of several runs in one query (``source`` left empty unless
+        ``with_source``); each asked-for id is a key."""
+        empty: dict[str, list[OperatorRecord]] = {run_id: [] for run_id in run_ids}
+        if not run_ids:
+            return empty
+        return self._read(lambda con: reads.operators_for(con, run_ids, with_source), empty)
+
     def nodes(self, run_id: str) -> list[NodeRecord]:
         """What each operator did in a run, in workflow order."""
         return self._read(lambda con: reads.nodes(con, run_id), [])

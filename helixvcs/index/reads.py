@@ -7,7 +7,7 @@ Lookups over several runs (``metrics_for``, ``counts_for``) are one query each, 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from helixvcs.index.errors import AmbiguousRun
 from helixvcs.index.records import (
@@ -76,6 +76,28 @@ def operators(con: DuckDBPyConnection, run_id: str) -> list[OperatorRecord]:
         [run_id],
     ).fetchall()
     return [operator_from_row(row) for row in rows]
+
+
+def operators_for(
+    con: DuckDBPyConnection, run_ids: Sequence[str], with_source: bool
+) -> dict[str, list[OperatorRecord]]:
+    """``operators`` of several runs in one query. A version's operators mostly repeat the
+    previous version's: equal rows become one record (and one parse of their parts)."""
+    columns = [c if with_source or c != "source" else "'' AS source" for c in OPERATOR_COLUMNS]
+    rows = con.execute(
+        f"SELECT run_id, {', '.join(columns)} FROM run_operators "
+        "WHERE run_id = ANY(?::VARCHAR[]) ORDER BY run_id, position, name",
+        [list(run_ids)],
+    ).fetchall()
+    result: dict[str, list[OperatorRecord]] = {run_id: [] for run_id in run_ids}
+    seen: dict[tuple[Any, ...], OperatorRecord] = {}
+    for run_id, *row in rows:
+        shared = tuple(tuple(v) if isinstance(v, list) else v for v in row)
+        record = seen.get(shared)
+        if record is None:
+            record = seen[shared] = operator_from_row(row)
+        result[run_id].append(record)
+    return result
 
 
 def nodes(con: DuckDBPyConnection, run_id: str) -> list[NodeRecord]:

@@ -134,20 +134,23 @@ def explain(repo: Repo, metric: str, a: str, b: str) -> ExplainReport:
                 f"{rev} has no successful run with a metric named {metric!r}; "
                 f"run it first ({_run_hint(rev)}) or check the name with `helix log`"
             )
+    records = index.operators_for([v.run_id for v in infos.values()], with_source=False)
     points = [
-        VersionPoint(v.id, tuple(operators_of(index.operators(v.run_id))), v.value)
-        for v in infos.values()
+        VersionPoint(v.id, tuple(operators_of(records[v.run_id])), v.value) for v in infos.values()
     ]
     by_id = {p.id: p for p in points}
     first: dict[frozenset[tuple[str, str]], str] = {}
     for p in points:  # in history order
         first.setdefault(p.identity, p.id)
     path = explain_path(points, _id(*start), _id(*end))
+    full = index.operators_for([infos[v].run_id for v in path])  # with source, for the diffs
     steps = [
         Step(
             infos[u],
             infos[v],
-            diff_operators(by_id[u].operators, by_id[v].operators),
+            diff_operators(
+                operators_of(full[infos[u].run_id]), operators_of(full[infos[v].run_id])
+            ),
             infos[first[by_id[v].identity]],
         )
         for u, v in pairwise(path)
