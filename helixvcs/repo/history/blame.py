@@ -17,7 +17,8 @@ is attributed:
 * no edit (data the commit does not track changed, or nondeterminism): all remainder.
 
 So effects plus the remainder always add up to the delta. Commits without a successful
-run are run first (``iterations.measure``); commits that cannot run are skipped.
+run are run first (``iterations.measure``); commits that cannot run are skipped. The
+index is asked once for the values of every commit, and once for their operators.
 """
 
 from __future__ import annotations
@@ -29,10 +30,15 @@ from typing import TYPE_CHECKING, Any
 
 from helixvcs.exec import Progress
 from helixvcs.graph import Dag
-from helixvcs.graph.diff import ADDED, REMOVED, RENAMED, Edit, diff_operators
+from helixvcs.graph.diff import ADDED, REMOVED, RENAMED, Edit, Operator, diff_operators
 from helixvcs.graph.hybrid import SpliceError, splice
 from helixvcs.repo.context import compile_version
-from helixvcs.repo.history.iterations import Measurement, measure, recorded_operators
+from helixvcs.repo.history.iterations import (
+    Measurement,
+    measure,
+    recorded_measurements,
+    recorded_operators_for,
+)
 from helixvcs.repo.history.reports import record
 from helixvcs.repo.replay import replay
 from helixvcs.vcs import CommitInfo, first_parent_history, resolve_range, shallow_note
@@ -144,14 +150,19 @@ def blame_metric(
     report.note = shallow_note(repo.root, history)  # then the oldest has nothing to compare
     shas = [history[0].parent] if history and history[0].parent and not report.note else []
     values = {}
-    for sha in [*shas, *(c.sha for c in history)]:
-        m = measure(repo, sha, metric, progress)
+    commits = [*shas, *(c.sha for c in history)]
+    recorded = recorded_measurements(repo.index, commits, metric)  # one read for them all
+    for sha in commits:
+        m = recorded.get(sha) or measure(repo, sha, metric, progress)
         values[sha] = m
         report.runs += m.ran
         report.computed += m.computed
+    operators = recorded_operators_for(repo.index, commits)
     edits_seen: dict[str, int] = {}
     for commit in history:
-        blamed = _commit(repo, commit, values, metric, isolate, progress, report, edits_seen)
+        blamed = _commit(
+            repo, commit, values, operators, metric, isolate, progress, report, edits_seen
+        )
         if blamed is not None:
             report.commits.append(blamed)
     report.operators = _totals(report.commits, edits_seen)
@@ -164,6 +175,7 @@ def _commit(
     repo: Repo,
     commit: CommitInfo,
     values: dict[str, Measurement],
+    operators: dict[str, list[Operator]],
     metric: str,
     isolate: bool,
     progress: Progress,
@@ -179,8 +191,8 @@ def _commit(
         report.skipped.append((commit.sha, why or "no value"))
         return None
     assert commit.parent is not None
-    old_ops = recorded_operators(repo.index, commit.parent) or []
-    new_ops = recorded_operators(repo.index, commit.sha) or []
+    old_ops = operators.get(commit.parent, [])
+    new_ops = operators.get(commit.sha, [])
     edits = diff_operators(old_ops, new_ops, with_source=False).edits
     for e in edits:
         edits_seen[e.name] = edits_seen.get(e.name, 0) + 1
