@@ -6,13 +6,13 @@ factor per doubling of the work.
         [--objects 1000,10000,100000] [--source-mb 64,256,1024] [--repeats 3] [--out FILE]
 
 * **operators**: a workflow of N operators in N/100 repo modules (each a chain with local
-  fan-in, each module fed by the one before), run once, then one edit near the top and a
-  run that recomputes nearly everything. Whole processes; printed: the one-edit run's
-  wall, its operators' own seconds, ``helix plan``'s wall on the same tree (compiling and
-  planning: the run's work before executing) and the execution step's own overhead =
-  run wall - plan wall - operator seconds. Also in-process: the keep rule's recompute
-  costs for every operator of the DAG (``Upstream``, what a run asks), and for reference
-  the former walk over every unstored ancestor (up to 4,000 operators).
+  fan-in, each module fed by the one before), run once, then one edit of the first
+  operator and a run that recomputes everything: the whole process's wall (once). Then
+  in-process: compiling the workflow (parsing and keys), and the execution step's own
+  seconds: ``execute`` into a fresh store with every operator computed, minus the
+  operators' own seconds (median of the repeats); and the keep rule's recompute costs
+  for every operator (``Upstream``, as a run asks them, 10% of the values kept on the
+  way), with the former walk over every unstored ancestor for reference (up to 5,000).
 * **commits**: N commits (git fast-import) whose runs are recorded through the index's own
   write path (``begin_run`` / ``finish_run``, 30 operators, one edited per commit, one
   metric); ``helix blame-metric`` over the N commits and ``helix explain`` across the
@@ -33,6 +33,7 @@ n1)) between consecutive sizes: 2.0 is linear, 1.0 constant.
 from __future__ import annotations
 
 import argparse
+import io
 import itertools
 import json
 import math
@@ -138,7 +139,9 @@ def operator_modules(n: int) -> dict[str, str]:
             if j > 2 and rng.random() < 0.5:
                 parents.append(f"o{i - rng.randrange(2, j + 1)}")
             body = " + ".join(parents) if parents else "0"
-            lines.append(f"\n@wf.op\ndef o{i}({', '.join(parents)}):\n    return {body} + 1\n")
+            lines.append(
+                f"\n@wf.op\ndef o{i}({', '.join(parents)}):\n    return ({body} + 1) % 1000003\n"
+            )
         lasts.append(f"o{(m + 1) * PER_MODULE - 1}")
         files[f"m{m:03}.py"] = "".join(lines)
     imports = "".join(f"import m{m:03}  # noqa: F401\n" for m in range(modules))
@@ -147,6 +150,40 @@ def operator_modules(n: int) -> dict[str, str]:
         f"    return float({' + '.join(lasts)})\n"
     )
     return files
+
+
+def execution_step(repo: Path, repeats: int) -> tuple[float, float, int]:
+    """In-process: seconds to compile the workflow (parsing and keys), and the execution
+    step's own seconds (``execute`` wall minus the operators' seconds) with every
+    operator computed into a fresh store, as after an edit of the first operator; and
+    how many values the keep rule kept."""
+    from helixvcs.exec import Progress, RunSettings, execute, get_executor
+    from helixvcs.graph import compile_workflow
+    from helixvcs.hashing import StatCache
+    from helixvcs.plan import COMPUTE
+
+    started = time.perf_counter()
+    dag = compile_workflow(repo, repo / "workflow.py", StatCache(None))
+    compiled = time.perf_counter() - started
+    own, kept = [], 0
+    for r in range(repeats):
+        store = DiskObjectStore(repo / f"store{r}", hot=False)
+        started = time.perf_counter()
+        result = execute(
+            dag,
+            dict.fromkeys(dag.nodes, COMPUTE),
+            store=store,
+            executor=get_executor("local"),
+            replan=lambda held, lost: {},
+            compute_estimates=dict.fromkeys(dag.nodes, 0.0001),
+            settings=RunSettings(),
+            progress=Progress(io.StringIO()),
+        )
+        wall = time.perf_counter() - started
+        own.append(wall - sum(o.seconds for o in result.outcomes.values()))
+        kept = sum(o.materialized for o in result.outcomes.values())
+        shutil.rmtree(repo / f"store{r}")
+    return compiled, statistics.median(own), kept
 
 
 def keep_rule_seconds(repo: Path, walk: bool) -> tuple[float, float | None]:
@@ -188,33 +225,30 @@ def curve_operators(sizes: list[int], repeats: int, scratch: Path) -> list[dict[
         helix(repo, "init")
         commit_all(repo, "operators")
         first, _ = helix(repo, "run")
-        walls, plans, own = [], [], []
-        for r in range(repeats):  # each repeat edits the top operator again
-            top = repo / "m000.py"
-            text = top.read_text(encoding="utf-8")
-            top.write_text(text.replace(f"return 0 + {r + 1}", f"return 0 + {r + 2}"), "utf-8")
-            plan, _ = helix(repo, "plan")
-            wall, out = helix(repo, "run", "--json")
-            doc = json.loads(out)
-            ops = sum(node["seconds"] for node in doc["nodes"])
-            walls.append(wall)
-            plans.append(plan)
-            own.append(wall - plan - ops)
-            computed = sum(node["state"] == "compute" for node in doc["nodes"])
-        keep_new, keep_old = keep_rule_seconds(repo, walk=n <= 4000)
+        top = repo / "m000.py"
+        top.write_text(top.read_text("utf-8").replace("return (0 + 1)", "return (0 + 2)"), "utf-8")
+        plan, _ = helix(repo, "plan")
+        wall, out = helix(repo, "run", "--json")
+        doc = json.loads(out)
+        compiled, own, kept = execution_step(repo, repeats)
+        keep_new, keep_old = keep_rule_seconds(repo, walk=n <= 5000)
         points.append(
             {
                 "operators": n,
                 "first_run": first,
-                "edit_run": statistics.median(walls),
-                "plan": statistics.median(plans),
-                "execution_overhead": statistics.median(own),
-                "computed": computed,
+                "edit_run": wall,
+                "edit_plan": plan,
+                "edit_operator_seconds": sum(node["seconds"] for node in doc["nodes"]),
+                "computed": sum(node["state"] == "compute" for node in doc["nodes"]),
+                "compile": compiled,
+                "execution_overhead": own,
+                "kept": kept,
                 "keep_rule": keep_new,
                 "keep_rule_walk": keep_old,
             }
         )
         print(f"  operators {n}: {points[-1]}", file=sys.stderr)
+        shutil.rmtree(repo)
     return points
 
 
@@ -468,7 +502,7 @@ def main() -> None:
         if "operators" in curves:
             sizes = [int(s) for s in args.operators.split(",")]
             points = results["operators"] = curve_operators(sizes, args.repeats, scratch)
-            costs = ["edit_run", "plan", "execution_overhead", "keep_rule", "keep_rule_walk"]
+            costs = ["edit_run", "compile", "execution_overhead", "keep_rule", "keep_rule_walk"]
             printed.append(table("operators: one-edit run (s)", points, "operators", costs))
         if "commits" in curves:
             sizes = [int(s) for s in args.commits.split(",")]
