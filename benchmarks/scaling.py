@@ -11,8 +11,8 @@ factor per doubling of the work.
   in-process: compiling the workflow (parsing and keys), and the execution step's own
   seconds: ``execute`` into a fresh store with every operator computed, minus the
   operators' own seconds (median of the repeats); and the keep rule's recompute costs
-  for every operator (``Upstream``, as a run asks them, 10% of the values kept on the
-  way), with the former walk over every unstored ancestor for reference (up to 5,000).
+  for every operator (``Upstream``, as a run asks them, no value kept on the way), with
+  the former walk over every unstored ancestor for reference.
 * **commits**: N commits (git fast-import) whose runs are recorded through the index's own
   write path (``begin_run`` / ``finish_run``, 30 operators, one edited per commit, one
   metric); ``helix blame-metric`` over the N commits and ``helix explain`` across the
@@ -187,8 +187,9 @@ def execution_step(repo: Path, repeats: int) -> tuple[float, float, int]:
 
 
 def keep_rule_seconds(repo: Path, walk: bool) -> tuple[float, float | None]:
-    """Recompute costs of every operator in workflow order, as a run asks them, with 10%
-    of the values kept on the way: by ``Upstream``, and (``walk``) by the former walk."""
+    """Recompute costs of every operator in workflow order, as a run asks them, with none
+    of the values kept on the way (as in a run after an edit of the first operator: every
+    ancestor is unstored): by ``Upstream``, and (``walk``) by the former walk."""
     from helixvcs.graph import compile_workflow
     from helixvcs.hashing import StatCache
     from helixvcs.plan.materialize import Upstream, recompute_seconds
@@ -196,8 +197,7 @@ def keep_rule_seconds(repo: Path, walk: bool) -> tuple[float, float | None]:
     dag = compile_workflow(repo, repo / "workflow.py", StatCache(None))
     parents = dag.parents()
     seconds = dict.fromkeys(parents, 0.001)
-    rng = random.Random(1)
-    chosen = {name for name in parents if rng.random() < 0.1}
+    chosen: set[str] = set()
 
     def ask(by_walk: bool) -> float:
         stored: set[str] = set()
@@ -231,7 +231,7 @@ def curve_operators(sizes: list[int], repeats: int, scratch: Path) -> list[dict[
         wall, out = helix(repo, "run", "--json")
         doc = json.loads(out)
         compiled, own, kept = execution_step(repo, repeats)
-        keep_new, keep_old = keep_rule_seconds(repo, walk=n <= 5000)
+        keep_new, keep_old = keep_rule_seconds(repo, walk=True)
         points.append(
             {
                 "operators": n,

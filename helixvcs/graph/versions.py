@@ -72,8 +72,12 @@ def distance(u: VersionPoint, v: VersionPoint) -> int:
             added_keys.append(key)
             continue
         after = v.by_name[name]
-        upstream = any(p in moved for p in after.parents)
-        if not before.same_own_identity(after) or not upstream:
+        if (
+            before.parts != after.parts  # what ``same_own_identity`` compares, without copies
+            or before.parents != after.parents
+            or before.kind != after.kind
+            or moved.isdisjoint(after.parents)
+        ):
             edited += 1
     removed_keys = [key for name, key in gone if name not in v.by_name]
     renamed = 0

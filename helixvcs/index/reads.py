@@ -7,7 +7,7 @@ Lookups over several runs (``metrics_for``, ``counts_for``) are one query each, 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from helixvcs.index.errors import AmbiguousRun
 from helixvcs.index.records import (
@@ -81,22 +81,29 @@ def operators(con: DuckDBPyConnection, run_id: str) -> list[OperatorRecord]:
 def operators_for(
     con: DuckDBPyConnection, run_ids: Sequence[str], with_source: bool
 ) -> dict[str, list[OperatorRecord]]:
-    """``operators`` of several runs in one query. A version's operators mostly repeat the
-    previous version's: equal rows become one record (and one parse of their parts)."""
-    columns = [c if with_source or c != "source" else "'' AS source" for c in OPERATOR_COLUMNS]
-    rows = con.execute(
-        f"SELECT run_id, {', '.join(columns)} FROM run_operators "
-        "WHERE run_id = ANY(?::VARCHAR[]) ORDER BY run_id, position, name",
+    """``operators`` of several runs. A version's operators mostly repeat the previous
+    version's: each distinct row is read and parsed once, and each run lists which."""
+    columns = [f"o.{c}" if with_source or c != "source" else "''" for c in OPERATOR_COLUMNS]
+    hashed = [f"{c}::VARCHAR" for c in OPERATOR_COLUMNS if with_source or c != "source"]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE asked AS SELECT run_id, "
+        f"md5(concat_ws(chr(31), {', '.join(hashed)})) AS row_hash, position, name "
+        "FROM run_operators "
+        "WHERE run_id = ANY(?::VARCHAR[])",
         [list(run_ids)],
+    )
+    distinct = con.execute(
+        f"SELECT DISTINCT ON (row_hash) row_hash, {', '.join(columns)} "
+        "FROM asked a JOIN run_operators o ON a.run_id = o.run_id AND a.name = o.name"
     ).fetchall()
+    by_hash = {row[0]: operator_from_row(row[1:]) for row in distinct}
+    listing = con.execute(
+        "SELECT run_id, list(row_hash ORDER BY position, name) FROM asked GROUP BY run_id"
+    ).fetchall()
+    con.execute("DROP TABLE asked")
     result: dict[str, list[OperatorRecord]] = {run_id: [] for run_id in run_ids}
-    seen: dict[tuple[Any, ...], OperatorRecord] = {}
-    for run_id, *row in rows:
-        shared = tuple(tuple(v) if isinstance(v, list) else v for v in row)
-        record = seen.get(shared)
-        if record is None:
-            record = seen[shared] = operator_from_row(row)
-        result[run_id].append(record)
+    for run_id, hashes in listing:
+        result[run_id] = [by_hash[h] for h in hashes]
     return result
 
 

@@ -16,7 +16,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from helixvcs.errors import UserInputError
-from helixvcs.graph.diff import DagDiff, diff_operators, operators_of
+from helixvcs.graph.diff import DagDiff, Operator, diff_operators, operators_of
 from helixvcs.graph.versions import VersionPoint, explain_path
 from helixvcs.repo.history.iterations import SHORT, is_worktree
 from helixvcs.vcs import first_parent_history, resolve, resolve_range, working_version
@@ -135,8 +135,14 @@ def explain(repo: Repo, metric: str, a: str, b: str) -> ExplainReport:
                 f"run it first ({_run_hint(rev)}) or check the name with `helix log`"
             )
     records = index.operators_for([v.run_id for v in infos.values()], with_source=False)
+    shared: dict[int, Operator] = {}  # equal rows are one record: convert each once
+    for listed in records.values():
+        for r in listed:
+            if id(r) not in shared:
+                shared[id(r)] = operators_of([r])[0]
     points = [
-        VersionPoint(v.id, tuple(operators_of(records[v.run_id])), v.value) for v in infos.values()
+        VersionPoint(v.id, tuple(shared[id(r)] for r in records[v.run_id]), v.value)
+        for v in infos.values()
     ]
     by_id = {p.id: p for p in points}
     first: dict[frozenset[tuple[str, str]], str] = {}
