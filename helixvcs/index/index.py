@@ -200,6 +200,10 @@ class Index:
         """Bytes of every recorded object, by key (lighter than ``objects()``)."""
         return self._read(reads.object_sizes, {})
 
+    def object_values(self) -> dict[str, tuple[str, int, float]]:
+        """``(name, bytes, recompute seconds)`` of every recorded object, by key."""
+        return self._read(reads.object_values, {})
+
     def store_totals(self) -> StoreTotals:
         """The store's size as recorded, without a scan; ``stale`` when it needs a
         reconciliation (a missing index is stale: it knows nothing of the store)."""

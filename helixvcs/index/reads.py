@@ -180,6 +180,15 @@ def object_sizes(con: DuckDBPyConnection) -> dict[str, int]:
     return dict(con.execute("SELECT key, bytes FROM objects").fetchall())
 
 
+def object_values(con: DuckDBPyConnection) -> dict[str, tuple[str, int, float]]:
+    """``(name, bytes, recompute seconds)`` of every recorded object, by key: what the
+    eviction policy weighs (the compute seconds where no recompute cost was recorded)."""
+    rows = con.execute(
+        "SELECT key, name, bytes, coalesce(recompute_seconds, compute_seconds) FROM objects"
+    ).fetchall()
+    return {key: (name, size, seconds) for key, name, size, seconds in rows}
+
+
 def store_totals(con: DuckDBPyConnection) -> StoreTotals:
     row = con.execute("SELECT objects, bytes, unrecorded_bytes, stale FROM store_totals").fetchone()
     if row is None:

@@ -50,7 +50,7 @@ def stored_values(
     keys: Iterable[str] | None = None,
 ) -> list[StoredValue]:
     """Every stored object that may be evicted, valued (``keys``: the store's, if listed)."""
-    records = index.objects()
+    records = index.object_values()
     values = []
     fallback = default_probability()
     for key in list(store.keys() if keys is None else keys):
@@ -61,13 +61,11 @@ def stored_values(
             info = store.info(key)
             values.append(StoredValue(key, "?", info.bytes if info else 0, 0.0, 0.0))
             continue
-        p = probabilities.get(rec.name, fallback)
-        if current_keys.get(rec.name) != key:
+        name, size, recompute = rec
+        p = probabilities.get(name, fallback)
+        if current_keys.get(name) != key:
             p *= STALE_WEIGHT
-        recompute = (
-            rec.recompute_seconds if rec.recompute_seconds is not None else rec.compute_seconds
-        )
-        values.append(StoredValue(key, rec.name, rec.bytes, recompute, p))
+        values.append(StoredValue(key, name, size, recompute, p))
     return values
 
 

@@ -56,16 +56,21 @@ def gc(repo: Repo, max_size: int | None = None, dry_run: bool = False) -> GcRepo
     history = index.key_history(last.workflow) if last else []
     keys = list(store.keys())
     totals = reconcile(store, index, keys)  # the running totals, checked against the store
-    candidates = stored_values(
-        store,
-        index,
-        protected=index.running_keys(),
-        probabilities=survival_probabilities(history),
-        current_keys=current,
-        keys=keys,
-    )
     before = totals.used
     size, dropped = before, []
+    fits = before <= target  # then nothing is dropped, and nothing need be valued
+    candidates = (
+        []
+        if fits
+        else stored_values(
+            store,
+            index,
+            protected=index.running_keys(),
+            probabilities=survival_probabilities(history),
+            current_keys=current,
+            keys=keys,
+        )
+    )
     for obj in eviction_order(candidates):
         if size <= target:
             break
