@@ -21,7 +21,8 @@ factor per doubling of the work.
 * **objects**: a small workflow run once, then N extra stored objects of ~380 bytes,
   each written in the store's object format into its fan-out folder (without the fsync
   of a run's write: 12 ms each would make 100,000 take 20 minutes) and recorded through
-  ``record_objects``; a no-op ``helix run`` and ``helix gc`` that drops nothing.
+  ``record_objects``; a no-op ``helix run``, ``helix gc`` that drops nothing, and
+  ``helix gc --dry-run`` to 99% of the size (every object valued and ordered).
 * **source**: a workflow whose source is one file of N MB, run once; then a no-op run
   (the file re-checked by its stat, not re-hashed).
 
@@ -420,9 +421,15 @@ def curve_objects(sizes: list[int], repeats: int, scratch: Path) -> list[dict[st
         present = n
         run, _ = median_of(repeats, repo, "run")
         gc, out = median_of(repeats, repo, "gc", "--max-size", "1TB", "--json")
+        size = json.loads(out)["before_bytes"]
+        # a gc that must choose: every object valued and ordered (dry run: the store stays)
+        limit = str(int(size * 0.99))
+        choose, out = median_of(repeats, repo, "gc", "--max-size", limit, "--dry-run", "--json")
+        dropped = len(json.loads(out)["dropped"])
         points.append(
-            {"objects": n, "noop_run": run, "gc": gc, "gc_bytes": json.loads(out)["before_bytes"]}
-        )
+            {"objects": n, "noop_run": run, "gc": gc, "gc_choosing": choose, "gc_bytes": size,
+             "gc_would_drop": dropped}
+        )  # fmt: skip
         print(f"  objects {n}: {points[-1]}", file=sys.stderr)
     return points
 
@@ -512,7 +519,8 @@ def main() -> None:
         if "objects" in curves:
             sizes = [int(s) for s in args.objects.split(",")]
             points = results["objects"] = curve_objects(sizes, args.repeats, scratch)
-            printed.append(table("objects: store size (s)", points, "objects", ["noop_run", "gc"]))
+            costs = ["noop_run", "gc", "gc_choosing"]
+            printed.append(table("objects: store size (s)", points, "objects", costs))
         if "source" in curves:
             sizes = [int(s) for s in args.source_mb.split(",")]
             points = results["source"] = curve_source(sizes, args.repeats, scratch)
