@@ -47,7 +47,7 @@ def recompute_seconds(
 
 
 class Upstream:
-    """``recompute_seconds`` for every node of one run, in about O(nodes + edges).
+    """``recompute_seconds`` for every node of one run: a few bitset operations per edge.
 
     The rule sums over the *set* of unstored ancestors, so a node's total is not the sum of
     its parents' totals (a shared ancestor would count twice). Each node's set is kept as a
