@@ -59,7 +59,7 @@ from helixvcs.exec.task import (
 from helixvcs.graph import Dag, Node, source_argument
 from helixvcs.plan import COMPUTE, LOAD, PRUNE, MaterializePolicy
 from helixvcs.plan.costs import STORE_THROUGHPUT
-from helixvcs.plan.materialize import recompute_seconds
+from helixvcs.plan.materialize import Upstream
 from helixvcs.store import DiskObjectStore, ObjectInfo, ObjectStore
 from helixvcs.store.writer import BackgroundWriter
 
@@ -187,6 +187,7 @@ class _Run:
         self.replan_needed = False
         self.errors: list[BaseException] = []  # not the user's: raised once the run drained
         self.stored = {n.name for n in dag if store.has(n.key)}
+        self.upstream = Upstream(self.parents, self.seconds, self.stored)  # see changed()
         self.result = ExecResult(outcomes={n.name: NodeOutcome(n.name, n.key, PRUNE) for n in dag})
         self.equal = cutoff.unchanged(dag, settings.previous)  # values equal to last run's
         self.aliased: set[str] = set()  # stored under their new key by early cutoff
@@ -334,7 +335,7 @@ class _Run:
         if self.settings.policy is MaterializePolicy.NONE:
             return None
         own = self.seconds.get(node.name, 0.0)
-        total = recompute_seconds(node.name, self.parents, self.seconds, self.stored)
+        total = self.upstream.recompute_seconds(node.name)
         # the room this task may write into without asking: reserved until it finishes,
         # so tasks in flight together can never overfill the store
         # (local only: a parallel task that had to hand its value back for a save would
@@ -395,8 +396,9 @@ class _Run:
             out.load_seconds, out.bytes = meta.seconds, meta.bytes
         else:
             self.seconds[task.name] = meta.seconds
+            self.upstream.changed(task.name)
             if meta.cutoff and meta.info is not None:  # stored under its new key: a link
-                recompute = recompute_seconds(task.name, self.parents, self.seconds, self.stored)
+                recompute = self.upstream.recompute_seconds(task.name)
                 worth = recompute / max(meta.info.raw_bytes, 1)
                 self._stored(task.name, meta.info, recompute, worth)
                 self._cut_off(task.name)
@@ -410,6 +412,7 @@ class _Run:
             if meta.writing:  # encoded already: its children may have it now
                 self.writing[task.name] = meta
                 self.stored.add(task.name)  # for its children's keep decisions, as if written
+                self.upstream.changed(task.name)
                 note = "kept"
             else:
                 note = self._account(task.name, meta)
@@ -434,10 +437,12 @@ class _Run:
                 info = future.result()
             except Exception as exc:  # the store refused it (a full disk): the run fails
                 self.stored.discard(name)
+                self.upstream.changed(name)
                 self.errors.append(exc)
                 continue
             if self._account(name, replace(meta, info=info)) != "kept":
                 self.stored.discard(name)  # over the budget after all: deleted
+                self.upstream.changed(name)
 
     def _cut_off(self, name: str) -> None:
         """``name`` came out equal to its previous value: what only depended on equal
@@ -459,6 +464,7 @@ class _Run:
             out.recompute_seconds = self.seconds.get(other)
             self.aliased.add(other)
             self.stored.add(other)
+            self.upstream.changed(other)
             linked = True
         if linked:
             self.replan_needed = True
@@ -489,6 +495,7 @@ class _Run:
     def _lost(self, task: Task, meta: TaskMeta, out: NodeOutcome) -> None:
         out.state, out.status = PRUNE, "skipped"
         self.stored.discard(task.name)
+        self.upstream.changed(task.name)
         if task.key in self.lost:  # a plan must never load a lost key twice
             self.errors.append(RuntimeError(f"planner chose to load lost object {task.key}"))
             return
@@ -519,6 +526,7 @@ class _Run:
         out.materialized, out.bytes, out.info = True, info.bytes, info
         out.recompute_seconds = recompute
         self.stored.add(name)
+        self.upstream.changed(name)
         self.unsaved.discard(name)
         return True
 
@@ -566,7 +574,7 @@ class _Run:
             if any(self._received(c) for c in children[node.name]):
                 continue
             size = self.sizes[node.name]
-            recompute = recompute_seconds(node.name, self.parents, self.seconds, self.stored)
+            recompute = self.upstream.recompute_seconds(node.name)
             worth = recompute / max(size, 1)
             if self._room(size, worth):
                 self._save(node, recompute, worth)

@@ -60,6 +60,7 @@ from helixvcs.index.records import (
     ObjectRecord,
     OperatorRecord,
     RunRecord,
+    StoreTotals,
     WeightsRecord,
 )
 
@@ -81,6 +82,7 @@ __all__ = [
     "OperatorRecord",
     "RunExists",
     "RunRecord",
+    "StoreTotals",
     "UnknownRun",
     "WeightsRecord",
 ]

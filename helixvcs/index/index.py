@@ -23,6 +23,7 @@ from helixvcs.index.records import (
     ObjectRecord,
     OperatorRecord,
     RunRecord,
+    StoreTotals,
     WeightsRecord,
 )
 from helixvcs.index.schema import check_not_too_new, current_version, latest_version, migrate
@@ -157,6 +158,20 @@ class Index:
         if blocks or weights:
             self._write(lambda con: features.record(con, run_id, blocks, weights))
 
+    def mark_store_unreconciled(self) -> None:
+        """A run ended without recording the objects it may have written."""
+        self._update(writes.mark_store_unreconciled, None)
+
+    def reconcile_store(self, missing: Sequence[str], unrecorded: Mapping[str, int]) -> StoreTotals:
+        """Forget the records of ``missing`` objects (gone from the store) and set the
+        totals to the records left plus the ``unrecorded`` objects' bytes (found in the
+        store without a record)."""
+
+        def action(con: DuckDBPyConnection) -> StoreTotals:
+            return StoreTotals(*writes.reconcile_store(con, missing, unrecorded), stale=False)
+
+        return self._write(action)
+
     def mark_interrupted(self) -> int:
         """Mark this host's 'running' runs whose process is gone; returns how many.
         Looks first, under the shared lock: most commands find nothing to mark."""
@@ -190,6 +205,16 @@ class Index:
     def operators(self, run_id: str) -> list[OperatorRecord]:
         """The operator set of the version a run ran, in workflow order."""
         return self._read(lambda con: reads.operators(con, run_id), [])
+
+    def operators_for(
+        self, run_ids: Sequence[str], *, with_source: bool = True
+    ) -> dict[str, list[OperatorRecord]]:
+        """``operators`` of several runs in one query (``source`` left empty unless
+        ``with_source``); each asked-for id is a key."""
+        empty: dict[str, list[OperatorRecord]] = {run_id: [] for run_id in run_ids}
+        if not run_ids:
+            return empty
+        return self._read(lambda con: reads.operators_for(con, run_ids, with_source), empty)
 
     def nodes(self, run_id: str) -> list[NodeRecord]:
         """What each operator did in a run, in workflow order."""
@@ -238,6 +263,19 @@ class Index:
         if not keys:
             return {}
         return self._read(lambda con: reads.computed_by_ok_runs(con, keys), {})
+
+    def object_sizes(self) -> dict[str, int]:
+        """Bytes of every recorded object, by key (lighter than ``objects()``)."""
+        return self._read(reads.object_sizes, {})
+
+    def object_values(self) -> dict[str, tuple[str, int, float]]:
+        """``(name, bytes, recompute seconds)`` of every recorded object, by key."""
+        return self._read(reads.object_values, {})
+
+    def store_totals(self) -> StoreTotals:
+        """The store's size as recorded, without a scan; ``stale`` when it needs a
+        reconciliation (a missing index is stale: it knows nothing of the store)."""
+        return self._read(reads.store_totals, StoreTotals(0, 0, 0, stale=True))
 
     def compute_seconds(
         self, keys: Sequence[str], names: Sequence[str]

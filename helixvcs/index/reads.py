@@ -20,6 +20,7 @@ from helixvcs.index.records import (
     ObjectRecord,
     OperatorRecord,
     RunRecord,
+    StoreTotals,
     node_from_row,
     object_from_row,
     operator_from_row,
@@ -75,6 +76,35 @@ def operators(con: DuckDBPyConnection, run_id: str) -> list[OperatorRecord]:
         [run_id],
     ).fetchall()
     return [operator_from_row(row) for row in rows]
+
+
+def operators_for(
+    con: DuckDBPyConnection, run_ids: Sequence[str], with_source: bool
+) -> dict[str, list[OperatorRecord]]:
+    """``operators`` of several runs. A version's operators mostly repeat the previous
+    version's: each distinct row is read and parsed once, and each run lists which."""
+    columns = [f"o.{c}" if with_source or c != "source" else "''" for c in OPERATOR_COLUMNS]
+    hashed = [f"{c}::VARCHAR" for c in OPERATOR_COLUMNS if with_source or c != "source"]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE asked AS SELECT run_id, "
+        f"md5(concat_ws(chr(31), {', '.join(hashed)})) AS row_hash, position, name "
+        "FROM run_operators "
+        "WHERE run_id = ANY(?::VARCHAR[])",
+        [list(run_ids)],
+    )
+    distinct = con.execute(
+        f"SELECT DISTINCT ON (row_hash) row_hash, {', '.join(columns)} "
+        "FROM asked a JOIN run_operators o ON a.run_id = o.run_id AND a.name = o.name"
+    ).fetchall()
+    by_hash = {row[0]: operator_from_row(row[1:]) for row in distinct}
+    listing = con.execute(
+        "SELECT run_id, list(row_hash ORDER BY position, name) FROM asked GROUP BY run_id"
+    ).fetchall()
+    con.execute("DROP TABLE asked")
+    result: dict[str, list[OperatorRecord]] = {run_id: [] for run_id in run_ids}
+    for run_id, hashes in listing:
+        result[run_id] = [by_hash[h] for h in hashes]
+    return result
 
 
 def nodes(con: DuckDBPyConnection, run_id: str) -> list[NodeRecord]:
@@ -143,6 +173,27 @@ def objects(con: DuckDBPyConnection, keys: Sequence[str] | None) -> dict[str, Ob
         sql, params = sql + " WHERE key = ANY(?::VARCHAR[])", [list(keys)]
     records = (object_from_row(row) for row in con.execute(sql, params).fetchall())
     return {record.key: record for record in records}
+
+
+def object_sizes(con: DuckDBPyConnection) -> dict[str, int]:
+    """Bytes of every recorded object, by key."""
+    return dict(con.execute("SELECT key, bytes FROM objects").fetchall())
+
+
+def object_values(con: DuckDBPyConnection) -> dict[str, tuple[str, int, float]]:
+    """``(name, bytes, recompute seconds)`` of every recorded object, by key: what the
+    eviction policy weighs (the compute seconds where no recompute cost was recorded)."""
+    rows = con.execute(
+        "SELECT key, name, bytes, coalesce(recompute_seconds, compute_seconds) FROM objects"
+    ).fetchall()
+    return {key: (name, size, seconds) for key, name, size, seconds in rows}
+
+
+def store_totals(con: DuckDBPyConnection) -> StoreTotals:
+    row = con.execute("SELECT objects, bytes, unrecorded_bytes, stale FROM store_totals").fetchone()
+    if row is None:
+        return StoreTotals(0, 0, 0, True)
+    return StoreTotals(int(row[0]), int(row[1]), int(row[2]), bool(row[3]))
 
 
 def compute_seconds(

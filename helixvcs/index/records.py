@@ -156,6 +156,20 @@ class WeightsRecord:
     run_id: str = ""  # the run that recorded it (filled in on reads)
 
 
+@dataclass(frozen=True)
+class StoreTotals:
+    """The store's size as the index knows it, without looking at the store (schema v5)."""
+
+    objects: int  # recorded objects
+    bytes: int  # their bytes
+    unrecorded_bytes: int  # in the store without a record, at the last reconciliation
+    stale: bool  # a run ended since without recording what it wrote: reconcile first
+
+    @property
+    def used(self) -> int:
+        return self.bytes + self.unrecorded_bytes
+
+
 def columns(record_type: type) -> tuple[str, ...]:
     """Column names of a record's table, in field order (tables mirror the records)."""
     return tuple(f.name for f in fields(record_type))

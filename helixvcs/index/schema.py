@@ -162,7 +162,22 @@ CREATE TABLE estimator_weights (
 );
 """
 
-MIGRATIONS: list[tuple[int, str]] = [(1, V1), (2, V2), (3, V3), (4, V4)]
+# v5: the store's size, kept where objects are recorded, so that a run never stats every
+# object to learn it: the recorded objects and their bytes (kept up to date by every write
+# of the objects table), the bytes in the store that no record covers (left by a run that
+# died before recording what it wrote, counted by the last reconciliation), and whether a
+# run ended since without recording its objects (then the next run reconciles first).
+V5 = """
+CREATE TABLE store_totals (
+    objects BIGINT NOT NULL,
+    bytes BIGINT NOT NULL,
+    unrecorded_bytes BIGINT NOT NULL,
+    stale BOOLEAN NOT NULL
+);
+INSERT INTO store_totals SELECT count(*), coalesce(sum(bytes), 0), 0, true FROM objects;
+"""
+
+MIGRATIONS: list[tuple[int, str]] = [(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)]
 
 
 def latest_version() -> int:

@@ -152,7 +152,9 @@ def record_objects(con: DuckDBPyConnection, objects: Sequence[ObjectRecord]) -> 
     # One statement may not upsert a key twice; the last record of a key wins.
     latest = {obj.key: obj for obj in objects}
     rows = [object_to_row(obj) for obj in latest.values()]
+    count, size = _recorded(con, list(latest))
     _insert_rows(con, "objects", _OBJECT_TYPES, rows, replace=True)
+    _add_to_totals(con, len(latest) - count, sum(obj.bytes for obj in latest.values()) - size)
 
 
 def touch_objects(con: DuckDBPyConnection, keys: Sequence[str], when: datetime) -> None:
@@ -167,7 +169,52 @@ def record_load(con: DuckDBPyConnection, key: str, load_seconds: float) -> None:
 
 
 def forget_objects(con: DuckDBPyConnection, keys: Sequence[str]) -> None:
+    count, size = _recorded(con, keys)
     con.execute("DELETE FROM objects WHERE key = ANY(?::VARCHAR[])", [list(keys)])
+    _add_to_totals(con, -count, -size)
+
+
+def _recorded(con: DuckDBPyConnection, keys: Sequence[str]) -> tuple[int, int]:
+    """How many of ``keys`` the objects table holds, and their bytes."""
+    row = con.execute(
+        "SELECT count(*), coalesce(sum(bytes), 0) FROM objects WHERE key = ANY(?::VARCHAR[])",
+        [list(keys)],
+    ).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
+
+
+def _add_to_totals(con: DuckDBPyConnection, objects: int, nbytes: int) -> None:
+    if objects or nbytes:
+        con.execute(
+            "UPDATE store_totals SET objects = objects + ?, bytes = bytes + ?", [objects, nbytes]
+        )
+
+
+def mark_store_unreconciled(con: DuckDBPyConnection) -> None:
+    """A run ended without recording what it wrote: the next one counts the store again."""
+    con.execute("UPDATE store_totals SET stale = true")
+
+
+def reconcile_store(
+    con: DuckDBPyConnection, missing: Sequence[str], unrecorded: Mapping[str, int]
+) -> tuple[int, int, int]:
+    """Forget the records of objects gone from the store and set the totals from what the
+    store holds (``unrecorded``: objects found without a record, with their bytes; one
+    recorded since it was found counts once). Returns objects, bytes, unrecorded bytes."""
+    if missing:
+        con.execute("DELETE FROM objects WHERE key = ANY(?::VARCHAR[])", [list(missing)])
+    since = con.execute(
+        "SELECT key FROM objects WHERE key = ANY(?::VARCHAR[])", [list(unrecorded)]
+    ).fetchall()
+    recorded_since = {row[0] for row in since}
+    loose = sum(n for key, n in unrecorded.items() if key not in recorded_since)
+    row = con.execute("SELECT count(*), coalesce(sum(bytes), 0) FROM objects").fetchone()
+    count, size = (int(row[0]), int(row[1])) if row else (0, 0)
+    con.execute(
+        "UPDATE store_totals SET objects = ?, bytes = ?, unrecorded_bytes = ?, stale = false",
+        [count, size, loose],
+    )
+    return count, size, loose
 
 
 def dead_runs(con: DuckDBPyConnection) -> list[str]:
@@ -193,6 +240,7 @@ def mark_interrupted(con: DuckDBPyConnection) -> int:
             "WHERE run_id = ANY(?::VARCHAR[])",
             [dead],
         )
+        mark_store_unreconciled(con)  # what they wrote and never recorded
     return len(dead)
 
 

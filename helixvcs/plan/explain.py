@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from helixvcs.graph import Dag, Node
 from helixvcs.graph.diff import part_causes
 from helixvcs.plan.costs import CostModel
-from helixvcs.plan.materialize import recompute_seconds
+from helixvcs.plan.materialize import Upstream
 from helixvcs.plan.optimizer import COMPUTE, LOAD, optimal_states, plan_cost
 
 REUSE_MARGIN_SECONDS = 0.05
@@ -65,6 +65,7 @@ def make_plan(
     states = optimal_states(parents, targets, compute, _reuse_outputs(load, targets))
     needed = _needed(dag, targets)
     changes = describe_changes(dag, previous or {})
+    upstream = Upstream(parents, compute, set())  # with every ancestor recomputed
     nodes = {}
     for node in dag:
         state = states[node.name]
@@ -72,7 +73,7 @@ def make_plan(
         if state == COMPUTE:
             reason = _compute_reason(node, change, load[node.name], compute[node.name])
         elif state == LOAD:
-            full = recompute_seconds(node.name, parents, compute, stored=set())
+            full = upstream.recompute_seconds(node.name)
             what = "unchanged" if change is None else "stored from an earlier version"
             cost = load[node.name] or 0.0
             reason = (

@@ -8,11 +8,36 @@ may load are never evicted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
-from helixvcs.index import Index
+from helixvcs.index import Index, StoreTotals
 from helixvcs.plan.benefit import STALE_WEIGHT, StoredValue, choose_evictions, default_probability
 from helixvcs.store import ObjectStore
+
+
+def used_bytes(store: ObjectStore, index: Index) -> int:
+    """The store's size from the index's running totals: no object is looked at, unless a
+    run ended without recording what it wrote (then the store is counted once, here)."""
+    totals = index.store_totals()
+    if totals.stale:
+        totals = reconcile(store, index)
+    return totals.used
+
+
+def reconcile(store: ObjectStore, index: Index, keys: Iterable[str] | None = None) -> StoreTotals:
+    """Count the store against the index: forget records of objects that are gone, and
+    count the bytes of objects without a record (a run died before recording them; those
+    of runs in progress will be recorded by them). ``keys``: the store's keys, if listed."""
+    recorded = index.object_sizes()
+    present = set(store.keys() if keys is None else keys)
+    missing = [key for key in recorded if key not in present]
+    running = index.running_keys()
+    unrecorded = {}
+    for key in present:
+        if key not in recorded and key not in running:
+            info = store.info(key)
+            unrecorded[key] = info.bytes if info else 0
+    return index.reconcile_store(missing, unrecorded)
 
 
 def stored_values(
@@ -22,11 +47,13 @@ def stored_values(
     protected: set[str],
     probabilities: Mapping[str, float],
     current_keys: Mapping[str, str],
+    keys: Iterable[str] | None = None,
 ) -> list[StoredValue]:
-    """Every stored object that may be evicted, valued."""
-    records = index.objects()
+    """Every stored object that may be evicted, valued (``keys``: the store's, if listed)."""
+    records = index.object_values()
     values = []
-    for key in list(store.keys()):
+    fallback = default_probability()
+    for key in list(store.keys() if keys is None else keys):
         if key in protected:
             continue
         rec = records.get(key)
@@ -34,13 +61,11 @@ def stored_values(
             info = store.info(key)
             values.append(StoredValue(key, "?", info.bytes if info else 0, 0.0, 0.0))
             continue
-        p = probabilities.get(rec.name, default_probability())
-        if current_keys.get(rec.name) != key:
+        name, size, recompute = rec
+        p = probabilities.get(name, fallback)
+        if current_keys.get(name) != key:
             p *= STALE_WEIGHT
-        recompute = (
-            rec.recompute_seconds if rec.recompute_seconds is not None else rec.compute_seconds
-        )
-        values.append(StoredValue(key, rec.name, rec.bytes, recompute, p))
+        values.append(StoredValue(key, name, size, recompute, p))
     return values
 
 
@@ -58,7 +83,7 @@ class StoreBudget:
         current_keys: Mapping[str, str],
     ) -> None:
         self.limit, self.store, self.index = limit, store, index
-        self.used = store.total_bytes()
+        self.used = used_bytes(store, index)
         self.protected = set(protected)
         self.probabilities, self.current_keys = probabilities, current_keys
         self.evicted: list[str] = []

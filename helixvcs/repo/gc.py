@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from helixvcs.plan.benefit import eviction_order, survival_probabilities
-from helixvcs.repo.budget import stored_values
+from helixvcs.repo.budget import reconcile, stored_values
 
 if TYPE_CHECKING:
     from helixvcs.repo import Repo
@@ -50,18 +50,27 @@ class GcReport:
 def gc(repo: Repo, max_size: int | None = None, dry_run: bool = False) -> GcReport:
     index, store = repo.index, repo.store
     target = max_size if max_size is not None else repo.layout.read_config().max_store_bytes
+    index.mark_interrupted()  # a dead run's keys are not protected, its objects not its own
     last = index.last_run(status="ok")
     current = {op.name: op.key for op in index.operators(last.run_id)} if last else {}
     history = index.key_history(last.workflow) if last else []
-    candidates = stored_values(
-        store,
-        index,
-        protected=index.running_keys(),
-        probabilities=survival_probabilities(history),
-        current_keys=current,
-    )
-    before = store.total_bytes()
+    keys = list(store.keys())
+    totals = reconcile(store, index, keys)  # the running totals, checked against the store
+    before = totals.used
     size, dropped = before, []
+    fits = before <= target  # then nothing is dropped, and nothing need be valued
+    candidates = (
+        []
+        if fits
+        else stored_values(
+            store,
+            index,
+            protected=index.running_keys(),
+            probabilities=survival_probabilities(history),
+            current_keys=current,
+            keys=keys,
+        )
+    )
     for obj in eviction_order(candidates):
         if size <= target:
             break
@@ -73,6 +82,8 @@ def gc(repo: Repo, max_size: int | None = None, dry_run: bool = False) -> GcRepo
         )
     if not dry_run:
         index.forget_objects([str(d["key"]) for d in dropped])
+        if any(d["name"] == "?" for d in dropped):  # unrecorded objects dropped: count again
+            reconcile(store, index)
     trees = 0 if dry_run else _remove_trees(repo)
     return GcReport(target, before, size, dropped, trees, dry_run)
 

@@ -321,6 +321,7 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
                 metrics={},
                 error=error or "interrupted",
             )
+            index.mark_store_unreconciled()  # it may have written objects it never recorded
         executor.close()
     saved = _saved_seconds(plan, result, index) if status == "ok" else 0.0
     cis = _intervals(dag, result, sample) if status == "ok" else {}

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helixvcs.errors import UserInputError
+from helixvcs.vcs.gitcli import GitFailed, read_git
 from helixvcs.vcs.revisions import resolve
 from helixvcs.vcs.root import find_root
-from helixvcs.vcs.version import SHORT_SHA, _subject
+from helixvcs.vcs.version import SHORT_SHA
 
 
 class NotOnFirstParentChain(UserInputError):
@@ -55,29 +56,43 @@ def first_parent_history(root: Path, end: str, start: str | None = None) -> list
     """The commits after ``start`` up to ``end`` along first parents, oldest first.
 
     ``start`` must be on ``end``'s first-parent chain (``NotOnFirstParentChain``
-    otherwise); with no ``start`` the walk goes back to the root commit.
+    otherwise); with no ``start`` the walk goes back to the root commit. One ``git log``
+    reads the whole chain (dulwich would parse every commit object in Python).
     """
-    from dulwich.objects import Commit
-    from dulwich.repo import Repo as GitRepo
-
+    top = find_root(root)
+    try:
+        out = read_git(["log", "--first-parent", "-z", "--format=%H%x1f%P%x1f%B", end, "--"], top)
+    except GitFailed:  # an object git cannot read: nothing to walk, as at a shallow end
+        out = ""
     found: list[CommitInfo] = []
-    with GitRepo(str(find_root(root))) as repo:
-        sha: str | None = end
-        while sha is not None and sha != start:
-            try:
-                commit = repo[sha.encode("ascii")]
-            except KeyError:  # a shallow clone ends here
-                break
-            assert isinstance(commit, Commit)
-            parent = commit.parents[0].decode("ascii") if commit.parents else None
-            found.append(CommitInfo(sha, _subject(commit.message), parent))
-            sha = parent
+    sha: str | None = end
+    for record in out.split("\0"):
+        if not record:
+            continue
+        sha, parents, body = record.split("\x1f", 2)
+        if sha == start:
+            break
+        lines = body.strip().splitlines()
+        first = parents.split()[0] if parents.split() else _grafted_parent(top, sha)
+        found.append(CommitInfo(sha, lines[0] if lines else "", first))
+        sha = first
     if start is not None and sha != start:
         raise NotOnFirstParentChain(
             f"{start[:SHORT_SHA]} is not on the first-parent history of {end[:SHORT_SHA]}; "
             "give an older commit of the same branch"
         )
     return found[::-1]
+
+
+def _grafted_parent(top: Path, sha: str) -> str | None:
+    """The first parent the commit object names: git log shows none where a shallow
+    clone ends, but the commit has one (absent from this clone)."""
+    for line in read_git(["cat-file", "commit", sha], top).splitlines():
+        if line.startswith("parent "):
+            return line.split()[1]
+        if not line:
+            break
+    return None
 
 
 def shallow_boundary(root: Path, history: list[CommitInfo]) -> CommitInfo | None:

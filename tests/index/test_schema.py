@@ -28,6 +28,7 @@ TABLES = [
     "run_operators",
     "runs",
     "schema_version",
+    "store_totals",
 ]
 
 

@@ -21,7 +21,8 @@ run are run first (``iterations.measure``); commits that cannot run (they do not
 or their run fails) are skipped, and their edits are merged into the next commit that
 ran, which is compared with the last commit before them that ran: an edit made in a
 broken commit still gets its share of the change. The metric's name is checked before
-anything runs.
+anything runs. The index is asked once for the values of every commit, and once for
+their operators.
 """
 
 from __future__ import annotations
@@ -33,10 +34,15 @@ from typing import TYPE_CHECKING, Any
 
 from helixvcs.exec import Progress
 from helixvcs.graph import Dag
-from helixvcs.graph.diff import ADDED, REMOVED, RENAMED, Edit, diff_operators
+from helixvcs.graph.diff import ADDED, REMOVED, RENAMED, Edit, Operator, diff_operators
 from helixvcs.graph.hybrid import SpliceError, splice
 from helixvcs.repo.context import compile_version
-from helixvcs.repo.history.iterations import Measurement, measure, recorded_operators
+from helixvcs.repo.history.iterations import (
+    Measurement,
+    measure,
+    recorded_measurements,
+    recorded_operators_for,
+)
 from helixvcs.repo.history.metrics import check_metric
 from helixvcs.repo.history.reports import record
 from helixvcs.repo.replay import replay
@@ -152,11 +158,14 @@ def blame_metric(
     report.note = shallow_note(repo.root, history)  # then the oldest has nothing to compare
     shas = [history[0].parent] if history and history[0].parent and not report.note else []
     values = {}
-    for sha in [*shas, *(c.sha for c in history)]:
-        m = measure(repo, sha, metric, progress)
+    commits = [*shas, *(c.sha for c in history)]
+    recorded = recorded_measurements(repo.index, commits, metric)  # one read for them all
+    for sha in commits:
+        m = recorded.get(sha) or measure(repo, sha, metric, progress)
         values[sha] = m
         report.runs += m.ran
         report.computed += m.computed
+    operators = recorded_operators_for(repo.index, commits)
     edits_seen: dict[str, int] = {}
     base = values.get(shas[0]) if shas else None  # the last commit with a value
     merged: list[str] = []  # commits since ``base`` without one
@@ -169,7 +178,15 @@ def blame_metric(
             continue
         if base is not None:
             blamed = _commit(
-                repo, commit, base, after, tuple(merged), isolate, progress, report, edits_seen
+                repo,
+                commit,
+                (base, after),
+                operators,
+                tuple(merged),
+                isolate,
+                progress,
+                report,
+                edits_seen,
             )
             if blamed is not None:
                 report.commits.append(blamed)
@@ -183,8 +200,8 @@ def blame_metric(
 def _commit(
     repo: Repo,
     commit: CommitInfo,
-    before: Measurement,
-    after: Measurement,
+    values: tuple[Measurement, Measurement],
+    operators: dict[str, list[Operator]],
     merged: tuple[str, ...],
     isolate: bool,
     progress: Progress,
@@ -193,9 +210,10 @@ def _commit(
 ) -> BlamedCommit | None:
     """``commit`` against ``before``: its first parent, or the last commit before it that
     ran when ``merged`` ones in between did not."""
+    before, after = values
     assert after.value is not None and before.value is not None
-    old_ops = recorded_operators(repo.index, before.commit) or []
-    new_ops = recorded_operators(repo.index, commit.sha) or []
+    old_ops = operators.get(before.commit, [])
+    new_ops = operators.get(commit.sha, [])
     edits = diff_operators(old_ops, new_ops, with_source=False).edits
     for e in edits:
         edits_seen[e.name] = edits_seen.get(e.name, 0) + 1

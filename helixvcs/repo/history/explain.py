@@ -16,7 +16,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from helixvcs.errors import UserInputError
-from helixvcs.graph.diff import DagDiff, diff_operators, operators_of
+from helixvcs.graph.diff import DagDiff, Operator, diff_operators, operators_of
 from helixvcs.graph.versions import VersionPoint, explain_path
 from helixvcs.repo.history.iterations import SHORT, is_worktree
 from helixvcs.vcs import first_parent_history, resolve, resolve_range, working_version
@@ -143,8 +143,14 @@ def explain(repo: Repo, metric: str, a: str, b: str) -> ExplainReport:
                 f"{rev} has no successful run with a metric named {metric!r}; "
                 f"run it first ({_run_hint(rev)}) or check the name with `helix log`"
             )
+    records = index.operators_for([v.run_id for v in infos.values()], with_source=False)
+    shared: dict[int, Operator] = {}  # equal rows are one record: convert each once
+    for listed in records.values():
+        for r in listed:
+            if id(r) not in shared:
+                shared[id(r)] = operators_of([r])[0]
     points = [
-        VersionPoint(v.id, tuple(operators_of(index.operators(v.run_id))), v.value)
+        VersionPoint(v.id, tuple(shared[id(r)] for r in records[v.run_id]), v.value)
         for v in infos.values()
     ]
     by_id = {p.id: p for p in points}
@@ -152,11 +158,14 @@ def explain(repo: Repo, metric: str, a: str, b: str) -> ExplainReport:
     for p in points:  # in history order
         first.setdefault(p.identity, p.id)
     path = explain_path(points, _id(*start), _id(*end))
+    full = index.operators_for([infos[v].run_id for v in path])  # with source, for the diffs
     steps = [
         Step(
             infos[u],
             infos[v],
-            diff_operators(by_id[u].operators, by_id[v].operators),
+            diff_operators(
+                operators_of(full[infos[u].run_id]), operators_of(full[infos[v].run_id])
+            ),
             infos[first[by_id[v].identity]],
             _older(position, infos[v], infos[u]),
         )

@@ -9,6 +9,7 @@ compile or fails has no metric; history verbs skip it, as ``git bisect skip`` do
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -66,6 +67,39 @@ def measure(repo: Repo, sha: str, metric: str, progress: Progress) -> Measuremen
     value = report.metrics.get(metric)
     error = None if value is not None else f"the workflow has no metric {metric}"
     return Measurement(sha, value, report.run_id, True, computed, error)
+
+
+_NEWEST_RUNS = """
+SELECT "commit", run_id FROM (
+    SELECT "commit", run_id, row_number() OVER (
+        PARTITION BY "commit" ORDER BY started DESC, run_id DESC) AS newest
+    FROM runs WHERE "commit" = ANY(?::VARCHAR[]) AND fingerprint IS NULL
+    AND status IN ({}) AND kind = 'commit')
+WHERE newest = 1
+"""
+
+
+def recorded_measurements(index: Index, shas: Sequence[str], metric: str) -> dict[str, Measurement]:
+    """``measure`` of every commit of ``shas`` that has a successful run, in two queries;
+    the others are not in the result (``measure`` runs them)."""
+    rows = index.query(_NEWEST_RUNS.format("'ok'"), [list(shas)])
+    runs = {str(sha): str(run_id) for sha, run_id in rows}
+    values = index.metrics_for(list(runs.values()))
+    found = {}
+    for sha, run_id in runs.items():
+        value = values.get(run_id, {}).get(metric)
+        error = None if value is not None else f"its run {run_id} has no metric {metric}"
+        found[sha] = Measurement(sha, value, run_id, False, 0, error)
+    return found
+
+
+def recorded_operators_for(index: Index, shas: Sequence[str]) -> dict[str, list[Operator]]:
+    """``recorded_operators`` of several commits in two queries, without their source
+    text; commits that never ran are not in the result."""
+    rows = index.query(_NEWEST_RUNS.format("'ok', 'failed', 'interrupted'"), [list(shas)])
+    runs = {str(sha): str(run_id) for sha, run_id in rows}
+    records = index.operators_for(list(runs.values()), with_source=False)
+    return {sha: operators_of(records[run_id]) for sha, run_id in runs.items() if records[run_id]}
 
 
 def last_run(index: Index, commit: str | None, fingerprint: str | None) -> RunRecord | None:

@@ -1,0 +1,120 @@
+"""``explain_path`` without the all-pairs graph gives the answers the all-pairs graph gave,
+and ``distance`` is the logical diff's distance, on random recorded histories."""
+
+from __future__ import annotations
+
+import hashlib
+
+import networkx as nx
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helixvcs.graph.diff import Operator, diff_operators
+from helixvcs.graph.versions import VersionPoint, _against, _distinct, distance, explain_path
+
+NAMES = ("raw", "rows", "feats", "model", "score")
+
+
+def _version(vid: str, metric: float, bodies: dict[str, str]) -> VersionPoint:
+    """A chain raw -> rows -> ... of the operators present; a key covers the body and the
+    parent's key, so an edit upstream moves the keys below it without editing them."""
+    ops, parent = [], None
+    for name in NAMES:
+        if name not in bodies:
+            continue
+        body = bodies[name]
+        parents = (parent.name,) if parent else ()
+        key = hashlib.sha256(f"{body}|{parent.key if parent else ''}".encode()).hexdigest()[:8]
+        op = Operator(name, "op", key, parents, body, {"body": body})
+        ops.append(op)
+        parent = op
+    return VersionPoint(vid, tuple(ops), metric)
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> list[VersionPoint]:
+    n = draw(st.integers(2, 9))
+    versions = []
+    for i in range(n):
+        present = draw(st.lists(st.sampled_from(NAMES), min_size=1, unique=True))
+        bodies = {name: draw(st.sampled_from(["0", "1", "2"])) for name in present}
+        metric = draw(st.sampled_from([0.5, 0.6, 0.7, 0.8, 0.9]))
+        versions.append(_version(f"v{i}", metric, bodies))
+    return versions
+
+
+def all_pairs_path(versions: list[VersionPoint], a: str, b: str) -> list[str]:
+    """The former algorithm: Dijkstra over every pair of versions, then the geodesic DP."""
+    points = _distinct(versions, keep={a, b})
+    by_id = {v.id: v for v in points}
+    if a == b:
+        return [a]
+    if by_id[a].identity == by_id[b].identity:
+        return [a, b]
+    graph = nx.Graph()
+    graph.add_nodes_from(by_id)
+    for i, u in enumerate(points):
+        for v in points[i + 1 :]:
+            d = diff_operators(u.operators, v.operators, with_source=False).distance
+            graph.add_edge(u.id, v.id, weight=max(d, 1))
+    from_a = nx.single_source_dijkstra_path_length(graph, a)
+    to_b = nx.single_source_dijkstra_path_length(graph, b)
+    total = from_a[b]
+    on_path = sorted(
+        (v for v in by_id if from_a[v] + to_b[v] == total), key=lambda v: (from_a[v], v)
+    )
+    gap = by_id[b].metric - by_id[a].metric
+    best: dict[str, tuple[int, float, str | None]] = {a: (0, 0.0, None)}
+    for v in on_path:
+        if v == a:
+            continue
+        for u in on_path:
+            if u not in best or from_a[u] >= from_a[v]:
+                continue
+            if from_a[u] + graph.edges[u, v]["weight"] != from_a[v]:
+                continue
+            steps, back, _ = best[u]
+            candidate = (steps + 1, back + _against(by_id[u].metric, by_id[v].metric, gap), u)
+            current = best.get(v)
+            if current is None or (candidate[0], -candidate[1]) > (current[0], -current[1]):
+                best[v] = candidate
+    path = [b]
+    while path[-1] != a:
+        path.append(best[path[-1]][2])
+    return path[::-1]
+
+
+@given(versions=histories(), data=st.data())
+@settings(max_examples=400, deadline=None)
+def test_the_same_path_as_the_all_pairs_graph(versions, data):
+    ids = [v.id for v in versions]
+    a, b = data.draw(st.sampled_from(ids)), data.draw(st.sampled_from(ids))
+    assert explain_path(versions, a, b) == all_pairs_path(versions, a, b)
+
+
+@given(versions=histories())
+@settings(max_examples=200, deadline=None)
+def test_distance_is_the_diffs_distance(versions):
+    for u in versions:
+        for v in versions:
+            expected = diff_operators(u.operators, v.operators, with_source=False).distance
+            assert distance(u, v) == expected
+
+
+def test_a_long_history_is_walked_version_by_version():
+    """Sixty commits, each editing one more of sixty operators: the path from the first to
+    the last goes through every one of them (each candidate's best predecessor is among
+    the nearest, as the bound on predecessors assumes), as the all-pairs graph said."""
+    names = [f"op{i}" for i in range(60)]
+
+    def version(i: int) -> VersionPoint:
+        ops = tuple(
+            Operator(n, "op", f"{n}-{int(j < i)}", (), "", {"body": str(int(j < i))})
+            for j, n in enumerate(names)
+        )
+        return VersionPoint(f"c{i:02}", ops, 0.5 + i / 100)
+
+    versions = [version(i) for i in range(61)]
+    path = explain_path(versions, "c00", "c60")
+    assert path == [v.id for v in versions]
+    assert path == all_pairs_path(versions, "c00", "c60")
