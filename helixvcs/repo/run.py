@@ -250,6 +250,9 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
                 checksums=checksums,
                 previous=previous,
                 load_throughput=_keep_throughput(index, store),
+                load_estimates={
+                    name: p.load_cost for name, p in plan.nodes.items() if p.load_cost is not None
+                },
             ),
             progress=progress,
             run_id=record.run_id,
