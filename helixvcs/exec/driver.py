@@ -57,7 +57,7 @@ from helixvcs.exec.task import (
     with_overhead,
 )
 from helixvcs.graph import Dag, Node, source_argument
-from helixvcs.plan import COMPUTE, LOAD, PRUNE, MaterializePolicy
+from helixvcs.plan import COMPUTE, LOAD, PRUNE, MaterializePolicy, estimate_load_seconds
 from helixvcs.plan.costs import STORE_THROUGHPUT
 from helixvcs.plan.materialize import Upstream
 from helixvcs.store import DiskObjectStore, ObjectInfo, ObjectStore
@@ -84,6 +84,9 @@ class RunSettings:
     inputs_seen: Mapping[str, tuple[tuple[str, int, int, int], ...]] = field(default_factory=dict)
     """Sources: (path, size, mtime_ns, inode) of each file as the compile's digest saw
     it; a source whose file no longer matches fails instead of storing other data."""
+    load_estimates: Mapping[str, float] = field(default_factory=dict)
+    """What loading each stored value costs (the plan's estimates): recomputing a value
+    that was not kept means loading the stored values it is computed from."""
 
 
 @dataclass
@@ -187,7 +190,9 @@ class _Run:
         self.replan_needed = False
         self.errors: list[BaseException] = []  # not the user's: raised once the run drained
         self.stored = {n.name for n in dag if store.has(n.key)}
-        self.upstream = Upstream(self.parents, self.seconds, self.stored)  # see changed()
+        self.loads = dict(settings.load_estimates)  # of stored values, as they get stored
+        self.load_throughput = settings.load_throughput
+        self.upstream = Upstream(self.parents, self.seconds, self.stored, self.loads)
         self.result = ExecResult(outcomes={n.name: NodeOutcome(n.name, n.key, PRUNE) for n in dag})
         self.equal = cutoff.unchanged(dag, settings.previous)  # values equal to last run's
         self.aliased: set[str] = set()  # stored under their new key by early cutoff
@@ -348,7 +353,7 @@ class _Run:
         return Keep(
             policy=self.settings.policy,
             probability=self._probability(node.name),
-            upstream_seconds=max(total - own, 0.0),
+            upstream_seconds=max(total - own, 0.0) + self.upstream.frontier_load_seconds(node.name),
             is_output=node.is_output,
             room=room,
             load_throughput=self.settings.load_throughput,
@@ -412,6 +417,9 @@ class _Run:
             if meta.writing:  # encoded already: its children may have it now
                 self.writing[task.name] = meta
                 self.stored.add(task.name)  # for its children's keep decisions, as if written
+                if meta.size is not None:
+                    load = estimate_load_seconds(meta.size, self.load_throughput)
+                    self.loads.setdefault(task.name, load)
                 self.upstream.changed(task.name)
                 note = "kept"
             else:
@@ -526,6 +534,7 @@ class _Run:
         out.materialized, out.bytes, out.info = True, info.bytes, info
         out.recompute_seconds = recompute
         self.stored.add(name)
+        self.loads.setdefault(name, estimate_load_seconds(info.raw_bytes, self.load_throughput))
         self.upstream.changed(name)
         self.unsaved.discard(name)
         return True

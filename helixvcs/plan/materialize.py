@@ -68,23 +68,31 @@ class Upstream:
         parents: Mapping[str, Sequence[str]],
         seconds: Mapping[str, float],
         stored: Set[str],
+        loads: Mapping[str, float] | None = None,
     ) -> None:
         self.parents, self.seconds, self.stored = parents, seconds, stored
+        self.loads: Mapping[str, float] = loads if loads is not None else {}
         self.bit = {name: 1 << i for i, name in enumerate(parents)}
         self.names = list(parents)
-        self.memo: dict[str, tuple[int, float]] = {}  # name -> (unstored ancestors, their sum)
+        # name -> (unstored ancestors, their seconds, the stored nodes they read, their loads)
+        self.memo: dict[str, tuple[int, float, int, float]] = {}
         self.depends = 0  # every node some remembered total read
 
     def recompute_seconds(self, name: str) -> float:
         """Exactly ``recompute_seconds(name, parents, seconds, stored)``."""
         return self.seconds.get(name, 0.0) + self._upstream(name)[1]
 
+    def frontier_load_seconds(self, name: str) -> float:
+        """What recomputing ``name`` must load: the ``loads`` of the stored nodes that it
+        or its unstored ancestors read, each once. Call ``changed`` when a load changes."""
+        return self._upstream(name)[3]
+
     def changed(self, name: str) -> None:
         if self.depends & self.bit[name]:
             self.memo.clear()
             self.depends = 0
 
-    def _upstream(self, name: str) -> tuple[int, float]:
+    def _upstream(self, name: str) -> tuple[int, float, int, float]:
         memo = self.memo.get(name)
         if memo is not None:
             return memo
@@ -111,31 +119,43 @@ class Upstream:
                     stack.append((p, False))
         return order
 
-    def _combine(self, name: str) -> tuple[int, float]:
+    def _combine(self, name: str) -> tuple[int, float, int, float]:
         mask, total, depends = 0, 0.0, 0  # name's own state and seconds do not count
+        f_mask, f_total = 0, 0.0
         for p in self.parents[name]:
             depends |= self.bit[p]
             if p in self.stored:
+                if not f_mask & self.bit[p]:
+                    f_mask |= self.bit[p]
+                    f_total += self.loads.get(p, 0.0)
                 continue
-            p_mask, p_total = self.memo[p]
+            p_mask, p_total, p_f_mask, p_f_total = self.memo[p]
             p_mask |= self.bit[p]
             p_total += self.seconds.get(p, 0.0)
-            depends |= p_mask
-            overlap = mask & p_mask
-            if not overlap:
-                total += p_total
-            elif overlap != p_mask:
-                new = p_mask & ~mask
-                if new.bit_count() <= overlap.bit_count():
-                    total += self._sum(new)
-                else:
-                    total += p_total - self._sum(overlap)
-            mask |= p_mask
+            depends |= p_mask | p_f_mask
+            mask, total = self._merge(mask, total, p_mask, p_total, self.seconds)
+            f_mask, f_total = self._merge(f_mask, f_total, p_f_mask, p_f_total, self.loads)
         self.depends |= depends
-        return mask, total
+        return mask, total, f_mask, f_total
 
-    def _sum(self, mask: int) -> float:
-        total, seconds, names = 0.0, self.seconds, self.names
+    def _merge(
+        self, mask: int, total: float, p_mask: int, p_total: float, of: Mapping[str, float]
+    ) -> tuple[int, float]:
+        """The union of two sets of nodes and the sum of ``of`` over it, from each set's
+        sum: only the smaller of the new and the shared bits is walked."""
+        overlap = mask & p_mask
+        if not overlap:
+            total += p_total
+        elif overlap != p_mask:
+            new = p_mask & ~mask
+            if new.bit_count() <= overlap.bit_count():
+                total += self._sum(new, of)
+            else:
+                total += p_total - self._sum(overlap, of)
+        return mask | p_mask, total
+
+    def _sum(self, mask: int, of: Mapping[str, float] | None = None) -> float:
+        total, seconds, names = 0.0, self.seconds if of is None else of, self.names
         if mask.bit_count() < 32:  # few bits: peel them off
             while mask:
                 low = mask & -mask

@@ -300,6 +300,9 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
                 previous=previous,
                 load_throughput=_keep_throughput(index, store),
                 inputs_seen=_inputs_seen(layout, dag),
+                load_estimates={
+                    name: p.load_cost for name, p in plan.nodes.items() if p.load_cost is not None
+                },
             ),
             progress=progress,
             run_id=record.run_id,

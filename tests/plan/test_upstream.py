@@ -93,3 +93,64 @@ def test_wide_overlaps_sum_the_same_as_the_walk():
         if rng.random() < 0.1:
             stored.add(name)
             upstream.changed(name)
+
+
+def frontier_walk(name, parents, loads, stored) -> float:
+    """The stored nodes that recomputing ``name`` reads (parents of ``name`` or of an
+    unstored ancestor), each once, and the sum of their loads: the definition."""
+    seen, frontier, stack = set(), set(), [name]
+    while stack:
+        node = stack.pop()
+        for p in parents[node]:
+            if p in stored:
+                frontier.add(p)
+            elif p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return sum(loads.get(n, 0.0) for n in frontier)
+
+
+@given(data=st.data(), parents=dags())
+@settings(max_examples=300, deadline=None)
+def test_frontier_loads_are_the_stored_values_a_recompute_reads_once_each(data, parents):
+    names = list(parents)
+    seconds = {n: data.draw(SECONDS) for n in names}
+    loads = {n: data.draw(SECONDS) for n in names}
+    stored = set(data.draw(st.lists(st.sampled_from(names), unique=True)))
+    upstream = Upstream(parents, seconds, stored, loads)
+    steps = data.draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["ask", "store", "unstore", "load"]),
+                st.sampled_from(names),
+                SECONDS,
+            ),
+            max_size=40,
+        )
+    )
+    for action, name, value in steps:
+        if action == "store":
+            stored.add(name)
+            upstream.changed(name)
+        elif action == "unstore":
+            stored.discard(name)
+            upstream.changed(name)
+        elif action == "load":
+            loads[name] = value
+            upstream.changed(name)
+        assert upstream.frontier_load_seconds(name) == frontier_walk(name, parents, loads, stored)
+        assert upstream.recompute_seconds(name) == recompute_seconds(name, parents, seconds, stored)
+
+
+def test_a_value_made_from_loaded_parents_counts_their_loads_once():
+    #   a(stored)  b(stored)
+    #     \  \     /
+    #      \  c   /
+    #       \ |  /
+    #         d
+    parents = {"a": [], "b": [], "c": ["a"], "d": ["a", "c", "b"]}
+    loads = {"a": 0.5, "b": 0.25}
+    upstream = Upstream(parents, {"c": 1.0, "d": 2.0}, {"a", "b"}, loads)
+    assert upstream.frontier_load_seconds("d") == 0.75  # a once, though d and c both read it
+    assert upstream.recompute_seconds("d") == 3.0
+    assert upstream.frontier_load_seconds("a") == 0.0  # a source reads nothing stored
