@@ -262,6 +262,7 @@ def test_numpy_draws_fresh_random_numbers_in_every_child(toy: GitRepo) -> None:
         assert len(set(draws)) == 3, draws
 
 
+@pytest.mark.slow
 def test_idle_timeout_stale_socket_and_restart(toy: GitRepo) -> None:
     config = toy.path / ".helix" / "config.toml"
     config.write_text(config.read_text().replace('server = "auto"', 'server = "off"'))

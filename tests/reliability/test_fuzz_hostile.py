@@ -319,6 +319,7 @@ def _runs(root: Path) -> set[str]:
         return set()
 
 
+@pytest.mark.slow
 @PROFILE
 @given(drawn=hostile_repository())
 def test_hostile_repositories_end_in_0_1_or_2_and_lose_nothing(repository, drawn):
