@@ -101,7 +101,10 @@ class StatCache:
             for k, e in self._entries.items()
         }
         data = json.dumps({"format": _FORMAT, "entries": entries}, sort_keys=True)
-        write_atomically(self.path, data.encode())
+        try:
+            write_atomically(self.path, data.encode())
+        except OSError:  # a cache: unsaved, the next command hashes those files again
+            return
         self._dirty = False
 
 

@@ -163,3 +163,34 @@ def test_files_digest_ignores_order_and_path_spelling(tmp_path: Path) -> None:
 
 def test_files_digest_of_nothing_is_defined(tmp_path: Path) -> None:
     assert files_digest(tmp_path, [], StatCache(None)) == digest("files", "0")
+
+
+def test_a_stat_cache_that_cannot_be_saved_is_only_a_cache(tmp_path):
+    """A full disk (here: a file size limit) while the stat cache is saved loses the cache,
+    never the command: the next one hashes those files again."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        f"""
+        import resource, signal
+        from pathlib import Path
+        from helixvcs.hashing import StatCache
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        folder = Path({str(tmp_path)!r})
+        for i in range(200):
+            (folder / f"f{{i:03d}}.txt").write_text(str(i))
+        cache = StatCache(folder / "statcache.json")
+        for i in range(200):
+            cache.file_digest(folder / f"f{{i:03d}}.txt")
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4000, 4000))
+        cache.save()
+        print("saved or skipped")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "saved or skipped" in done.stdout
+    assert not (tmp_path / "statcache.json").exists()
+    assert not list(tmp_path.glob(".statcache.json.*.tmp"))  # no temp file left either
