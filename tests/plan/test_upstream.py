@@ -29,14 +29,17 @@ SECONDS = st.sampled_from([0.0, 0.25, 0.5, 1.0, 3.0])  # exact in binary: sums c
 @given(data=st.data(), parents=dags())
 @settings(max_examples=300, deadline=None)
 def test_same_totals_as_the_walk_over_every_ancestor(data, parents):
+    """Both sums: the unstored ancestors' seconds, and the loads of the stored values that
+    recomputing reads, against walks, whatever changes between questions."""
     names = list(parents)
     seconds = {n: data.draw(SECONDS) for n in names}
+    loads = {n: data.draw(SECONDS) for n in names}
     stored = set(data.draw(st.lists(st.sampled_from(names), unique=True)))
-    upstream = Upstream(parents, seconds, stored)
+    upstream = Upstream(parents, seconds, stored, loads)
     steps = data.draw(
         st.lists(
             st.tuples(
-                st.sampled_from(["ask", "store", "unstore", "time"]),
+                st.sampled_from(["ask", "store", "unstore", "time", "load"]),
                 st.sampled_from(names),
                 SECONDS,
             ),
@@ -46,15 +49,17 @@ def test_same_totals_as_the_walk_over_every_ancestor(data, parents):
     for action, name, value in steps:
         if action == "store":
             stored.add(name)
-            upstream.changed(name)
         elif action == "unstore":
             stored.discard(name)
-            upstream.changed(name)
         elif action == "time":
             seconds[name] = value
+        elif action == "load":
+            loads[name] = value
+        if action != "ask":
             upstream.changed(name)
         expected = recompute_seconds(name, parents, seconds, stored)
         assert upstream.recompute_seconds(name) == expected
+        assert upstream.frontier_load_seconds(name) == frontier_walk(name, parents, loads, stored)
 
 
 def test_a_shared_ancestor_counts_once():
@@ -108,38 +113,6 @@ def frontier_walk(name, parents, loads, stored) -> float:
                 seen.add(p)
                 stack.append(p)
     return sum(loads.get(n, 0.0) for n in frontier)
-
-
-@given(data=st.data(), parents=dags())
-@settings(max_examples=300, deadline=None)
-def test_frontier_loads_are_the_stored_values_a_recompute_reads_once_each(data, parents):
-    names = list(parents)
-    seconds = {n: data.draw(SECONDS) for n in names}
-    loads = {n: data.draw(SECONDS) for n in names}
-    stored = set(data.draw(st.lists(st.sampled_from(names), unique=True)))
-    upstream = Upstream(parents, seconds, stored, loads)
-    steps = data.draw(
-        st.lists(
-            st.tuples(
-                st.sampled_from(["ask", "store", "unstore", "load"]),
-                st.sampled_from(names),
-                SECONDS,
-            ),
-            max_size=40,
-        )
-    )
-    for action, name, value in steps:
-        if action == "store":
-            stored.add(name)
-            upstream.changed(name)
-        elif action == "unstore":
-            stored.discard(name)
-            upstream.changed(name)
-        elif action == "load":
-            loads[name] = value
-            upstream.changed(name)
-        assert upstream.frontier_load_seconds(name) == frontier_walk(name, parents, loads, stored)
-        assert upstream.recompute_seconds(name) == recompute_seconds(name, parents, seconds, stored)
 
 
 def test_a_value_made_from_loaded_parents_counts_their_loads_once():
