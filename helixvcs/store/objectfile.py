@@ -189,14 +189,8 @@ def unpack_raw(data: bytes, checksum: str | None = None) -> tuple[str, bytearray
     imports) is reported as corruption too: the object is useless to this environment
     and must be recomputed, which only happens once it is gone.
     """
-    header = parse_header(data)
-    if checksum is not None and header.checksum != checksum:
-        raise Corruption("checksum does not match the run index")
-    check_size(header, len(data))
-    payload = memoryview(data)[HEADER_SIZE:]
-    if _blake2b(payload, CHECKSUM_SIZE).hex() != header.checksum:
-        raise Corruption("checksum mismatch")
-    return header.codec, _decompress(payload, header.raw_bytes)
+    header = verify(data, checksum)
+    return header.codec, _decompress(memoryview(data)[HEADER_SIZE:], header.raw_bytes)
 
 
 def decode_raw(codec: str, raw: bytearray) -> object:
