@@ -25,16 +25,20 @@ def compile_tree(layout: Layout, reuse: bool = False) -> Dag:
     return compile_version(layout, None, reuse=reuse)[0]
 
 
-def compile_version(layout: Layout, rev: str | None, reuse: bool = False) -> tuple[Dag, Version]:
+def compile_version(
+    layout: Layout, rev: str | None, reuse: bool = False, cache: StatCache | None = None
+) -> tuple[Dag, Version]:
     """Compile the working tree (``rev`` None) or commit ``rev`` read into a scratch tree.
 
     A commit's files come from git's object database, never from a checkout; data files
     the commit does not track are read from the working tree. ``reuse`` allows the working
     tree's last compile to be served without importing the workflow when nothing it
     depends on changed (``helixvcs.graph.cache``): keys and structure only, for callers
-    that may not need to run anything.
+    that may not need to run anything. ``cache``: the stat cache to use (and save), when
+    the caller wants to read what the compile saw in it afterwards.
     """
-    cache = StatCache(layout.stat_cache if layout.exists() else None)
+    if cache is None:
+        cache = StatCache(layout.stat_cache if layout.exists() else None)
     if rev is None:
         return _compile_working_tree(layout, cache, reuse)
     version = resolve(layout.root, rev)

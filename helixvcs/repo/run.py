@@ -50,7 +50,6 @@ from helixvcs.vcs import MergeInProgress, Version, merge_in_progress
 
 if TYPE_CHECKING:
     from helixvcs.repo import Repo
-    from helixvcs.repo.layout import Layout
 
 
 @dataclass(frozen=True)
@@ -231,10 +230,11 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
 
     previous = {}
     asked, zero = variant, None
+    stats = StatCache(layout.stat_cache)  # the compile's: what it saw, the sources check
 
     def prepare(reuse: bool) -> tuple[Dag, Version, list[str], dict[str, str], CostModel, Plan]:
         nonlocal previous, variant, zero
-        dag, version = compile_version(layout, rev, reuse=reuse)
+        dag, version = compile_version(layout, rev, reuse=reuse, cache=stats)
         with index.reading():  # a dozen questions to the index, one attach for all of them
             notes = untracked_data_warnings(index, dag, version, layout.root) if rev else []
             if asked.prune_zero_weight:  # decided from the weights recorded for these keys
@@ -299,7 +299,7 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
                 checksums=checksums,
                 previous=previous,
                 load_throughput=_keep_throughput(index, store),
-                inputs_seen=_inputs_seen(layout, dag),
+                inputs_seen=_inputs_seen(stats, dag),
                 load_estimates={
                     name: p.load_cost for name, p in plan.nodes.items() if p.load_cost is not None
                 },
@@ -476,10 +476,9 @@ def operator_records(dag: Dag) -> list[OperatorRecord]:
     ]
 
 
-def _inputs_seen(layout: Layout, dag: Dag) -> dict[str, tuple[tuple[str, int, int, int], ...]]:
+def _inputs_seen(cache: StatCache, dag: Dag) -> dict[str, tuple[tuple[str, int, int, int], ...]]:
     """What each source's files were (size, mtime, inode) when the compile took the digests
-    in their keys, from the stat cache the compile just saved."""
-    cache = StatCache(layout.stat_cache)
+    in their keys, from the stat cache the compile used."""
     seen: dict[str, tuple[tuple[str, int, int, int], ...]] = {}
     for node in dag:
         if node.kind != "source":
