@@ -27,7 +27,7 @@ from helixvcs.hashing import StatCache
 from helixvcs.plan import COMPUTE, MaterializePolicy
 from helixvcs.store import DiskObjectStore, ObjectInfo
 from helixvcs.store.objectfile import Packed
-from tests.reliability.conftest import check_store, helix_cmd, helix_json_proc
+from tests.reliability.conftest import check_store, helix_json_proc, run_until_marker
 
 WORKFLOW = """\
 import time
@@ -177,20 +177,16 @@ def test_a_kill_during_a_background_write_leaves_complete_objects_only(git_repo,
     git_repo.gen({"workflow.py": KILLED, "data/seed.txt": "5\n"}, commit="big value")
     git_repo.helix("init")
     git_repo.commit("ignore .helix/")
-    marker = tmp_path / "started"
-    env = {**os.environ, "HELIX_TEST_MARKER": str(marker)}
-    process = subprocess.Popen(
-        helix_cmd(git_repo, "run", "--materialize", "all"),
-        env=env,
+    process = run_until_marker(
+        git_repo,
+        tmp_path / "started",
+        "run",
+        "--materialize",
+        "all",
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 120
-        while not marker.exists():
-            assert process.poll() is None, "the run ended before its child operator started"
-            assert time.monotonic() < deadline
-            time.sleep(0.005)
         objects = git_repo.path / ".helix" / "objects"
         seen = {p.parent.name + p.name for p in objects.glob("??/*")}
         os.kill(process.pid, signal.SIGKILL)

@@ -9,11 +9,9 @@ fresh run would: a value of the new content stored under the old key would give 
 
 from __future__ import annotations
 
-import os
 import subprocess
-import time
 
-from tests.reliability.conftest import helix_cmd, helix_json_proc
+from tests.reliability.conftest import helix_json_proc, run_until_marker
 
 WORKFLOW = """\
 import os
@@ -49,19 +47,17 @@ def test_a_source_file_written_during_a_run_is_never_stored_under_its_old_key(gi
     git_repo.gen({"workflow.py": WORKFLOW, "data/n.txt": "1\n", ".gitignore": ".helix/\n"})
     git_repo.commit("moving data")
     git_repo.helix("init")
-    marker = tmp_path / "waiting"
-    env = {**os.environ, "HELIX_TEST_MARKER": str(marker)}
-    process = subprocess.Popen(
-        helix_cmd(git_repo, "run", "--materialize", "all"),
-        env=env,
+    process = run_until_marker(
+        git_repo,
+        tmp_path / "waiting",
+        "run",
+        "--materialize",
+        "all",
+        timeout=60,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while not marker.exists():
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.01)
     (git_repo.path / "data" / "n.txt").write_text("100\n")  # saved while the run waits
     out, err = process.communicate(timeout=60)
     assert process.returncode == 1, (out, err)

@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,23 @@ def helix_run(
     return subprocess.run(
         helix_cmd(repo, *args), capture_output=True, text=True, timeout=timeout, **kwargs
     )
+
+
+def run_until_marker(
+    repo: Any, marker: Path, *args: str, timeout: float = 120, **popen: Any
+) -> subprocess.Popen:
+    """``helix ARGS`` as a real process, returned once its workflow wrote ``marker`` (the
+    workflow finds the path in ``HELIX_TEST_MARKER``); the run ending first fails the test."""
+    env = {**os.environ, "HELIX_TEST_MARKER": str(marker)}
+    process = subprocess.Popen(helix_cmd(repo, *args), env=env, **popen)
+    deadline = time.monotonic() + timeout
+    while not marker.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            raise AssertionError(f"helix {' '.join(args)} ended before writing {marker}")
+        time.sleep(0.005)
+    return process
 
 
 def helix_json_proc(repo: Any, *args: str) -> Any:
