@@ -154,8 +154,8 @@ class Upstream:
                 total += p_total - self._sum(overlap, of)
         return mask | p_mask, total
 
-    def _sum(self, mask: int, of: Mapping[str, float] | None = None) -> float:
-        total, seconds, names = 0.0, self.seconds if of is None else of, self.names
+    def _sum(self, mask: int, of: Mapping[str, float]) -> float:
+        total, seconds, names = 0.0, of, self.names
         if mask.bit_count() < 32:  # few bits: peel them off
             while mask:
                 low = mask & -mask
