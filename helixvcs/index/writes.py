@@ -168,6 +168,18 @@ def record_load(con: DuckDBPyConnection, key: str, load_seconds: float) -> None:
     con.execute("UPDATE objects SET load_seconds = ? WHERE key = ?", [load_seconds, key])
 
 
+def resize_objects(con: DuckDBPyConnection, sizes: Mapping[str, int]) -> None:
+    keys = list(sizes)
+    _, before = _recorded(con, keys)
+    con.execute(
+        "UPDATE objects SET bytes = moved.bytes FROM (SELECT unnest(?::VARCHAR[]) AS key, "
+        "unnest(?::BIGINT[]) AS bytes) AS moved WHERE objects.key = moved.key",
+        [keys, [sizes[key] for key in keys]],
+    )
+    _, after = _recorded(con, keys)
+    _add_to_totals(con, 0, after - before)
+
+
 def forget_objects(con: DuckDBPyConnection, keys: Sequence[str]) -> None:
     count, size = _recorded(con, keys)
     con.execute("DELETE FROM objects WHERE key = ANY(?::VARCHAR[])", [list(keys)])

@@ -106,9 +106,9 @@ def fsck(repo: Repo, repair_all: bool) -> FsckReport:
     report.objects = walk.objects
     if repair_all and any(f.repaired for f in report.findings):  # what a repair let us see
         again = Walk()
-        seen = {f.path for f in report.findings}
+        seen = {(f.path, f.key) for f in report.findings}
         for damage in find_damage(store, checksums, again):
-            if str(damage.path) not in seen:
+            if (str(damage.path), damage.key) not in seen:
                 finding = Finding(str(damage.path), damage.problem, damage.repair, damage.key)
                 report.findings.append(finding)
                 _apply(finding, partial(repair, damage))

@@ -1,7 +1,9 @@
 """``helix gc``: drop the stored intermediates least likely to pay off, to fit a size.
 
 Objects are dropped in order of expected benefit per byte, lowest first; an object that
-a run in progress may load is never dropped. A dropped object is only a cache miss: the
+a run in progress may load is never dropped. Before that, small loose objects are packed
+and packs whose objects were mostly dropped are rewritten (``DiskObjectStore.repack``),
+so the size counted is what the store takes on disk. A dropped object is only a cache miss: the
 next run that needs it recomputes it. Scratch trees of commits (``.helix/trees/``) that
 no run in progress uses are removed too; they are re-read from git when needed.
 """
@@ -54,6 +56,8 @@ def gc(repo: Repo, max_size: int | None = None, dry_run: bool = False) -> GcRepo
     last = index.last_run(status="ok")
     current = {op.name: op.key for op in index.operators(last.run_id)} if last else {}
     history = index.key_history(last.workflow) if last else []
+    if not dry_run:  # small loose objects into packs; packs mostly dead rewritten
+        index.resize_objects(store.repack())
     keys = list(store.keys())
     totals = reconcile(store, index, keys)  # the running totals, checked against the store
     before = totals.used

@@ -258,7 +258,8 @@ def _pull_objects(
 
     # verifying and writing (checksums, fsync) release the GIL: overlap them with each
     # other and with the next chunk's download
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    # small objects go into packs, fsynced once a batch: recorded only after it ends
+    with store.batch(), ThreadPoolExecutor(max_workers=4) as pool:
         futures = [pool.submit(admitted, key, data) for key, data in source.download(wanted)]
         for future in futures:
             key, outcome = future.result()

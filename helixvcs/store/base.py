@@ -6,6 +6,7 @@ it behaves like the others from the outside; how it keeps the bytes is its own b
 
 from __future__ import annotations
 
+import contextlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -160,6 +161,17 @@ class ObjectStore(ABC):
         Raises ``CorruptObject`` (nothing written, ``path`` None) when ``data`` fails
         verification, and ``StoreWriteError`` when the medium refuses the write.
         """
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Writes inside may become durable together when it ends (the disk store packs
+        the small ones); nothing written inside may be recorded before it ends."""
+        yield
+
+    def repack(self) -> dict[str, int]:
+        """Reorganize what the store keeps without changing any value (the disk store
+        packs small objects); returns the new sizes of the objects that moved, by key."""
+        return {}
 
     def __contains__(self, key: object) -> bool:
         return self.has(check_key(key))

@@ -3,7 +3,9 @@
 ``helix fsck`` walks ``.helix/objects`` with :func:`find_damage`: fan-out folders that are
 files or cannot be read, folders where an object file belongs, objects that cannot be
 read, and objects that fail verification (a damaged header, a truncated or emptied file,
-a flipped byte, or another object than the one the run index recorded). Payloads are
+a flipped byte, or another object than the one the run index recorded); in
+``objects/pack/``, packs without an index or with a damaged one, and packed objects that
+fail the same checks (each one alone: the rest of its pack is kept). Payloads are
 decompressed to verify them but never decoded, so no pickle runs. Each finding says what
 :func:`repair` would do: remove what cannot be trusted (a removed object is computed again
 by the next run that needs it) or give back the owner's permissions.
@@ -18,11 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from helixvcs.store.base import KEY_RE
-from helixvcs.store.disk import TEMP_DIR, DiskObjectStore, fanout_name
+from helixvcs.store.disk import PACK_DIR, TEMP_DIR, DiskObjectStore, fanout_name
 from helixvcs.store.objectfile import Corruption, unpack_raw
+from helixvcs.store.packfile import PackDamage, PackIndex, Record, read_entry
+from helixvcs.store.packs import Packs
 
 REMOVE = "remove"
 PERMIT = "permit"
+DROP = "drop"  # a packed object: added to its pack's dead list
+REINDEX = "reindex"  # a pack's index rebuilt from the pack
 
 
 @dataclass(frozen=True)
@@ -31,13 +37,19 @@ class Damage:
 
     path: Path
     problem: str
-    action: str  # REMOVE or PERMIT
+    action: str  # REMOVE, PERMIT, DROP or REINDEX
     key: str | None = None
+    packs: Packs | None = None  # for DROP and REINDEX
+    record: Record | None = None  # for DROP
 
     @property
     def repair(self) -> str:
         if self.action == PERMIT:
             return "give it back to its owner (chmod u+rwX)"
+        if self.action == DROP:
+            return "remove the object from its pack (a value is computed again when a run needs it)"
+        if self.action == REINDEX:
+            return "rebuild the pack's index from the pack"
         what = "object" if self.key else "entry"
         return f"remove the {what} (a value is computed again when a run needs it)"
 
@@ -72,6 +84,12 @@ def find_damage(
             if not entry.is_dir(follow_symlinks=False):
                 yield Damage(path, "a file where the store's temp folder belongs", REMOVE)
             continue
+        if entry.name == PACK_DIR:
+            if not entry.is_dir(follow_symlinks=False):
+                yield Damage(path, "a file where the store's pack folder belongs", REMOVE)
+            else:
+                yield from _packs(store.packs, checksums, walk)
+            continue
         if not fanout_name(entry.name):
             continue  # not ours to judge
         if not entry.is_dir(follow_symlinks=False):
@@ -105,6 +123,41 @@ def _folder(folder: Path, checksums: Mapping[str, str], walk: Walk) -> Iterator[
             yield Damage(path, f"a damaged object ({problem})", REMOVE, key)
 
 
+def _packs(packs: Packs, checksums: Mapping[str, str], walk: Walk) -> Iterator[Damage]:
+    for orphan in sorted(packs.orphans()):
+        yield Damage(orphan, "a pack without its index", REINDEX, packs=packs)
+    indexes = packs.indexes()
+    for name, reason in sorted(packs.damaged.items()):
+        path = packs.folder / f"{name}.pack"
+        yield Damage(path, f"a damaged pack index ({reason})", REINDEX, packs=packs)
+    for pack in sorted(indexes, key=lambda p: p.name):
+        if not pack.checksum_ok():
+            problem = "a damaged pack index (checksum mismatch)"
+            yield Damage(pack.pack_path, problem, REINDEX, packs=packs)
+            continue
+        yield from _pack(packs, pack, checksums, walk)
+
+
+def _pack(
+    packs: Packs, pack: PackIndex, checksums: Mapping[str, str], walk: Walk
+) -> Iterator[Damage]:
+    for record in pack.records():
+        walk.objects += 1
+        key = record.key.hex()
+        try:
+            unpack_raw(read_entry(pack.pack_path, record), checksums.get(key))
+        except FileNotFoundError:
+            continue  # rewritten meanwhile
+        except OSError as exc:
+            problem = "cannot be read" if isinstance(exc, PermissionError) else exc.strerror
+            yield Damage(pack.pack_path, f"a pack that {problem}", PERMIT, key)
+            return
+        except (PackDamage, Corruption) as exc:
+            reason = exc.reason if isinstance(exc, Corruption) else str(exc)
+            problem = f"a damaged packed object {key[:12]} ({reason})"
+            yield Damage(pack.pack_path, problem, DROP, key, packs, record)
+
+
 def verify_file(path: Path, checksum: str | None) -> str | None:
     """Why the object file at ``path`` cannot be trusted, or None; never decodes it."""
     try:
@@ -126,6 +179,14 @@ def repair(damage: Damage) -> None:
     """Apply ``damage.repair``; raises ``OSError`` if the file system refuses."""
     if damage.action == PERMIT:
         os.chmod(damage.path, 0o700 if damage.path.is_dir() else 0o600)
+    elif damage.action == DROP:
+        assert damage.packs is not None and damage.record is not None
+        for pack in damage.packs.indexes():
+            if pack.pack_path == damage.path:
+                damage.packs.drop(pack, damage.record)
+    elif damage.action == REINDEX:
+        assert damage.packs is not None
+        damage.packs.reindex(damage.path)
     elif damage.path.is_dir() and not damage.path.is_symlink():
         shutil.rmtree(damage.path)
     else:

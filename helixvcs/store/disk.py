@@ -1,10 +1,19 @@
 """The on-disk ``ObjectStore`` under ``.helix/objects``.
 
-Layout, as in git's loose objects::
+Layout, as in git: loose objects, and packs of small ones::
 
     objects/
-      ab/cdef0123...   one file per key: first two hex characters as a fan-out folder
+      ab/cdef0123...   a loose object: one file per key, the first two hex characters
+                       of the key as a fan-out folder
+      pack/            packs of small objects, each with its index (``packfile``)
       tmp/<pid>-<random>.part   writes in progress
+
+A single write is a loose object, as in git; writes inside ``batch()`` (a pull, or any
+bulk writer) put objects under ``PACK_THRESHOLD`` into one pack per batch, fsynced once;
+``repack`` (run by ``helix gc``) packs the small loose objects later. A key is looked up
+loose first, then in the packs. The size the store reports for an object is what it
+takes on disk: a loose file rounded up to whole 4 KiB blocks, a packed object its entry
+and its index record.
 
 A write goes to a private temp file in ``tmp/``, is flushed and fsynced, then renamed over
 its key path with ``os.replace``, so a reader, a crash or a second writer of the same key
@@ -23,6 +32,8 @@ import os
 import re
 import secrets
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,8 +60,17 @@ from helixvcs.store.objectfile import (
     unpack_raw,
     verify,
 )
+from helixvcs.store.packfile import PACK_THRESHOLD, Record, packed_bytes
+from helixvcs.store.packs import EntryDamage, Packs
 
 TEMP_DIR = "tmp"
+PACK_DIR = "pack"
+#: What a loose file takes on disk is rounded up to this (the block of common file systems).
+BLOCK = 4096
+#: A batch writes a pack once it holds this many bytes.
+BATCH_BYTES = 16 * 2**20
+#: ``repack`` rebuilds the index of a pack left without one this long (its writer died).
+ORPHAN_SECONDS = 60
 _TEMP_RE = re.compile(r"(\d+)-[0-9a-f]+\.part")
 _FANOUT_RE = re.compile(r"[0-9a-f]{2}")
 
@@ -61,11 +81,20 @@ class DiskObjectStore(ObjectStore):
     With ``hot`` (the default), what it stores and loads also goes to the user's hot tier
     while a warm server runs, and loads are served from there first (``hot.py``)."""
 
-    def __init__(self, root: Path | str, *, level: int = 3, hot: bool = True) -> None:
+    def __init__(
+        self, root: Path | str, *, level: int = 3, hot: bool = True, pack_small: bool = False
+    ) -> None:
         self.root = Path(root)
         self.level = level
         self._hot: HotTier | bool | None = hot  # opened on first use
         self._tmp = self.root / TEMP_DIR
+        self.packs = Packs(self.root / PACK_DIR, self._tmp)
+        self.pack_small = pack_small
+        """Write every small object straight into a pack (of its own, outside a batch)."""
+        self._pending: dict[str, bytes] = {}  # a batch's objects, not written yet
+        self._pending_bytes = 0
+        self._batches = 0
+        self._batch_lock = threading.RLock()
         try:
             _make_private_dir(self.root, parents=True)
             _make_private_dir(self._tmp)
@@ -95,9 +124,57 @@ class DiskObjectStore(ObjectStore):
     def has(self, key: str) -> bool:
         path = self.path(key)
         try:
-            return path.is_file()
+            if path.is_file():
+                return True
         except PermissionError as exc:  # a fan-out folder that cannot be read
             raise StoreReadError(key, path, exc) from None
+        with self._batch_lock:
+            if key in self._pending:
+                return True
+        return self.packs.find(key) is not None
+
+    # -- batches of small objects, written as one pack -----------------------------------
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Small objects written inside go into one pack per ``BATCH_BYTES``, fsynced
+        once, when the batch ends (or fills); until then this store (not another
+        process) sees them. A kill before the end loses the batch's objects, nothing else."""
+        with self._batch_lock:
+            self._batches += 1
+        try:
+            yield
+        finally:
+            with self._batch_lock:
+                self._batches -= 1
+                if self._batches == 0:
+                    self.flush()
+
+    def flush(self) -> None:
+        """Write the objects staged by a batch as a pack."""
+        with self._batch_lock:
+            if not self._pending:
+                return
+            items = list(self._pending.items())
+            try:
+                self.packs.write((bytes.fromhex(k), data) for k, data in items)
+            except OSError as exc:
+                self._pending.clear()
+                self._pending_bytes = 0
+                raise StoreWriteError(items[0][0], self.packs.folder, exc) from None
+            self._pending.clear()
+            self._pending_bytes = 0
+
+    def _small(self, size: int) -> bool:
+        return size < PACK_THRESHOLD and (self.pack_small or self._batches > 0)
+
+    def _stage(self, key: str, data: bytes) -> None:
+        with self._batch_lock:
+            if key not in self._pending:
+                self._pending[key] = data
+                self._pending_bytes += len(data)
+            if self._batches == 0 or self._pending_bytes >= BATCH_BYTES:
+                self.flush()
 
     def pack(self, value: object) -> Packed:
         return pack(value, self.level)
@@ -110,10 +187,16 @@ class DiskObjectStore(ObjectStore):
         existing = self._existing_info(key)
         if existing is not None:
             return existing
-        self._write(key, path, packed)
+        size = packed.header.total_bytes
+        if self._small(size):
+            self._stage(key, packed.header_bytes + packed.payload)
+            disk = packed_bytes(size)
+        else:
+            self._write(key, path, packed)
+            disk = loose_bytes(size)
         if self.hot is not None and packed.raw is not None:
             self.hot.put(key, packed.header.codec, packed.raw)
-        return packed.info(key)
+        return dataclasses.replace(packed.info(key), bytes=disk)
 
     def alias(self, key: str, existing: str) -> ObjectInfo | None:
         """A hard link: one file, two names (a copy where links are not allowed)."""
@@ -123,6 +206,11 @@ class DiskObjectStore(ObjectStore):
             return None
         if self.has(key):
             return self.info(key)
+        if not source.is_file():  # packed: a copy of its bytes under the new key
+            try:
+                return self.write_object(key, self.read_object(existing))
+            except MissingObject:
+                return None
         temp = self._tmp / f"{os.getpid()}-{secrets.token_hex(8)}.part"
         try:
             _make_private_dir(path.parent)
@@ -151,19 +239,60 @@ class DiskObjectStore(ObjectStore):
             with open(path, "rb") as file:
                 stat = os.fstat(file.fileno())
                 data = file.read()
-        except (FileNotFoundError, NotADirectoryError):  # no object, or no fan-out folder
-            raise MissingObject(key, str(self.root)) from None
+        except (FileNotFoundError, NotADirectoryError):  # not loose, or no fan-out folder
+            data, where = self._read_packed(key)
+            try:
+                return self._decode(key, data, checksum)
+            except Corruption as exc:
+                raise self._discard_packed(key, where, exc.reason) from None
         except IsADirectoryError:
             raise self._discard_folder(key, path) from None
         except OSError as exc:
             raise StoreReadError(key, path, exc) from None
         try:
-            codec, raw = unpack_raw(data, checksum)
-            if hot is not None:  # before decoding: a value may be a view of ``raw``
-                hot.put(key, codec, memoryview(raw))
-            return decode_raw(codec, raw)
+            return self._decode(key, data, checksum)
         except Corruption as exc:
             raise self._discard(key, path, stat, exc.reason) from None
+
+    def _decode(self, key: str, data: bytes, checksum: str | None) -> object:
+        codec, raw = unpack_raw(data, checksum)
+        hot = self.hot
+        if hot is not None:  # before decoding: a value may be a view of ``raw``
+            hot.put(key, codec, memoryview(raw))
+        return decode_raw(codec, raw)
+
+    def _read_packed(self, key: str) -> tuple[bytes, tuple[Path, Record] | None]:
+        """The bytes of a packed (or batched) object and its entry; ``MissingObject``, or
+        ``CorruptObject`` (the entry dropped) when its frame is damaged."""
+        with self._batch_lock:
+            staged = self._pending.get(key)
+        if staged is not None:
+            return staged, None
+        try:
+            found = self.packs.read(key)
+        except EntryDamage as exc:
+            self.packs.drop(exc.pack, exc.record)
+            raise CorruptObject(key, exc.pack.pack_path, exc.reason) from None
+        except OSError as exc:
+            raise StoreReadError(key, self.packs.folder, exc) from None
+        if found is None:
+            raise MissingObject(key, str(self.root))
+        data, pack, record = found
+        return data, (pack.pack_path, record)
+
+    def _discard_packed(
+        self, key: str, where: tuple[Path, Record] | None, reason: str
+    ) -> CorruptObject:
+        """Drop one damaged packed object: that entry only, the pack's others stay."""
+        if where is None:
+            with self._batch_lock:
+                self._pending.pop(key, None)
+            return CorruptObject(key, None, reason)
+        pack_path, record = where
+        for index in self.packs.indexes():
+            if index.pack_path == pack_path:
+                self.packs.drop(index, record)
+        return CorruptObject(key, pack_path, reason)
 
     def info(self, key: str) -> ObjectInfo | None:
         path = self.path(key)
@@ -172,7 +301,7 @@ class DiskObjectStore(ObjectStore):
                 stat = os.fstat(file.fileno())
                 head = file.read(HEADER_SIZE)
         except (FileNotFoundError, NotADirectoryError):
-            return None
+            return self._packed_info(key)
         except IsADirectoryError:
             raise self._discard_folder(key, path) from None
         except OSError as exc:
@@ -182,7 +311,19 @@ class DiskObjectStore(ObjectStore):
             check_size(header, stat.st_size)
         except Corruption as exc:
             raise self._discard(key, path, stat, exc.reason) from None
-        return header.info(key)
+        return dataclasses.replace(header.info(key), bytes=loose_bytes(stat.st_size))
+
+    def _packed_info(self, key: str) -> ObjectInfo | None:
+        try:
+            data, where = self._read_packed(key)
+        except MissingObject:
+            return None
+        try:
+            header = parse_header(data)
+            check_size(header, len(data))
+        except Corruption as exc:
+            raise self._discard_packed(key, where, exc.reason) from None
+        return dataclasses.replace(header.info(key), bytes=packed_bytes(len(data)))
 
     def read_object(self, key: str) -> bytes:
         path = self.path(key)
@@ -190,8 +331,13 @@ class DiskObjectStore(ObjectStore):
             with open(path, "rb") as file:
                 stat = os.fstat(file.fileno())
                 data = file.read()
-        except FileNotFoundError:
-            raise MissingObject(key, str(self.root)) from None
+        except (FileNotFoundError, NotADirectoryError):
+            data, where = self._read_packed(key)
+            try:
+                verify(data)
+            except Corruption as exc:
+                raise self._discard_packed(key, where, exc.reason) from None
+            return data
         except OSError as exc:
             raise StoreReadError(key, path, exc) from None
         try:
@@ -209,29 +355,98 @@ class DiskObjectStore(ObjectStore):
         existing = self._existing_info(key)
         if existing is not None:
             return existing
+        if self._small(len(data)):
+            self._stage(key, bytes(data))
+            return dataclasses.replace(header.info(key), bytes=packed_bytes(len(data)))
         self._write(key, path, data)
-        return header.info(key)
+        return dataclasses.replace(header.info(key), bytes=loose_bytes(len(data)))
 
     def delete(self, key: str) -> bool:
         path = self.path(key)
+        removed = False
         try:
             path.unlink()
-        except FileNotFoundError:
-            return False
+            removed = True
+        except (FileNotFoundError, NotADirectoryError):
+            pass
         except OSError as exc:
             raise StoreWriteError(key, path, exc, removing=True) from None
-        return True
+        with self._batch_lock:
+            removed = self._pending.pop(key, None) is not None or removed
+        try:
+            return self.packs.remove(key) or removed
+        except OSError as exc:
+            raise StoreWriteError(key, self.packs.folder, exc, removing=True) from None
 
     def keys(self) -> Iterator[str]:
+        loose = set()
         for key, _ in self._entries():
+            loose.add(key)
             yield key
+        packs = self.packs.indexes()
+        seen: set[bytes] = set()
+        for index in packs:
+            for record in index.records():
+                if len(packs) > 1:  # a key in two packs (two writers) is listed once
+                    if record.key in seen:
+                        continue
+                    seen.add(record.key)
+                key = record.key.hex()
+                if key not in loose:
+                    yield key
 
     def total_bytes(self) -> int:
+        """What the objects take on disk, as ``info`` counts each: loose files in whole
+        blocks, packed objects their entry and index record (a pack's few fixed bytes and
+        its dead entries, until ``repack`` rewrites it, are not counted)."""
         total = 0
-        for _, entry in self._entries():
+        loose = set()
+        for key, entry in self._entries():
             with contextlib.suppress(FileNotFoundError):
-                total += entry.stat().st_size
+                total += loose_bytes(entry.stat().st_size)
+                loose.add(key)
+        seen: set[bytes] = set()
+        for index in self.packs.indexes():
+            for record in index.records():
+                if record.key not in seen and record.key.hex() not in loose:
+                    seen.add(record.key)
+                    total += packed_bytes(record.length)
         return total
+
+    def repack(self) -> dict[str, int]:
+        """Pack the loose objects under ``PACK_THRESHOLD`` (each verified; a damaged one is
+        left for its next load or ``helix fsck`` to remove), give packs whose writer died
+        their index back, rewrite packs a quarter dead and merge the smallest when there
+        are too many. Returns the packed objects' new sizes, by key (for the index)."""
+        for orphan in self.packs.orphans():
+            with contextlib.suppress(OSError):
+                if time.time() - orphan.stat().st_mtime > ORPHAN_SECONDS:
+                    self.packs.reindex(orphan)
+        packed: dict[str, int] = {}
+        paths: list[Path] = []
+
+        def loose() -> Iterator[tuple[bytes, bytes]]:
+            for key, entry in self._entries():
+                try:
+                    if entry.stat(follow_symlinks=False).st_size >= PACK_THRESHOLD:
+                        continue
+                    data = Path(entry.path).read_bytes()
+                    verify(data)
+                except (OSError, Corruption):
+                    continue
+                packed[key] = packed_bytes(len(data))
+                paths.append(Path(entry.path))
+                yield bytes.fromhex(key), data
+
+        try:
+            self.packs.write(loose())
+        except OSError as exc:
+            raise StoreWriteError(next(iter(packed), "0" * 40), self.packs.folder, exc) from None
+        for path in paths:  # packed and renamed into place: the loose copies can go
+            with contextlib.suppress(OSError):
+                path.unlink()
+        self.packs.consolidate(rewrite_dead=True)
+        return packed
 
     def _existing_info(self, key: str) -> ObjectInfo | None:
         """Info of the object already under ``key``; one with a bad header is replaced."""
@@ -294,6 +509,11 @@ class DiskObjectStore(ObjectStore):
                 key = folder.name + entry.name
                 if KEY_RE.fullmatch(key) and entry.is_file(follow_symlinks=False):
                     yield key, entry
+
+
+def loose_bytes(size: int) -> int:
+    """What a loose file of ``size`` bytes takes on disk, in whole blocks."""
+    return -(-size // BLOCK) * BLOCK
 
 
 def fanout_name(name: str) -> bool:

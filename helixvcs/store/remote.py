@@ -28,6 +28,7 @@ environment and the usual profiles (``AWS_ACCESS_KEY_ID``, ``~/.aws/credentials`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import posixpath
 import time
@@ -474,6 +475,14 @@ class FetchingStore(ObjectStore):
 
     def keys(self) -> Iterator[str]:
         return self.local.keys()
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        with self.local.batch():
+            yield
+
+    def repack(self) -> dict[str, int]:
+        return self.local.repack()
 
     def total_bytes(self) -> int:
         return self.local.total_bytes()

@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 
 from helixvcs.store import DiskObjectStore, MemoryObjectStore, ObjectStore
+from helixvcs.store.packfile import FRAME_SIZE, Record, frame, write_index
 
-#: Every backend; the contract tests run against each (as Hamilton does).
+#: Every backend; the contract tests run against each (as Hamilton does). ``packed`` is
+#: the disk store writing each small object into a pack, as a batch does.
 IMPLEMENTATIONS: dict[str, Callable[[Path], ObjectStore]] = {
     "disk": lambda tmp: DiskObjectStore(tmp / "objects"),
+    "packed": lambda tmp: DiskObjectStore(tmp / "objects", pack_small=True),
     "memory": lambda tmp: MemoryObjectStore(),
 }
 
@@ -34,14 +37,46 @@ Damage = Callable[[ObjectStore, str, Callable[[bytes], bytes]], None]
 
 def _stored_bytes(store: ObjectStore, key: str) -> bytes:
     if isinstance(store, DiskObjectStore):
-        return store.path(key).read_bytes()
+        if store.path(key).is_file():
+            return store.path(key).read_bytes()
+        found = store.packs.read(key)
+        assert found is not None, f"{key} is neither loose nor packed"
+        return found[0]
     assert isinstance(store, MemoryObjectStore)
     return store._objects[key]
 
 
+def damage_packed(store: DiskObjectStore, key: str, new: bytes) -> None:
+    """Make the object bytes of ``key`` in its pack ``new``: the entry's frame and index
+    record follow (a pack whose object bytes changed, not a pack whose frame broke)."""
+    found = store.packs.find(key)
+    assert found is not None
+    pack, record = found
+    data = pack.pack_path.read_bytes()
+    start, end = record.offset, record.offset + FRAME_SIZE + record.length
+    raw = bytes.fromhex(key)
+    pack.pack_path.write_bytes(data[:start] + frame(raw, len(new)) + new + data[end:])
+    shift = len(new) - record.length
+    records = [
+        Record(
+            r.key,
+            r.offset + (shift if r.offset > start else 0),
+            len(new) if r.key == raw else r.length,
+        )
+        for r in pack.records()
+    ]
+    pack.index_path.unlink()
+    write_index(pack.index_path, records)
+    store.packs.refresh()
+    store.packs._open.pop(pack.name, None)  # mapped before the change: opened again
+    store.packs.refresh()
+
+
 def _damage(store: ObjectStore, key: str, change: Callable[[bytes], bytes]) -> None:
     new = change(_stored_bytes(store, key))
-    if isinstance(store, DiskObjectStore):
+    if isinstance(store, DiskObjectStore) and not store.path(key).is_file():
+        damage_packed(store, key, new)
+    elif isinstance(store, DiskObjectStore):
         store.path(key).write_bytes(new)
     else:
         assert isinstance(store, MemoryObjectStore)
