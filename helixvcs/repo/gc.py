@@ -56,8 +56,11 @@ def gc(repo: Repo, max_size: int | None = None, dry_run: bool = False) -> GcRepo
     last = index.last_run(status="ok")
     current = {op.name: op.key for op in index.operators(last.run_id)} if last else {}
     history = index.key_history(last.workflow) if last else []
+    freed = 0
     if not dry_run:  # small loose objects into packs; packs mostly dead rewritten
-        index.resize_objects(store.repack())
+        repacked = store.repack()
+        index.resize_objects(repacked.sizes)
+        freed = repacked.freed
     keys = list(store.keys())
     totals = reconcile(store, index, keys)  # the running totals, checked against the store
     before = totals.used
@@ -89,7 +92,7 @@ def gc(repo: Repo, max_size: int | None = None, dry_run: bool = False) -> GcRepo
         if any(d["name"] == "?" for d in dropped):  # unrecorded objects dropped: count again
             reconcile(store, index)
     trees = 0 if dry_run else _remove_trees(repo)
-    return GcReport(target, before, size, dropped, trees, dry_run)
+    return GcReport(target, before + freed, size, dropped, trees, dry_run)
 
 
 def _remove_trees(repo: Repo) -> int:

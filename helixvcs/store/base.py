@@ -55,6 +55,15 @@ class ObjectInfo:
         return self.raw_bytes / self.bytes if self.bytes else 0.0
 
 
+@dataclass(frozen=True)
+class Repacked:
+    """What ``ObjectStore.repack`` moved: the new sizes of the objects it packed, by key,
+    and the bytes on disk the store takes less."""
+
+    sizes: dict[str, int]
+    freed: int
+
+
 class ObjectStore(ABC):
     """A content-addressed store of intermediates, keyed by operator identity.
 
@@ -168,10 +177,10 @@ class ObjectStore(ABC):
         the small ones); nothing written inside may be recorded before it ends."""
         yield
 
-    def repack(self) -> dict[str, int]:
+    def repack(self) -> Repacked:
         """Reorganize what the store keeps without changing any value (the disk store
-        packs small objects); returns the new sizes of the objects that moved, by key."""
-        return {}
+        packs small objects)."""
+        return Repacked({}, 0)
 
     def __contains__(self, key: object) -> bool:
         return self.has(check_key(key))

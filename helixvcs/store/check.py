@@ -131,6 +131,9 @@ def _packs(packs: Packs, checksums: Mapping[str, str], walk: Walk) -> Iterator[D
         path = packs.folder / f"{name}.pack"
         yield Damage(path, f"a damaged pack index ({reason})", REINDEX, packs=packs)
     for pack in sorted(indexes, key=lambda p: p.name):
+        if not pack.pack_path.exists():
+            yield Damage(pack.index_path, "a pack index without its pack", REMOVE)
+            continue
         if not pack.checksum_ok():
             problem = "a damaged pack index (checksum mismatch)"
             yield Damage(pack.pack_path, problem, REINDEX, packs=packs)

@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from helixvcs.liveness import process_alive
-from helixvcs.store.base import KEY_RE, ObjectInfo, ObjectStore, check_key
+from helixvcs.store.base import KEY_RE, ObjectInfo, ObjectStore, Repacked, check_key
 from helixvcs.store.errors import (
     CorruptObject,
     MissingObject,
@@ -413,11 +413,12 @@ class DiskObjectStore(ObjectStore):
                     total += packed_bytes(record.length)
         return total
 
-    def repack(self) -> dict[str, int]:
+    def repack(self) -> Repacked:
         """Pack the loose objects under ``PACK_THRESHOLD`` (each verified; a damaged one is
         left for its next load or ``helix fsck`` to remove), give packs whose writer died
         their index back, rewrite packs a quarter dead and merge the smallest when there
         are too many. Returns the packed objects' new sizes, by key (for the index)."""
+        freed = 0
         for orphan in self.packs.orphans():
             with contextlib.suppress(OSError):
                 if time.time() - orphan.stat().st_mtime > ORPHAN_SECONDS:
@@ -427,6 +428,7 @@ class DiskObjectStore(ObjectStore):
 
         def loose() -> Iterator[tuple[bytes, bytes]]:
             for key, entry in self._entries():
+                nonlocal freed
                 try:
                     if entry.stat(follow_symlinks=False).st_size >= PACK_THRESHOLD:
                         continue
@@ -435,6 +437,7 @@ class DiskObjectStore(ObjectStore):
                 except (OSError, Corruption):
                     continue
                 packed[key] = packed_bytes(len(data))
+                freed += loose_bytes(len(data)) - packed[key]
                 paths.append(Path(entry.path))
                 yield bytes.fromhex(key), data
 
@@ -446,7 +449,7 @@ class DiskObjectStore(ObjectStore):
             with contextlib.suppress(OSError):
                 path.unlink()
         self.packs.consolidate(rewrite_dead=True)
-        return packed
+        return Repacked(packed, freed)
 
     def _existing_info(self, key: str) -> ObjectInfo | None:
         """Info of the object already under ``key``; one with a bad header is replaced."""

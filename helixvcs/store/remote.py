@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from helixvcs.errors import UserInputError
-from helixvcs.store.base import ObjectInfo, ObjectStore, check_key
+from helixvcs.store.base import ObjectInfo, ObjectStore, Repacked, check_key
 from helixvcs.store.errors import CorruptObject, MissingObject, short
 from helixvcs.store.objectfile import (
     Corruption,
@@ -481,7 +481,7 @@ class FetchingStore(ObjectStore):
         with self.local.batch():
             yield
 
-    def repack(self) -> dict[str, int]:
+    def repack(self) -> Repacked:
         return self.local.repack()
 
     def total_bytes(self) -> int:
