@@ -79,6 +79,24 @@ def object_path(repo: Any, key: str) -> Path:
     return objects_dir(repo) / key[:2] / key[2:]
 
 
+def pack_all(repo: Any) -> None:
+    """``helix gc`` with room for everything: the small loose objects go into a pack."""
+    done = helix_run(repo, "gc", "--max-size", "1TB", "--json")
+    assert done.returncode == 0, done.stderr
+    assert list((objects_dir(repo) / "pack").glob("*.pack")), "gc packed nothing"
+
+
+def packed_entry(repo: Any, key: str) -> tuple[Path, int, int]:
+    """Where ``key``'s object lies in its pack: the pack, the object's offset, its length."""
+    from helixvcs.store.packfile import FRAME_SIZE
+
+    assert not object_path(repo, key).exists(), "the object is loose, not packed"
+    found = DiskObjectStore(objects_dir(repo), hot=False).packs.find(key)
+    assert found is not None, f"{key} is not packed"
+    pack, record = found
+    return pack.pack_path, record.offset + FRAME_SIZE, record.length
+
+
 def check_store(repo: Any) -> dict[str, object]:
     """The store holds only complete, verifiable objects, each the one the index recorded.
 

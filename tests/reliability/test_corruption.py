@@ -14,7 +14,15 @@ import pytest
 from helixvcs.index import Index
 from helixvcs.store import DiskObjectStore
 from tests.integration.toy import TOTAL, computed, states
-from tests.reliability.conftest import check_store, error_line, object_path, warnings
+from tests.reliability.conftest import (
+    check_store,
+    error_line,
+    object_path,
+    objects_dir,
+    pack_all,
+    packed_entry,
+    warnings,
+)
 
 
 def _flip(path):
@@ -120,3 +128,72 @@ def test_the_index_records_the_checksum_that_loads_are_checked_against(toy):
     recorded = Index(toy.path / ".helix" / "index.duckdb").objects()
     kept = [n["key"] for n in doc["nodes"] if n["materialized"]]
     assert kept and all(recorded[k].checksum == store.info(k).checksum for k in kept)
+
+
+# --- the same damage to a packed object: that value is lost, not the pack --------------
+
+
+def _in_pack(change):
+    def damage(repo, key):
+        pack, offset, length = packed_entry(repo, key)
+        data = pack.read_bytes()
+        new = change(data[offset : offset + length], key, repo)
+        assert len(new) == length  # a pack whose bytes changed in place
+        pack.write_bytes(data[:offset] + new + data[offset + length :])
+
+    return damage
+
+
+def _flip_bytes(obj, key, repo):
+    data = bytearray(obj)
+    data[-3] ^= 0x01
+    return bytes(data)
+
+
+def _header_bytes(obj, key, repo):
+    data = bytearray(obj)
+    data[6] ^= 0xFF
+    return bytes(data)
+
+
+def _frame(repo, key):
+    pack, offset, _ = packed_entry(repo, key)
+    data = bytearray(pack.read_bytes())
+    data[offset - 10] ^= 0xFF  # the entry's frame: its key and length no longer verify
+    pack.write_bytes(bytes(data))
+
+
+def _swapped(obj, key, repo):
+    """Another valid object of the same size: a float has one size whatever its value."""
+    scratch = DiskObjectStore(objects_dir(repo).parent / "scratch", hot=False)
+    scratch.put(key, 666.0)
+    return scratch.path(key).read_bytes()
+
+
+PACKED_DAMAGE = {
+    "flip a packed payload byte": (_in_pack(_flip_bytes), "checksum mismatch"),
+    "damage a packed header": (_in_pack(_header_bytes), "header checksum mismatch"),
+    "damage the entry's frame": (_frame, "damaged entry frame"),
+    "swap in another valid object": (_in_pack(_swapped), "checksum does not match the run index"),
+}
+
+
+@pytest.mark.parametrize("case", PACKED_DAMAGE)
+def test_a_bad_packed_object_is_reported_once_and_the_rest_of_its_pack_loads(toy, case):
+    damage, reason = PACKED_DAMAGE[case]
+    first = toy.helix_json("run")
+    pack_all(toy)
+    keys = {n["name"]: n["key"] for n in first["nodes"]}
+    damage(toy, keys["total"])
+    result = toy.helix("run", "--json")
+    doc = json.loads(result.stdout)
+    assert doc["metrics"] == first["metrics"] and doc["metrics"]["total"] == TOTAL
+    assert computed(doc) == {"total"}  # recomputed from its parents, loaded from the pack
+    assert states(doc)["scaled"] == states(doc)["shifted"] == "load"
+    noted = warnings(result.stderr)
+    assert len(noted) == 1, result.stderr
+    assert keys["total"][:12] in noted[0] and reason in noted[0], noted
+    values = check_store(toy)
+    assert values[keys["total"]] == TOTAL
+    again = toy.helix("run", "--json")
+    assert states(json.loads(again.stdout))["total"] == "load" and not warnings(again.stderr)

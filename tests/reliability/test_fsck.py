@@ -18,7 +18,14 @@ import sys
 import pytest
 
 from tests.integration.toy import FILES, TOTAL
-from tests.reliability.conftest import check_index, check_store, object_path, objects_dir
+from tests.reliability.conftest import (
+    check_index,
+    check_store,
+    object_path,
+    objects_dir,
+    pack_all,
+    packed_entry,
+)
 
 _NO_OVERRIDE = "-dac_override,-dac_read_search"
 _DROP = ["setpriv", f"--inh-caps={_NO_OVERRIDE}", f"--bounding-set={_NO_OVERRIDE}"]
@@ -79,13 +86,39 @@ OBJECT = {
     "fan-out unreadable": lambda p: p.parent.chmod(0),
     "fan-out emptied": _emptied_fanout,
 }
+
+
+def _flip_packed(pack, offset, length):
+    data = bytearray(pack.read_bytes())
+    data[offset + length - 5] ^= 0xFF
+    pack.write_bytes(bytes(data))
+
+
+def _flip_pack_index(pack, offset, length):
+    index = pack.with_suffix(".idx")
+    data = bytearray(index.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # somewhere in its entries
+    index.write_bytes(bytes(data))
+
+
+#: Damage to the pack that holds the metric's object (``helix gc`` packed the store).
+PACKED = {
+    "packed object byte-flipped": _flip_packed,
+    "pack truncated": lambda pack, offset, length: _truncate(pack),
+    "pack emptied": lambda pack, offset, length: pack.write_bytes(b""),
+    "pack deleted": lambda pack, offset, length: pack.unlink(),
+    "pack unreadable": lambda pack, offset, length: pack.chmod(0),
+    "pack index byte-flipped": _flip_pack_index,
+    "pack index deleted": lambda pack, offset, length: pack.with_suffix(".idx").unlink(),
+    "pack index unreadable": lambda pack, offset, length: pack.with_suffix(".idx").chmod(0),
+}
 INDEX = {
     "index truncated": _truncate,
     "index emptied": lambda p: p.write_bytes(b""),
     "index foreign": _foreign,
     "index garbage": lambda p: p.write_bytes(os.urandom(4096)),
 }
-CASES = [*OBJECT, *INDEX]
+CASES = [*OBJECT, *PACKED, *INDEX]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -96,6 +129,9 @@ def test_each_damage_is_recovered_or_reported_with_its_repair(git_repo, case):
     key = next(n["key"] for n in first["nodes"] if n["name"] == "total")
     if case in OBJECT:
         OBJECT[case](object_path(git_repo, key))
+    elif case in PACKED:
+        pack_all(git_repo)
+        PACKED[case](*packed_entry(git_repo, key))
     else:
         INDEX[case](git_repo.path / ".helix" / "index.duckdb")
 
