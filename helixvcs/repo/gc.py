@@ -89,6 +89,8 @@ def gc(repo: Repo, max_size: int | None = None, dry_run: bool = False) -> GcRepo
         )
     if not dry_run:
         index.forget_objects([str(d["key"]) for d in dropped])
+        if dropped:  # packs whose objects were dropped: rewritten without them
+            index.resize_objects(store.repack().sizes)
         if any(d["name"] == "?" for d in dropped):  # unrecorded objects dropped: count again
             reconcile(store, index)
     trees = 0 if dry_run else _remove_trees(repo)
