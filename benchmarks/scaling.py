@@ -19,10 +19,12 @@ factor per doubling of the work.
   last 30 commits, which edit each operator once (a path of 29 steps; all N recorded
   versions are points). Built up in one repository: each size adds runs to the last.
 * **objects**: a small workflow run once, then N extra stored objects of ~380 bytes,
-  each written in the store's object format into its fan-out folder (without the fsync
-  of a run's write: 12 ms each would make 100,000 take 20 minutes) and recorded through
-  ``record_objects``; a no-op ``helix run``, ``helix gc`` that drops nothing, and
-  ``helix gc --dry-run`` to 99% of the size (every object valued and ordered).
+  written through the store's batch write path (``DiskObjectStore.batch`` and
+  ``put_packed``, what ``helix pull`` uses: one pack per batch of 20,000, fsynced once,
+  packs merged as the store merges them) and recorded through ``record_objects`` once
+  their batch is written; a no-op ``helix run``, ``helix gc`` that drops nothing,
+  ``helix gc --dry-run`` to 99% of the size (every object valued and ordered), the bytes
+  the budget counts, and the bytes and files the store takes on disk.
 * **source**: a workflow whose source is one file of N MB, run once; then a no-op run
   (the file re-checked by its stat, not re-hashed).
 
@@ -34,6 +36,7 @@ n1)) between consecutive sizes: 2.0 is linear, 1.0 constant.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import itertools
 import json
@@ -373,35 +376,37 @@ def m(b):
 
 
 def add_objects(repo: Path, count: int) -> None:
-    """``count`` distinct small objects in the store's format, recorded in the index."""
+    """``count`` distinct small objects written by the store's batch path, each batch
+    recorded in the index once it is on disk."""
     store = DiskObjectStore(repo / ".helix" / "objects", hot=False)
     index = Index(repo / ".helix" / "index.duckdb")
     rng = random.Random(count)
     now = datetime.now(UTC).replace(tzinfo=None)
-    batch: list[ObjectRecord] = []
-    made: set[str] = set()
-    for _ in range(count):
-        packed = store.pack(rng.randbytes(300))
-        key = f"{rng.getrandbits(160):040x}"
-        path = store.path(key)
-        if path.parent.name not in made:
-            path.parent.mkdir(exist_ok=True)
-            made.add(path.parent.name)
-        with open(path, "wb") as f:
-            f.write(packed.header_bytes)
-            f.write(packed.payload)
-        info = packed.info(key)
-        batch.append(
-            ObjectRecord(
-                key=key, name="synthetic", bytes=info.bytes, raw_bytes=info.raw_bytes,
-                codec=info.codec, checksum=info.checksum, compute_seconds=0.01,
-                load_seconds=None, created=now, last_used=now, recompute_seconds=0.01,
-            )
-        )  # fmt: skip
-        if len(batch) == 20_000:
-            index.record_objects(batch)
-            batch = []
-    index.record_objects(batch)
+    for start in range(0, count, 20_000):
+        batch: list[ObjectRecord] = []
+        with store.batch():
+            for _ in range(min(20_000, count - start)):
+                key = f"{rng.getrandbits(160):040x}"
+                info = store.put_packed(key, store.pack(rng.randbytes(300)))
+                batch.append(
+                    ObjectRecord(
+                        key=key, name="synthetic", bytes=info.bytes, raw_bytes=info.raw_bytes,
+                        codec=info.codec, checksum=info.checksum, compute_seconds=0.01,
+                        load_seconds=None, created=now, last_used=now, recompute_seconds=0.01,
+                    )
+                )  # fmt: skip
+        index.record_objects(batch)
+
+
+def disk_usage(root: Path) -> tuple[int, int]:
+    """Bytes the file system allocated under ``root``, and how many files."""
+    total, files = 0, 0
+    for folder, _, names in os.walk(root):
+        for name in names:
+            with contextlib.suppress(FileNotFoundError):
+                total += os.lstat(os.path.join(folder, name)).st_blocks * 512
+                files += 1
+    return total, files
 
 
 def curve_objects(sizes: list[int], repeats: int, scratch: Path) -> list[dict[str, Any]]:
@@ -426,9 +431,10 @@ def curve_objects(sizes: list[int], repeats: int, scratch: Path) -> list[dict[st
         limit = str(int(size * 0.99))
         choose, out = median_of(repeats, repo, "gc", "--max-size", limit, "--dry-run", "--json")
         dropped = len(json.loads(out)["dropped"])
+        disk, files = disk_usage(repo / ".helix" / "objects")
         points.append(
             {"objects": n, "noop_run": run, "gc": gc, "gc_choosing": choose, "gc_bytes": size,
-             "gc_would_drop": dropped}
+             "gc_would_drop": dropped, "disk_bytes": disk, "files": files}
         )  # fmt: skip
         print(f"  objects {n}: {points[-1]}", file=sys.stderr)
     return points
