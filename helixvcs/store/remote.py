@@ -4,7 +4,8 @@ A remote is any fsspec URL: a local or mounted folder (``/path``, ``file://``), 
 (``s3://bucket/prefix``, through s3fs, with an endpoint for S3-compatible servers), and
 other protocols without code of their own. Its layout::
 
-    objects/ab/cdef0123...     objects, byte for byte as the local store keeps them
+    objects/ab/cdef0123...     objects, byte for byte as a loose local file holds them
+                               (a remote never packs: a clone fetches one value a request)
     runs/<run_id>/<table>.parquet   one run's records (a segment), immutable
     runs/<run_id>.json         the run's manifest: written last, names the segment's
                                files and the objects it needs, with their checksums

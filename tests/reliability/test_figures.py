@@ -52,6 +52,18 @@ def _figures() -> dict[str, int]:
         ).ROUNDS,
         "an object damaged under a run": len(_module("tests.reliability.test_corruption").DAMAGE),
         "the `helix fsck` matrix": len(fsck.OBJECT),
+        "a packed object damaged under a run": len(
+            _module("tests.reliability.test_corruption").PACKED_DAMAGE
+        ),
+        "pack damage for `helix fsck`": len(fsck.PACKED),
+        "SIGKILL of a process writing batches of small objects into packs": _cases(
+            _module(
+                "tests.store.test_packs"
+            ).test_a_kill_during_a_pack_write_loses_only_the_batch_being_written
+        )
+        + _cases(
+            _module("tests.integration.test_packs").test_gc_killed_while_it_packs_loses_nothing
+        ),
         "the index truncated, emptied, foreign": len(fsck.INDEX),
         "the issue's reproducers and their neighbours": _items("tests.reliability.test_hostile"),
         "drawn repositories (hypothesis, fixed seed)": fuzz.settings.get_profile("ci").max_examples,
