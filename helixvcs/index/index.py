@@ -147,11 +147,11 @@ class Index:
             self._update(lambda con: writes.record_loads(con, loads, when), None)
 
     def resize_objects(self, sizes: Mapping[str, int]) -> None:
-        """Set the recorded bytes of objects the store moved (packed), and the totals; a
-        key without a record is counted by the next reconciliation."""
+        """Set the recorded bytes of objects the store moved (packed), and the totals (a
+        moved object without a record keeps its old size in them until they are
+        reconciled)."""
         if sizes:
             self._update(lambda con: writes.resize_objects(con, sizes), None)
-            self.mark_store_unreconciled()
 
     def forget_objects(self, keys: Sequence[str]) -> None:
         """Drop object records (after the store deleted the objects)."""

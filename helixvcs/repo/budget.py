@@ -14,6 +14,17 @@ from helixvcs.index import Index, StoreTotals
 from helixvcs.plan.benefit import STALE_WEIGHT, StoredValue, choose_evictions, default_probability
 from helixvcs.store import ObjectStore
 
+#: A run packs the small loose objects once about this many are loose (git's ``gc.auto``
+#: is 6,700), so a store that is never collected still does not grow a file per value.
+AUTO_PACK_LOOSE = 4096
+
+
+def pack_when_many_loose(store: ObjectStore, index: Index) -> None:
+    """Pack small loose objects once there are many (``git gc --auto``), as ``helix gc``
+    does first; their recorded sizes follow."""
+    if store.loose_estimate() >= AUTO_PACK_LOOSE:
+        index.resize_objects(store.repack().sizes)
+
 
 def used_bytes(store: ObjectStore, index: Index) -> int:
     """The store's size from the index's running totals: no object is looked at, unless a

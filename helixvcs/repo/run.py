@@ -36,7 +36,7 @@ from helixvcs.plan import COMPUTE, LOAD, MaterializePolicy, Plan, make_plan
 from helixvcs.plan.benefit import default_probability, survival_probabilities
 from helixvcs.plan.costs import STORE_THROUGHPUT, CostModel, replanned
 from helixvcs.repo import reduced, zero_weight
-from helixvcs.repo.budget import StoreBudget
+from helixvcs.repo.budget import StoreBudget, pack_when_many_loose
 from helixvcs.repo.context import (
     as_previous_operators,
     compile_version,
@@ -333,6 +333,7 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
         remember_throughput(layout, offer.store.remote.spec.name, offer.store.transfer.throughput)
     _record(index, record, result, status, wall, saved, room.evicted, cis, model.hot, fetched)
     zero_weight.record_features(index, dag, record.run_id, result.outcomes)
+    pack_when_many_loose(store, index)
     pruning = precision = None
     if status == "ok":
         pruning, precision = reduced.report(

@@ -177,6 +177,10 @@ class ObjectStore(ABC):
         the small ones); nothing written inside may be recorded before it ends."""
         yield
 
+    def loose_estimate(self) -> int:
+        """About how many objects ``repack`` would pack, found cheaply (0: none)."""
+        return 0
+
     def repack(self) -> Repacked:
         """Reorganize what the store keeps without changing any value (the disk store
         packs small objects)."""

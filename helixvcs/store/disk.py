@@ -413,6 +413,13 @@ class DiskObjectStore(ObjectStore):
                     total += packed_bytes(record.length)
         return total
 
+    def loose_estimate(self) -> int:
+        """Loose objects in one fan-out folder times 256, as ``git gc --auto`` counts."""
+        try:
+            return 256 * len(os.listdir(self.root / "17"))
+        except OSError:
+            return 0
+
     def repack(self) -> Repacked:
         """Pack the loose objects under ``PACK_THRESHOLD`` (each verified; a damaged one is
         left for its next load or ``helix fsck`` to remove), give packs whose writer died

@@ -482,6 +482,9 @@ class FetchingStore(ObjectStore):
         with self.local.batch():
             yield
 
+    def loose_estimate(self) -> int:
+        return self.local.loose_estimate()
+
     def repack(self) -> Repacked:
         return self.local.repack()
 

@@ -100,3 +100,20 @@ def test_gc_killed_while_it_packs_loses_nothing(toy, seed):
     assert ran["metrics"] == first["metrics"] and computed(ran) == set()
     toy.helix_json("gc", "--max-size", "1TB")  # the next gc finishes the job
     assert _loose(toy) == [] and len(set(_store(toy).keys())) == 1500 + len(_recorded(toy))
+
+
+def test_a_run_packs_the_loose_objects_once_there_are_many(toy):
+    first = toy.helix_json("run")
+    kept = len(_loose(toy))
+    store = _store(toy)
+    extra = {f"17{n:038x}": list(range(n)) for n in range(16)}  # 16 in one fan-out folder:
+    for key, value in extra.items():  # about 4,096 loose objects, as git estimates it
+        store.put(key, value)
+    assert len(_loose(toy)) == kept + 16
+    again = toy.helix_json("run")
+    assert computed(again) == set() and again["metrics"] == first["metrics"]
+    store = _store(toy)
+    assert _loose(toy) == [] and len(store.packs.indexes()) == 1
+    assert {k: store.get(k) for k in extra} == extra
+    recorded = _recorded(toy)
+    assert recorded and all(recorded[k] == store.info(k).bytes for k in recorded)
