@@ -41,13 +41,11 @@ def reconcile(store: ObjectStore, index: Index, keys: Iterable[str] | None = Non
     of runs in progress will be recorded by them). ``keys``: the store's keys, if listed."""
     recorded = index.object_sizes()
     present = set(store.keys() if keys is None else keys)
-    missing = [key for key in recorded if key not in present]
-    running = index.running_keys()
+    missing = list(recorded.keys() - present)
     unrecorded = {}
-    for key in present:
-        if key not in recorded and key not in running:
-            info = store.info(key)
-            unrecorded[key] = info.bytes if info else 0
+    for key in present - recorded.keys() - index.running_keys():
+        info = store.info(key)
+        unrecorded[key] = info.bytes if info else 0
     return index.reconcile_store(missing, unrecorded)
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import os
 import re
 import secrets
@@ -379,21 +380,13 @@ class DiskObjectStore(ObjectStore):
             raise StoreWriteError(key, self.packs.folder, exc, removing=True) from None
 
     def keys(self) -> Iterator[str]:
-        loose = set()
-        for key, _ in self._entries():
-            loose.add(key)
-            yield key
-        packs = self.packs.indexes()
-        seen: set[bytes] = set()
-        for index in packs:
-            for record in index.records():
-                if len(packs) > 1:  # a key in two packs (two writers) is listed once
-                    if record.key in seen:
-                        continue
-                    seen.add(record.key)
-                key = record.key.hex()
-                if key not in loose:
-                    yield key
+        loose = [key for key, _ in self._entries()]
+        packed = [index.keys() for index in self.packs.indexes()]
+        if not packed:
+            yield from loose
+            return
+        # a key both loose and packed, or in two packs (two writers), is listed once
+        yield from dict.fromkeys(itertools.chain(loose, *packed))
 
     def total_bytes(self) -> int:
         """What the objects take on disk, as ``info`` counts each: loose files in whole
@@ -433,12 +426,16 @@ class DiskObjectStore(ObjectStore):
         packed: dict[str, int] = {}
         paths: list[Path] = []
 
+        small = []
+        for key, entry in self._entries():
+            with contextlib.suppress(OSError):
+                if entry.stat(follow_symlinks=False).st_size < PACK_THRESHOLD:
+                    small.append((key, entry))
+
         def loose() -> Iterator[tuple[bytes, bytes]]:
-            for key, entry in self._entries():
+            for key, entry in small:
                 nonlocal freed
                 try:
-                    if entry.stat(follow_symlinks=False).st_size >= PACK_THRESHOLD:
-                        continue
                     data = Path(entry.path).read_bytes()
                     verify(data)
                 except (OSError, Corruption):
@@ -449,7 +446,8 @@ class DiskObjectStore(ObjectStore):
                 yield bytes.fromhex(key), data
 
         try:
-            self.packs.write(loose())
+            if small:
+                self.packs.write(loose())
         except OSError as exc:
             raise StoreWriteError(next(iter(packed), "0" * 40), self.packs.folder, exc) from None
         for path in paths:  # packed and renamed into place: the loose copies can go

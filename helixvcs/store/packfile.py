@@ -199,9 +199,6 @@ class PackIndex:
         self._dead: set[bytes] = set()
         self._dead_size = 0
 
-    def close(self) -> None:
-        self._map.close()
-
     def find(self, key: bytes) -> Record | None:
         """The entry of ``key``, unless absent or dead."""
         first = key[0]
@@ -229,6 +226,14 @@ class PackIndex:
             if key not in dead:
                 yield Record(key, offset, length)
         body.release()
+
+    def keys(self) -> list[str]:
+        """Every live key, in hex, in key order (what ``helix gc`` lists: no records built)."""
+        end = _RECORDS_AT + self.count * RECORD_SIZE
+        body = self._map[_RECORDS_AT:end]
+        keys = [body[at : at + 20] for at in range(0, len(body), RECORD_SIZE)]
+        dead = self.dead()
+        return [k.hex() for k in keys if k not in dead] if dead else [k.hex() for k in keys]
 
     def dead(self) -> set[bytes]:
         """Keys removed from this pack (re-read when the list grew)."""

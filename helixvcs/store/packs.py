@@ -61,8 +61,8 @@ class Packs:
         except FileNotFoundError:
             names = set()
         for name in list(self._open):
-            if name + ".idx" not in names:
-                self._open.pop(name).close()
+            if name + ".idx" not in names:  # unmapped once no thread uses it any more
+                del self._open[name]
         self.damaged = {k: v for k, v in self.damaged.items() if k + ".idx" in names}
         for file in names:
             name = file[: -len(".idx")]
@@ -125,7 +125,7 @@ class Packs:
         return records
 
     def _write(self, entries: Iterable[tuple[bytes, bytes | memoryview]]) -> list[Record]:
-        self.folder.mkdir(mode=0o700, exist_ok=True)
+        self._make_folder()
         name = f"pack-{secrets.token_hex(10)}"
         temp_pack, temp_index = self._temp(), self._temp()
         try:
@@ -162,7 +162,7 @@ class Packs:
 
     @contextlib.contextmanager
     def lock(self, *, exclusive: bool) -> Iterator[None]:
-        self.folder.mkdir(mode=0o700, exist_ok=True)
+        self._make_folder()
         descriptor = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
@@ -242,6 +242,14 @@ class Packs:
         self._open.pop(pack_path.stem, None)
         self.refresh()
         return lost
+
+    def _make_folder(self) -> None:
+        """``pack/``, mode 0700 whatever the umask (intermediates are the user's data)."""
+        try:
+            self.folder.mkdir(mode=0o700)
+        except FileExistsError:
+            return
+        os.chmod(self.folder, 0o700)
 
     def _temp(self) -> Path:
         return self.tmp / f"{os.getpid()}-{secrets.token_hex(8)}.part"
