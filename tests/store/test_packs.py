@@ -210,12 +210,21 @@ WRITER = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("delay", [0.0, 0.01, 0.03, 0.06])
+def _kill_while_writing_a_pack(process: subprocess.Popen[str], tmp: Path) -> None:
+    """SIGKILL as soon as the next pack's temp file appears: in the middle of its write."""
+    deadline = time.monotonic() + 30
+    while not any(name.endswith(".part") for name in os.listdir(tmp)):
+        assert time.monotonic() < deadline and process.poll() is None
+    process.send_signal(signal.SIGKILL)
+
+
+@pytest.mark.parametrize("delay", [None, 0.0, 0.01, 0.03, 0.06])
 def test_a_kill_during_a_pack_write_loses_only_the_batch_being_written(
-    tmp_path: Path, delay: float
+    tmp_path: Path, delay: float | None
 ) -> None:
     """SIGKILL of a real process writing batches: every batch it reported is whole, no
-    object of the killed batch is half there, and the store verifies."""
+    object of the killed batch is half there, and the store verifies. ``None``: killed
+    while its pack's temp file is being written."""
     root = tmp_path / "objects"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
@@ -223,8 +232,13 @@ def test_a_kill_during_a_pack_write_loses_only_the_batch_being_written(
     )
     assert process.stdout is not None
     done = [process.stdout.readline().split() for _ in range(3)]
-    time.sleep(delay)  # somewhere in the next batch: staging, or writing its pack
-    process.send_signal(signal.SIGKILL)
+    if delay is None:
+        _kill_while_writing_a_pack(process, root / "tmp")
+        assert process.wait() == -signal.SIGKILL
+        assert [n for n in os.listdir(root / "tmp") if n.endswith(".part")]  # caught mid-write
+    else:
+        time.sleep(delay)  # somewhere in the next batch: staging, or writing its pack
+        process.send_signal(signal.SIGKILL)
     process.wait()
     store = DiskObjectStore(root, hot=False)  # opening removes the dead writer's temp files
     assert list((root / "tmp").iterdir()) == []
