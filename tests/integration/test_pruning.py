@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from helixvcs.store import DiskObjectStore
+
 POINTS = "".join(f"{i},{(i * 37) % 101},{(i * 53) % 89}\n" for i in range(1, 201))
 
 WORKFLOW = """
@@ -250,7 +252,9 @@ def test_float32_runs_in_its_own_key_space_and_reports_the_metric_change(git_rep
     assert delta == pytest.approx(low["metrics"]["accuracy"] - full["metrics"]["accuracy"])
     by_name = {n["name"]: n for n in low["nodes"]}
     full_nodes = {n["name"]: n for n in full["nodes"]}
-    assert by_name["signal"]["bytes"] < full_nodes["signal"]["bytes"]  # float32: fewer bytes
+    store = DiskObjectStore(repo.path / ".helix" / "objects", hot=False)
+    low_info, full_info = (store.info(n["signal"]["key"]) for n in (by_name, full_nodes))
+    assert low_info and full_info and low_info.raw_bytes < full_info.raw_bytes  # float32
     again = repo.helix_json("--precision", "float32", "run")
     assert keys(again) == keys(low) and again["metrics"] == low["metrics"]
     assert repo.helix_json("run")["metrics"] == full["metrics"]
