@@ -215,6 +215,7 @@ def _kill_while_writing_a_pack(process: subprocess.Popen[str], tmp: Path) -> Non
     deadline = time.monotonic() + 30
     while not any(name.endswith(".part") for name in os.listdir(tmp)):
         assert time.monotonic() < deadline and process.poll() is None
+    time.sleep(0.002)  # into the write: entries, fsync, index
     process.send_signal(signal.SIGKILL)
 
 
