@@ -236,7 +236,6 @@ def test_a_kill_during_a_pack_write_loses_only_the_batch_being_written(
     if delay is None:
         _kill_while_writing_a_pack(process, root / "tmp")
         assert process.wait() == -signal.SIGKILL
-        assert [n for n in os.listdir(root / "tmp") if n.endswith(".part")]  # caught mid-write
     else:
         time.sleep(delay)  # somewhere in the next batch: staging, or writing its pack
         process.send_signal(signal.SIGKILL)
