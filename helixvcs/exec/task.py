@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from helixvcs.exec import features, precision, sampling, scores
-from helixvcs.exec.guard import fingerprint
+from helixvcs.exec.guard import fingerprint, immutable
 from helixvcs.graph import Node
 from helixvcs.graph.snapshot import SourceSnapshot, import_snapshot, snapshot_functions
 from helixvcs.hashing import SampleSpec
@@ -297,7 +297,11 @@ def _compute(
             (n for r in received.values() if (n := features.rows_of(r.value)) is not None), 0
         )
         kwargs.update(dict.fromkeys(task.dropped, features.placeholder(rows)))
-    before = {p: _fingerprint_before(r) for p, r in received.items() if p in task.watch}
+    before = {
+        p: _fingerprint_before(r)
+        for p, r in received.items()
+        if p in task.watch and not immutable(r.value)
+    }
     for p, r in received.items():
         if p not in task.watch:  # this child may change it: the next must look afresh
             r._seal = None
