@@ -95,6 +95,19 @@ class OperatorRecord:
 
 
 @dataclass(frozen=True)
+class OperatorIdentity:
+    """What comparing two versions needs of one of their operators: its name, kind, key,
+    parents and key parts (``Index.operator_sets``); ``source`` is always empty."""
+
+    name: str
+    kind: str
+    key: str
+    parents: tuple[str, ...]
+    parts: Mapping[str, str]
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class NodeRecord:
     """What happened to one operator in one run: computed, loaded or pruned, and its cost."""
 
@@ -213,6 +226,14 @@ def operator_from_row(row: Sequence[Any]) -> OperatorRecord:
     values[_PARENTS] = tuple(values[_PARENTS] or ())
     values[_PARTS] = _unescaped(json.loads(values[_PARTS])) if values[_PARTS] else {}
     return OperatorRecord(*values)
+
+
+def identity_from_row(row: Sequence[Any]) -> OperatorIdentity:
+    """An ``OperatorIdentity`` from (name, kind, key, parents, parts) as stored."""
+    name, kind, key, parents, parts = row
+    return OperatorIdentity(
+        name, kind, key, tuple(parents or ()), _unescaped(json.loads(parts)) if parts else {}
+    )
 
 
 # A file name that is not UTF-8 reaches Python as a string with lone surrogates (PEP 383,
