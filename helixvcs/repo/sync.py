@@ -104,7 +104,7 @@ def push(repo: Repo, remote: str | None, revs: Sequence[str], progress: Progress
 
 def _run_of(repo: Repo, rev: str) -> str:
     version = resolve(repo.root, rev)
-    rows = repo.index.query(_LATEST_CLEAN_RUN, [version.commit])
+    rows = repo.index.select(_LATEST_CLEAN_RUN, [version.commit])
     if not rows:
         raise UserInputError(
             f"no successful run of {rev} ({version.revision}) to push; run `helix run {rev}` first"
