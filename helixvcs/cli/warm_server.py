@@ -85,8 +85,10 @@ def preload(root: Path) -> list[str]:
     for name in _workflow_libraries(root):
         _try_import(name)
     from helixvcs.hashing.packages import warm_caches
+    from helixvcs.hashing.source import warm_module_table
 
     warm_caches()
+    warm_module_table()
     return sorted(set(sys.modules) - before)
 
 
