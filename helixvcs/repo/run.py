@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from helixvcs.errors import UserInputError
 from helixvcs.exec import ExecResult, OperatorFailure, Progress, RunSettings, execute, get_executor
+from helixvcs.exec.budget import FixedBudget
 from helixvcs.exec.scores import NotScores, intervals
 from helixvcs.graph import Dag
 from helixvcs.graph.variants import PRECISIONS
@@ -37,6 +38,13 @@ from helixvcs.plan.benefit import default_probability, survival_probabilities
 from helixvcs.plan.costs import STORE_THROUGHPUT, CostModel, replanned
 from helixvcs.repo import reduced, zero_weight
 from helixvcs.repo.budget import StoreBudget
+from helixvcs.repo.cluster import (
+    cluster_remote,
+    open_cluster_store,
+    publish,
+    remote_model,
+    shipped,
+)
 from helixvcs.repo.context import (
     as_previous_operators,
     compile_version,
@@ -44,13 +52,21 @@ from helixvcs.repo.context import (
     previous_nodes,
 )
 from helixvcs.repo.records import untracked_data_warnings
-from helixvcs.repo.remotes import keys_to_compute, offer_remote, remember_throughput
+from helixvcs.repo.remotes import (
+    keys_to_compute,
+    offer_remote,
+    remember_throughput,
+    remote_throughput,
+)
 from helixvcs.repo.variants import RunVariant, recorded_run
 from helixvcs.vcs import MergeInProgress, Version, merge_in_progress
 
 if TYPE_CHECKING:
     from helixvcs.exec.cutoff import Previous
     from helixvcs.repo import Repo
+
+#: The budget of a run whose store is a remote: no limit, nothing is evicted from it.
+REMOTE_ROOM = 2**62
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,7 @@ class RunOptions:
     budget: int | None = None
     executor: str | None = None
     scheduler: str | None = None  # a Dask scheduler's address; implies the dask executor
+    remote: str | None = None  # a remote that Dask workers use as their store (``cluster``)
     sample: float | None = None  # run on this fraction of every source's rows (0 < F < 1)
     seed: int | None = None  # which rows a sample keeps (default 0)
     precision: str | None = None  # cast float64 values to this (float32)
@@ -232,9 +249,13 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
     rev, sample = variant.rev, variant.sample
     config = layout.read_config()
     policy = _policy(options.materialize or config.materialize)
+    spec = cluster_remote(layout, options.remote) if options.remote is not None else None
     executor = get_executor(
-        options.executor or ("dask" if options.scheduler else config.executor), options.scheduler
+        options.executor or ("dask" if options.scheduler else config.executor),
+        options.scheduler,
+        spec,
     )
+    cluster = open_cluster_store(spec) if spec is not None else None  # exit 2 if unusable
     budget = options.budget if options.budget is not None else config.max_store_bytes
     if rev is None and merge_in_progress(layout.root):
         raise MergeInProgress(layout.root)
@@ -290,7 +311,7 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
     dag, version, checksums, model, plan = (
         ready.dag, ready.version, ready.checksums, ready.model, ready.plan
     )  # fmt: skip
-    previous, probabilities, room = ready.previous, ready.probabilities, ready.room
+    previous, probabilities = ready.previous, ready.probabilities
     if created and next(iter(store.keys()), None) is not None:
         progress.warn(
             f"the run index {layout.index} was missing; started a new one (earlier runs are "
@@ -299,6 +320,11 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
     for note in ready.notes:
         progress.warn(note)
     run_store: Any = store  # the local store, or it with the default remote's values
+    cutoff_from = previous  # early cutoff links stored values: not on a remote (relayed)
+    if cluster is not None:  # workers load from the remote, never from the local store
+        dag, run_store, cutoff_from, checksums = shipped(dag), cluster.store, {}, {}
+        model = remote_model(layout, cluster, dag, model)
+        plan = make_plan(dag, model, as_previous_operators(previous))
     offer = None
     if executor.in_process:
         offer = offer_remote(
@@ -307,6 +333,9 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
     if offer is not None:
         run_store, model = offer.store, offer.model
         plan = make_plan(dag, model, as_previous_operators(previous))
+    room: StoreBudget | FixedBudget = ready.room
+    if cluster is not None:  # the local budget is for the local store; the remote has none
+        room = FixedBudget(REMOTE_ROOM)
     record = _run_record(dag, version, policy, executor.name, variant)
     executor.open(run_store)  # workers unreachable, or blind to the store: exit 2, nothing recorded
     try:
@@ -330,8 +359,10 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
                 probabilities=probabilities,
                 default_probability=default_probability(),
                 checksums=checksums,
-                previous=previous,
-                load_throughput=ready.keep_throughput,
+                previous=cutoff_from,
+                load_throughput=ready.keep_throughput
+                if cluster is None
+                else remote_throughput(layout, cluster.spec.name),
                 inputs_seen=_inputs_seen(stats, dag),
                 load_estimates={
                     name: p.load_cost for name, p in plan.nodes.items() if p.load_cost is not None
@@ -364,7 +395,11 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
     fetched = offer.store.fetched if offer is not None else {}
     if offer is not None:
         remember_throughput(layout, offer.store.remote.spec.name, offer.store.transfer.throughput)
-    _record(index, record, result, status, wall, saved, room.evicted, cis, model.hot, fetched)
+    evicted = room.evicted if isinstance(room, StoreBudget) else []
+    local = cluster is None
+    _record(index, record, result, status, wall, saved, evicted, cis, model.hot, fetched, local)
+    if cluster is not None and status == "ok":
+        publish(index, cluster, record, result, progress)
     zero_weight.record_features(index, dag, record.run_id, result.outcomes)
     pruning = precision = None
     if status == "ok":
@@ -569,7 +604,10 @@ def _record(
     intervals: dict[str, tuple[float, float]],
     hot: frozenset[str],
     fetched: Mapping[str, Any],
+    local: bool = True,
 ) -> None:
+    """Write the run's record; ``local``: its values went to the local store (else to a
+    remote, whose objects the local index does not list)."""
     now = _now()
     index.forget_objects(evicted)
     objects = [
@@ -605,15 +643,16 @@ def _record(
         for o in result.outcomes.values()
         if o.info is None and o.key in fetched
     ]
-    index.record_objects(objects)
-    index.record_loads(  # what loading from the store costs: loads from memory say nothing
-        {
-            o.key: o.load_seconds
-            for o in result.outcomes.values()
-            if o.state == LOAD and o.status == "ok" and o.load_seconds is not None
-            if o.key not in hot and o.key not in fetched
-        }
-    )
+    if local:
+        index.record_objects(objects)
+        index.record_loads(  # what loading from the store costs: loads from memory say nothing
+            {
+                o.key: o.load_seconds
+                for o in result.outcomes.values()
+                if o.state == LOAD and o.status == "ok" and o.load_seconds is not None
+                if o.key not in hot and o.key not in fetched
+            }
+        )
     index.finish_run(
         record.run_id,
         status=status,

@@ -1,0 +1,101 @@
+"""What workers that share no disk with ``helix`` need, sent through a remote.
+
+A Dask run with a remote as its store (``helix run --executor dask --remote NAME``)
+runs on machines that cannot read the repository. Values go to and come from the
+remote's ``objects/`` (``helixvcs.store.remote_store``); the code travels in the tasks
+(``helixvcs.graph.snapshot.with_tree``); and the data files that sources read go
+through the remote, content-addressed::
+
+    files/ab/cdef0123...     a data file's bytes, named by their blake2b-160 digest
+
+The ``helix`` process uploads a source's files when it submits the source's task (once:
+a file already there is not sent again); the worker downloads them into a folder of its
+own, verifies each against its digest, and calls the source with the path there, laid
+out as in the repository (a folder or a glob reads the same files). Files downloaded
+once are kept for the worker's later tasks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from helixvcs.store.remote import Remote, RemoteSpec, translate
+from helixvcs.store.remote_store import RemoteObjectStore
+
+FILES = "files"
+_stores: dict[RemoteSpec, RemoteObjectStore] = {}
+_lock = threading.Lock()
+
+
+def digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=20).hexdigest()
+
+
+def file_path(remote: Remote, name: str) -> str:
+    return f"{remote.root}/{FILES}/{name[:2]}/{name[2:]}"
+
+
+def upload(remote: Remote, paths: Sequence[str]) -> tuple[str, ...]:
+    """Send the files at ``paths`` that the remote lacks; their digests, in order."""
+    names, contents = [], {}
+    for path in paths:
+        data = Path(path).read_bytes()
+        names.append(digest(data))
+        contents[names[-1]] = data
+    try:
+        there = {n for n in contents if remote.fs.exists(file_path(remote, n))}
+    except Exception as exc:
+        raise translate(remote.spec, exc) from None
+    missing = {file_path(remote, n): data for n, data in contents.items() if n not in there}
+    if missing:
+        remote.put_files(missing)
+    return tuple(names)
+
+
+def remote_store(spec: RemoteSpec) -> RemoteObjectStore:
+    """The remote's store for this process (one connection per remote, reused)."""
+    with _lock:
+        if spec not in _stores:
+            _stores[spec] = RemoteObjectStore(Remote.open(spec, check=False))
+        return _stores[spec]
+
+
+def fetch(
+    spec: RemoteSpec, base: str, files: Sequence[tuple[str, str]], argument: str | list[str]
+) -> str | list[str]:
+    """The source's ``argument`` (a path under ``base`` on the ``helix`` machine, or a
+    list of them) as paths to this worker's copies of ``files`` ((path under ``base``,
+    digest) each), downloaded and verified unless an earlier task did it already."""
+    remote = remote_store(spec).remote
+    layout = digest("\0".join(f"{rel}\0{name}" for rel, name in sorted(files)).encode())
+    folder = Path(tempfile.gettempdir()) / "helix-data" / layout
+    for rel, name in files:
+        target = folder / rel
+        if target.is_file():
+            continue
+        try:
+            data = bytes(remote.fs.cat_file(file_path(remote, name)))
+        except Exception as exc:
+            raise OSError(
+                f"data file {rel} is not on remote '{spec.name}' ({spec.url}): {exc}"
+            ) from None
+        if digest(data) != name:
+            raise OSError(
+                f"data file {rel} from remote '{spec.name}' ({spec.url}) is corrupt "
+                f"(checksum mismatch); delete {FILES}/{name[:2]}/{name[2:]} there and run again"
+            )
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+        temp.write_bytes(data)
+        os.replace(temp, target)
+
+    def local(path: str) -> str:
+        return str(folder / os.path.relpath(path, base))
+
+    return [local(p) for p in argument] if isinstance(argument, list) else local(argument)
