@@ -71,7 +71,9 @@ def shipped(dag: Dag) -> Dag:
 
 def remote_model(layout: Layout, cluster: ClusterStore, dag: Dag, model: CostModel) -> CostModel:
     """``model`` with the remote's objects as the stored ones: what the workers can load."""
-    sizes = cluster.remote.object_sizes(n.key for n in dag)
+    keys = [n.key for n in dag]
+    sizes = cluster.remote.object_sizes(keys)
+    cluster.store.remember(sizes, [k for k in keys if k not in sizes])
     stored = priced(layout, cluster.spec, model, sizes)
     return dataclasses.replace(model, stored=stored, hot=frozenset(), in_memory=frozenset())
 

@@ -8,16 +8,19 @@ values never pass through the ``helix`` process.
 
 The rules of ``FetchingStore`` hold here too: every object read is verified (header,
 size, payload checksum, and the checksum the caller expects, when it knows one), and one
-that would need to unpickle Python code is refused unless the remote is trusted; a
-refused or damaged object is reported as ``CorruptObject`` and never deleted from the
-remote (other clones may hold it dear): the run recomputes it. Writes are atomic per
-object (``Remote.put_files``). Nothing touches the local file system.
+that would need to unpickle Python code is refused unless the remote is trusted. Both
+are reported as ``CorruptObject``, so the run recomputes the value; a damaged object is
+removed, as every store removes one (the value computed again takes its place), a
+refused one is left alone (a clone that trusts the remote may load it). Writes are
+atomic per object (``Remote.put_files``). Nothing touches the local file system.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from helixvcs.store.base import ObjectInfo, ObjectStore, check_key
 from helixvcs.store.errors import CorruptObject, MissingObject
@@ -26,6 +29,7 @@ from helixvcs.store.objectfile import (
     Corruption,
     Encoded,
     Packed,
+    check_size,
     compress_encoded,
     pack,
     parse_header,
@@ -46,6 +50,7 @@ class RemoteObjectStore(ObjectStore):
     def __init__(self, remote: Remote, *, level: int = 3) -> None:
         self.remote, self.level = remote, level
         self._infos: dict[str, ObjectInfo] = {}  # headers seen: info() costs no request
+        self._present: dict[str, bool] = {}  # what ``remember`` was told, and writes
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -55,8 +60,20 @@ class RemoteObjectStore(ObjectStore):
     def where(self) -> str:
         return f"remote '{self.remote.spec.name}'"
 
+    def remember(self, present: Iterable[str], absent: Iterable[str]) -> None:
+        """What the remote was just found to hold or lack: ``has`` answers from it
+        (a run asks once for all its keys, not once per key)."""
+        with self._lock:
+            self._present.update(dict.fromkeys(absent, False))
+            self._present.update(dict.fromkeys(present, True))
+
     def has(self, key: str) -> bool:
-        return key in self.remote.object_sizes([check_key(key)])
+        with self._lock:
+            known = self._present.get(check_key(key))
+        return known if known is not None else key in self.remote.object_sizes([key])
+
+    def put(self, key: str, value: object) -> ObjectInfo:
+        return self.put_packed(key, self.pack(value))  # which asks the remote once
 
     def pack(self, value: object) -> Packed:
         return pack(value, self.level)
@@ -70,31 +87,32 @@ class RemoteObjectStore(ObjectStore):
         try:
             header = verify(data, checksum)
             refusal = None if spec.trusted else untrusted_refusal(data, header)
-        except Corruption as exc:
-            raise RemoteObjectRefused(key, spec, f"is corrupt ({exc.reason})") from None
-        if refusal is not None:
-            raise RemoteObjectRefused(key, spec, refusal)
+            if refusal is not None:
+                raise RemoteObjectRefused(key, spec, refusal)
+            value = unpack(data, checksum)
+        except Corruption as exc:  # damaged, or a payload that verified and does not decode
+            raise self._discard(key, exc.reason) from None
         self._seen(header.info(key))
-        try:
-            return unpack(data, checksum)
-        except Corruption as exc:  # a payload that verified and does not decode
-            raise RemoteObjectRefused(key, spec, f"is corrupt ({exc.reason})") from None
+        return value
 
     def info(self, key: str) -> ObjectInfo | None:
         with self._lock:
             known = self._infos.get(check_key(key))
         if known is not None:
             return known
-        try:
-            data = self.remote.fs.cat_file(self.remote.object_path(key), start=0, end=HEADER_SIZE)
+        path = self.remote.object_path(key)
+        try:  # its size (a truncated object is caught here too), then its header
+            size = int(self.remote.fs.info(path).get("size") or 0)
+            data = self.remote.fs.cat_file(path, start=0, end=HEADER_SIZE) if size else b""
         except FileNotFoundError:
             return None
         except Exception as exc:
             raise self._unreadable(key, exc) from None
         try:
             header = parse_header(bytes(data))
+            check_size(header, size)
         except Corruption as exc:
-            raise RemoteObjectRefused(key, self.remote.spec, f"is corrupt ({exc.reason})") from None
+            raise self._discard(key, exc.reason) from None
         return self._seen(header.info(key))
 
     def _existing_info(self, key: str) -> ObjectInfo | None:
@@ -122,7 +140,7 @@ class RemoteObjectStore(ObjectStore):
         try:
             self._seen(verify(data).info(key))
         except Corruption as exc:
-            raise RemoteObjectRefused(key, self.remote.spec, f"is corrupt ({exc.reason})") from None
+            raise self._discard(key, exc.reason) from None
         return data
 
     def write_object(self, key: str, data: bytes, *, checksum: str | None = None) -> ObjectInfo:
@@ -141,6 +159,7 @@ class RemoteObjectStore(ObjectStore):
         path = self.remote.object_path(check_key(key))
         with self._lock:
             self._infos.pop(key, None)
+            self._present.pop(key, None)
         try:
             self.remote.fs.rm_file(path)
         except FileNotFoundError:
@@ -184,7 +203,16 @@ class RemoteObjectStore(ObjectStore):
             key, self.remote.spec, f"cannot be read ({translate(self.remote.spec, exc).error})"
         )
 
+    def _discard(self, key: str, reason: str) -> CorruptObject:
+        """Remove a damaged object (no value can come of it): the value computed again
+        takes its place."""
+        with contextlib.suppress(CorruptObject, MissingObject):
+            self.delete(key)
+        return CorruptObject(key, None, reason)
+
     def _seen(self, info: ObjectInfo) -> ObjectInfo:
+        """Remember ``info`` (as its header says it: no write time) and return it."""
         with self._lock:
-            self._infos[info.key] = info
+            self._infos[info.key] = dataclasses.replace(info, write_seconds=0.0)
+            self._present[info.key] = True
         return info
