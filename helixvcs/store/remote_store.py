@@ -98,8 +98,11 @@ class RemoteObjectStore(ObjectStore):
     def info(self, key: str) -> ObjectInfo | None:
         with self._lock:
             known = self._infos.get(check_key(key))
-        if known is not None:
-            return known
+        return known if known is not None else self._header(key)
+
+    def _header(self, key: str) -> ObjectInfo | None:
+        """The object's info as the remote has it now (a worker's store outlives runs:
+        what it saw before may have been deleted since)."""
         path = self.remote.object_path(key)
         try:  # its size (a truncated object is caught here too), then its header
             size = int(self.remote.fs.info(path).get("size") or 0)
@@ -117,7 +120,7 @@ class RemoteObjectStore(ObjectStore):
 
     def _existing_info(self, key: str) -> ObjectInfo | None:
         try:
-            return self.info(key)
+            return self._header(key)
         except CorruptObject:
             return None  # a damaged object is replaced by the one being written
 

@@ -87,9 +87,13 @@ def _guard(root: str, events: tuple[str, ...]) -> None:
 
 
 def _touched() -> list[str]:
+    """In a worker process: what it reached for since the last call."""
     import builtins
 
-    return list(builtins._helix_touched)  # type: ignore[attr-defined]
+    touched = builtins._helix_touched  # type: ignore[attr-defined]
+    found = list(touched)
+    touched.clear()
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -199,6 +203,20 @@ def test_a_second_run_loads_what_the_workers_kept(
     assert _local_objects(b) == []
     squared = next(n["key"] for n in first["nodes"] if n["name"] == "squared")
     assert next(n["key"] for n in edited["nodes"] if n["name"] == "squared") == squared
+
+
+def test_without_the_remote_these_workers_cannot_run_the_workflow(
+    team: tuple[GitRepo, RemoteUrl, dict], cluster: distributed.Client
+) -> None:
+    """The guard works: a run that needs the shared disk fails on these workers."""
+    a, _, _ = team
+    _touched_by_workers(cluster)
+    dask = ["--executor", "dask", "--scheduler", cluster.scheduler.address]
+    result = a.helix("run", *dask, code=2)  # a worker cannot open the store
+    assert "this worker shares no disk with helix" in result.stderr
+    assert ".helix/objects" in result.stderr
+    touched = _touched_by_workers(cluster)
+    assert any(str(a.path) in path for path in touched), touched
 
 
 @pytest.mark.parametrize("problem", ["unreachable", "missing bucket"])
