@@ -10,6 +10,7 @@ the repository would fail, and the record says what a worker reached for.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -250,3 +251,41 @@ def test_remote_needs_the_dask_executor(git_repo: GitRepo, s3: RemoteUrl) -> Non
     )
     unknown = git_repo.helix("run", "--executor", "dask", "--remote", "nope", code=2)
     assert "no remote named 'nope'" in unknown.stderr
+
+
+PICKLED = {
+    **FILES,
+    "workflow.py": WORKFLOW.replace(
+        "import numpy as np\n", "from fractions import Fraction\n\nimport numpy as np\n"
+    ).replace(
+        "def total(squared):\n    return float(squared.sum())\n",
+        "def total(third):\n    return float(third)\n\n\n"
+        "@wf.op\ndef third(squared):\n"
+        "    return Fraction(int(squared.sum()), 3)  # its pickle names code\n",
+    ),
+}
+
+
+def test_workers_unpickle_no_code_from_an_untrusted_remote(
+    git_repo: GitRepo, s3: RemoteUrl, cluster: distributed.Client, tmp_path: Path
+) -> None:
+    git_repo.gen(PICKLED, commit="a value that needs pickle")
+    git_repo.helix("init")
+    git_repo.helix("remote", "add", "origin", *s3.add_args())
+    git_repo.commit("remote")
+    first = git_repo.helix_json("run", "--materialize", "all", *_dask(cluster))
+    assert first["metrics"] == {"total": 40.0}
+
+    b = make_clone(git_repo, tmp_path / "b")
+    b.edit("workflow.py", "return float(third)", "return float(third) + 1")
+    refused = b.helix("run", "--json", *_dask(cluster))
+    assert "needs pickle (it names Python code) and the remote is not trusted" in refused.stderr
+    doc = json.loads(refused.stdout)
+    assert _states(doc)["third"] == "compute" and doc["metrics"] == {"total": 41.0}
+
+    b.edit("workflow.py", "float(third) + 1", "float(third) + 2")
+    with open(b.path / ".helix" / "config.toml", "a", encoding="utf-8") as f:
+        f.write("\n[remote.origin]\ntrusted = true\n")
+    trusted = b.helix_json("run", *_dask(cluster))
+    assert _states(trusted)["third"] == "load" and trusted["metrics"] == {"total": 42.0}
+    assert _touched_by_workers(cluster) == []
