@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from helixvcs.store.remote import Remote, RemoteSpec, translate
+from helixvcs.store.remote import Remote, RemoteSpec
 from helixvcs.store.remote_store import RemoteObjectStore
 
 FILES = "files"
@@ -37,24 +37,24 @@ def digest(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=20).hexdigest()
 
 
+def file_digest(path: str | Path) -> str:
+    """``digest`` of a file's bytes, read in chunks (data files can be large)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=20)).hexdigest()
+
+
 def file_path(remote: Remote, name: str) -> str:
-    return f"{remote.root}/{FILES}/{name[:2]}/{name[2:]}"
+    """Where the file of digest ``name`` is, relative to the remote's root."""
+    return f"{FILES}/{name[:2]}/{name[2:]}"
 
 
 def upload(remote: Remote, paths: Sequence[str]) -> tuple[str, ...]:
-    """Send the files at ``paths`` that the remote lacks; their digests, in order."""
-    names, contents = [], {}
-    for path in paths:
-        data = Path(path).read_bytes()
-        names.append(digest(data))
-        contents[names[-1]] = data
-    try:
-        there = {n for n in contents if remote.fs.exists(file_path(remote, n))}
-    except Exception as exc:
-        raise translate(remote.spec, exc) from None
-    missing = {file_path(remote, n): data for n, data in contents.items() if n not in there}
-    if missing:
-        remote.put_files(missing)
+    """Send the files at ``paths`` that the remote lacks, each streamed and landing
+    atomically; their digests, in order."""
+    names = [file_digest(path) for path in paths]
+    for path, name in dict(zip(paths, names, strict=True)).items():
+        if not remote.exists(file_path(remote, name)):
+            remote.put_local_file(path, file_path(remote, name))
     return tuple(names)
 
 
@@ -77,25 +77,36 @@ def fetch(
     folder = Path(tempfile.gettempdir()) / "helix-data" / layout
     for rel, name in files:
         target = folder / rel
-        if target.is_file():
-            continue
-        try:
-            data = bytes(remote.fs.cat_file(file_path(remote, name)))
-        except Exception as exc:
-            raise OSError(
-                f"data file {rel} is not on remote '{spec.name}' ({spec.url}): {exc}"
-            ) from None
-        if digest(data) != name:
-            raise OSError(
-                f"data file {rel} from remote '{spec.name}' ({spec.url}) is corrupt "
-                f"(checksum mismatch); delete {FILES}/{name[:2]}/{name[2:]} there and run again"
-            )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
-        temp.write_bytes(data)
-        os.replace(temp, target)
+        if not target.is_file():
+            _download(remote, rel, name, target)
 
     def local(path: str) -> str:
         return str(folder / os.path.relpath(path, base))
 
     return [local(p) for p in argument] if isinstance(argument, list) else local(argument)
+
+
+def _download(remote: Remote, rel: str, name: str, target: Path) -> None:
+    """The file of digest ``name`` at ``target``, verified, or an ``OSError`` saying why."""
+    spec = remote.spec
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+    try:
+        try:
+            remote.fs.get_file(f"{remote.root}/{file_path(remote, name)}", str(temp))
+        except Exception as exc:
+            why = (
+                "is not there" if isinstance(exc, FileNotFoundError) else f"cannot be read ({exc})"
+            )
+            raise OSError(
+                f"data file {rel} {why} on remote '{spec.name}' ({spec.url}); run again to "
+                "upload it"
+            ) from None
+        if file_digest(temp) != name:
+            raise OSError(
+                f"data file {rel} from remote '{spec.name}' ({spec.url}) is corrupt "
+                f"(checksum mismatch); delete {file_path(remote, name)} there and run again"
+            )
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)

@@ -283,6 +283,22 @@ class Remote:
         except Exception as exc:
             raise translate(self.spec, exc) from None
 
+    def put_local_file(self, local: str, path: str) -> None:
+        """Upload the file at ``local`` to ``path`` (under the root) without reading it
+        whole, atomically as ``put_files`` writes."""
+        target = f"{self.root}/{path}"
+        try:
+            if self.protocol in ATOMIC_PUT:  # a multipart upload appears when complete
+                self.fs.put_file(local, target)
+                return
+            temp = f"{self.root}/tmp/{uuid.uuid4().hex}.part"
+            self.fs.makedirs(posixpath.dirname(temp), exist_ok=True)
+            self.fs.put_file(local, temp)
+            self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
+            self.fs.mv(temp, target)
+        except Exception as exc:
+            raise translate(self.spec, exc) from None
+
     def read_file(self, path: str) -> bytes:
         try:
             return bytes(self.fs.cat_file(f"{self.root}/{path}"))

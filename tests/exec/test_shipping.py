@@ -43,6 +43,9 @@ def test_a_folder_arrives_laid_out_as_in_the_repository(remote: Remote, repo: Pa
 def test_a_damaged_file_on_the_remote_is_refused(remote: Remote, repo: Path) -> None:
     (repo / "data" / "c.csv").write_text("x\n3\n")
     [name] = shipping.upload(remote, [str(repo / "data" / "c.csv")])
-    Path(shipping.file_path(remote, name)).write_text("x\n4\n")
+    (Path(remote.root) / shipping.file_path(remote, name)).write_text("x\n4\n")
     with pytest.raises(OSError, match=r"data/c.csv from remote 'team' .* is corrupt"):
+        shipping.fetch(remote.spec, str(repo), (("data/c.csv", name),), str(repo / "data"))
+    (Path(remote.root) / shipping.file_path(remote, name)).unlink()
+    with pytest.raises(OSError, match=r"data/c.csv is not there on remote 'team'"):
         shipping.fetch(remote.spec, str(repo), (("data/c.csv", name),), str(repo / "data"))
