@@ -141,22 +141,14 @@ class DaskExecutor(Executor):
                 f"no Dask worker joined {where} within {WORKER_WAIT_SECONDS:.0f} s; "
                 "start some with `dask worker ADDRESS`"
             ) from None
-        try:
-            if root is None:
-                assert self.remote is not None
-                refused = self.client.run(_remote_refusal, self.remote)
-            else:
-                seen = self.client.run(_store_visible, root)
-        except Exception as exc:
-            raise UserInputError(
-                f"Dask workers of {where} cannot run helixvcs tasks ({type(exc).__name__}: "
-                f"{exc}); install helixvcs, the same version, on every worker"
-            ) from None
-        if root is None:
+        if root is None:  # workers share no disk with the driver: they need the remote
+            assert self.remote is not None
+            refused = self._ask_workers(_remote_refusal, self.remote)
             failing = sorted((w, why) for w, why in refused.items() if why is not None)
             if failing:
                 raise UserInputError(f"Dask worker {failing[0][0]}: {failing[0][1]}")
             return
+        seen = self._ask_workers(_store_visible, root)
         blind = sorted(worker for worker, ok in seen.items() if not ok)
         if blind:
             raise StoreNotShared(
@@ -164,6 +156,18 @@ class DaskExecutor(Executor):
                 + (f" (nor can {len(blind) - 1} more)" if len(blind) > 1 else "")
                 + "; put the repository on a file system every worker mounts at the same path"
             )
+
+    def _ask_workers(self, question: Any, *args: Any) -> dict[str, Any]:
+        """Every worker's answer to ``question(*args)``; exit 2 when they cannot run it."""
+        assert self.client is not None
+        try:
+            return dict(self.client.run(question, *args))
+        except Exception as exc:
+            where = self.scheduler or "the local cluster"
+            raise UserInputError(
+                f"Dask workers of {where} cannot run helixvcs tasks ({type(exc).__name__}: "
+                f"{exc}); install helixvcs, the same version, on every worker"
+            ) from None
 
     def submit(self, task: Task, parents: Sequence[Any], done: Done) -> Any:
         assert self.client is not None, "open() first"

@@ -289,3 +289,22 @@ def test_workers_unpickle_no_code_from_an_untrusted_remote(
     trusted = b.helix_json("run", *_dask(cluster))
     assert _states(trusted)["third"] == "load" and trusted["metrics"] == {"total": 42.0}
     assert _touched_by_workers(cluster) == []
+
+
+def test_a_worker_that_cannot_reach_the_remote_stops_the_run_before_it_starts(
+    cluster: distributed.Client,
+) -> None:
+    """As a worker sees a remote that only the ``helix`` machine reaches."""
+    from helixvcs.errors import UserInputError
+    from helixvcs.exec.dask_executor import DaskExecutor
+    from helixvcs.store.remote import Remote, RemoteSpec
+    from helixvcs.store.remote_store import RemoteObjectStore
+
+    dead = RemoteSpec("team", "s3://bucket/x", f"http://127.0.0.1:{free_port()}")
+    executor = DaskExecutor(cluster.scheduler.address, remote=dead)
+    with pytest.raises(UserInputError) as caught:
+        executor.open(RemoteObjectStore(Remote.open(dead, check=False)))
+    message = str(caught.value)
+    assert message.startswith("Dask worker tcp://") and "\n" not in message
+    assert ": remote 'team' (s3://bucket/x): unreachable (" in message
+    assert executor.client is None  # closed again
