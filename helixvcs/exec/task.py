@@ -12,6 +12,10 @@ the driver (timings, sizes, the object written, metric values, the user's traceb
 Where the operator's function comes from: in the driver's process, the compiled
 workflow registered by ``in_process``; in any other process, the source snapshot taken
 at compile time (``helixvcs.graph.snapshot``), never the repository's files.
+Where the store is: in the driver's process, the driver's own; in any other, the disk
+store at ``store_root`` (a shared file system), or the remote ``remote`` (workers that
+share no disk with the driver; a source then reads its files as ``shipping`` fetched
+them).
 """
 
 from __future__ import annotations
