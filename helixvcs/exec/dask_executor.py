@@ -226,7 +226,10 @@ def _ship(task: Task, store: RemoteObjectStore) -> Task | OperatorFailure:
     moved = moved_input(task)  # checked before and after the read, as a worker would
     if moved is not None:
         return moved
-    digests = shipping.upload(store.remote, [os.path.join(base, f) for f in files])
+    try:
+        digests = shipping.upload(store.remote, [os.path.join(base, f) for f in files])
+    except OSError as exc:  # a file that cannot be read, or changed as it was sent
+        return moved_input(task) or OperatorFailure(task.name, f"source '{task.name}': {exc}", "")
     moved = moved_input(task)
     if moved is not None:
         return moved

@@ -50,11 +50,17 @@ def file_path(remote: Remote, name: str) -> str:
 
 def upload(remote: Remote, paths: Sequence[str]) -> tuple[str, ...]:
     """Send the files at ``paths`` that the remote lacks, each streamed and landing
-    atomically; their digests, in order."""
+    atomically; their digests, in order. ``OSError`` if one changes meanwhile (nothing
+    is left under its name)."""
     names = [file_digest(path) for path in paths]
     for path, name in dict(zip(paths, names, strict=True)).items():
-        if not remote.exists(file_path(remote, name)):
-            remote.put_local_file(path, file_path(remote, name))
+        target = file_path(remote, name)
+        if remote.exists(target):
+            continue
+        remote.put_local_file(path, target)
+        if file_digest(path) != name:  # written meanwhile: what went up may be neither
+            remote.fs.rm_file(f"{remote.root}/{target}")
+            raise OSError(f"{path} changed while it was uploaded; run again once it is written")
     return tuple(names)
 
 
