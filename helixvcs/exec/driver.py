@@ -69,6 +69,7 @@ from helixvcs.plan import COMPUTE, LOAD, PRUNE, MaterializePolicy, estimate_load
 from helixvcs.plan.costs import STORE_THROUGHPUT
 from helixvcs.plan.materialize import Upstream
 from helixvcs.store import DiskObjectStore, ObjectInfo, ObjectStore
+from helixvcs.store.remote_store import RemoteObjectStore
 from helixvcs.store.writer import BackgroundWriter
 
 Replanner = Callable[[frozenset[str], frozenset[str]], Mapping[str, str]]
@@ -191,6 +192,7 @@ class _Run:
         self.settings, self.progress, self.budget = settings, progress, settings.budget
         self.id, self.targets = run_id, targets
         self.store_root = str(store.root) if isinstance(store, DiskObjectStore) else None
+        self.remote = store.remote.spec if isinstance(store, RemoteObjectStore) else None
         self.seconds = dict(estimates)  # compute seconds: measured this run, else estimated
         self.parents = dag.parents()
         self.children = dag.children()
@@ -352,9 +354,11 @@ class _Run:
         self.finished.put((task, outcome))  # from any thread; accounted in the driver's
 
     def _task(self, node: Node, state: str, keep: Keep | None = None) -> Task:
-        source = None
+        source = data = None
         if node.kind == "source" and state == COMPUTE:
             source = (node.spec.params[0], source_argument(node, self.dag.root))
+            if self.remote is not None:  # its files go to the workers through the remote
+                data = (str(node.input_root or self.dag.root), node.inputs)
         if state == COMPUTE and node.name not in self.stored:
             keep = self._keep(node)
         watch = tuple(p for p in node.parents if self._shared(p)) if state == COMPUTE else ()
@@ -378,6 +382,8 @@ class _Run:
             previous=previous,
             estimator=any(self.dag[p].kind == "features" for p in node.parents),
             inputs_seen=self.settings.inputs_seen.get(node.name, ()) if source else (),
+            remote=self.remote,
+            data=data,
             **variant_fields(node, state),
         )
 

@@ -39,6 +39,7 @@ version's operator set; its *nodes* record what each operator did (compute, load
 
 from __future__ import annotations
 
+from helixvcs.index.connection import prepare_engine
 from helixvcs.index.errors import (
     AmbiguousRun,
     BadQuery,
@@ -87,4 +88,5 @@ __all__ = [
     "StoreTotals",
     "UnknownRun",
     "WeightsRecord",
+    "prepare_engine",
 ]

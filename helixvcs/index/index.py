@@ -339,6 +339,11 @@ class Index:
 
         return self._read(run, [], foreign_sql=True)
 
+    def select(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        """Run helixvcs's own read-only SQL (never the user's: that is ``query``), within
+        a ``reading`` block's attach when there is one; ``[]`` if there is no index."""
+        return self._read(lambda con: con.execute(sql, list(params)).fetchall(), [])
+
     # ---- plumbing -----------------------------------------------------------------------
 
     def _deadline(self) -> float:

@@ -10,6 +10,7 @@ local time, as Python's own ``datetime.astimezone`` does, so ``datetime.now()`` 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import astuple, dataclass, fields
 from datetime import UTC, datetime
@@ -243,8 +244,11 @@ def identity_from_row(row: Sequence[Any]) -> OperatorIdentity:
 _SHIFT = 0x10FF80 - 0xDC80
 
 
+_RANGES = {low: re.compile(f"[{chr(low)}-{chr(low + 127)}]") for low in (0xDC80, 0x10FF80)}
+
+
 def _shift(text: str, low: int, shift: int) -> str:
-    if all(not low <= ord(c) < low + 128 for c in text):
+    if _RANGES[low].search(text) is None:  # nearly always: one scan in C
         return text
     return "".join(chr(ord(c) + shift) if low <= ord(c) < low + 128 else c for c in text)
 

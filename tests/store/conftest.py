@@ -11,11 +11,22 @@ from pathlib import Path
 import pytest
 
 from helixvcs.store import DiskObjectStore, MemoryObjectStore, ObjectStore
+from helixvcs.store.remote import Remote, RemoteSpec
+from helixvcs.store.remote_store import RemoteObjectStore
+
+
+def _remote(tmp: Path) -> RemoteObjectStore:
+    """A folder remote as a store (what Dask workers without a shared disk use); trusted,
+    so that values of any codec load as from the other backends."""
+    spec = RemoteSpec("contract", str(tmp / "remote"), trusted=True)
+    return RemoteObjectStore(Remote.open(spec, create=True))
+
 
 #: Every backend; the contract tests run against each (as Hamilton does).
 IMPLEMENTATIONS: dict[str, Callable[[Path], ObjectStore]] = {
     "disk": lambda tmp: DiskObjectStore(tmp / "objects"),
     "memory": lambda tmp: MemoryObjectStore(),
+    "remote": _remote,
 }
 
 
@@ -35,6 +46,8 @@ Damage = Callable[[ObjectStore, str, Callable[[bytes], bytes]], None]
 def _stored_bytes(store: ObjectStore, key: str) -> bytes:
     if isinstance(store, DiskObjectStore):
         return store.path(key).read_bytes()
+    if isinstance(store, RemoteObjectStore):
+        return Path(store.remote.object_path(key)).read_bytes()
     assert isinstance(store, MemoryObjectStore)
     return store._objects[key]
 
@@ -43,6 +56,9 @@ def _damage(store: ObjectStore, key: str, change: Callable[[bytes], bytes]) -> N
     new = change(_stored_bytes(store, key))
     if isinstance(store, DiskObjectStore):
         store.path(key).write_bytes(new)
+    elif isinstance(store, RemoteObjectStore):
+        Path(store.remote.object_path(key)).write_bytes(new)
+        store._infos.pop(key, None)  # what it read before is no longer there
     else:
         assert isinstance(store, MemoryObjectStore)
         store._objects[key] = new

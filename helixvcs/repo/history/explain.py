@@ -128,7 +128,7 @@ def explain(repo: Repo, metric: str, a: str, b: str) -> ExplainReport:
     start, end = _version_key(repo, a), _version_key(repo, b)
     workflow = _workflow(repo, a, start)  # the workflow A ran; B's must be the same one
     position = _history_positions(repo)
-    rows = _in_history_order(position, index.query(_VERSIONS, [workflow]))
+    rows = _in_history_order(position, index.select(_VERSIONS, [workflow]))
     values = index.metrics_for([str(r[0]) for r in rows])
     infos: dict[str, VersionInfo] = {}
     for run_id, commit, fingerprint, subject, kind, revision in rows:
@@ -216,7 +216,7 @@ def _run_hint(rev: str) -> str:
 
 
 def _workflow(repo: Repo, rev: str, key: tuple[str | None, str | None]) -> str:
-    rows = repo.index.query(_WORKFLOW, list(key))
+    rows = repo.index.select(_WORKFLOW, list(key))
     if not rows:
         raise UserInputError(f"{rev} has no successful run; run it first ({_run_hint(rev)})")
     return str(rows[0][0])
