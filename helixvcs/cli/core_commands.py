@@ -49,6 +49,11 @@ def init(obj: Ctx) -> None:
     help="Dask scheduler to run on, e.g. tcp://host:8786 (implies --executor dask).",
 )
 @click.option(
+    "--remote",
+    metavar="NAME",
+    help="With dask: workers load and keep values on this remote; they need no shared disk.",
+)
+@click.option(
     "--prune-tolerance",
     metavar="T",
     type=float,
@@ -65,6 +70,7 @@ def run(
     budget: str | None,
     executor: str | None,
     scheduler: str | None,
+    remote: str | None,
     prune_tolerance: float | None,
 ) -> None:
     """Run the workflow: compute what changed, load or prune the rest, record the run.
@@ -74,6 +80,7 @@ def run(
     Example: helix run --prune-zero-weight --json
     Example: helix run --precision float32
     Example: helix run --executor dask --scheduler tcp://10.0.0.5:8786
+    Example: helix run --executor dask --scheduler tcp://10.0.0.5:8786 --remote origin
     """
     from helixvcs.cli import render
     from helixvcs.errors import WorkflowFailed
@@ -86,6 +93,7 @@ def run(
         budget=parse_size(budget) if budget else None,
         executor=executor,
         scheduler=scheduler or None,
+        remote=remote,
         sample=sample,
         seed=seed,
         precision=obj.precision,

@@ -11,6 +11,9 @@ time; with the others, every node whose parents are done is in flight at once.
 Glossary of the state it keeps:
 
 * ``states``    -- name -> compute | load | prune: the current plan;
+* ``ready``     -- planned nodes whose parents are done, a heap by topological position;
+* ``waiting``   -- name -> how many of its parents a planned node still waits for;
+* ``consumers`` -- name -> how many of its children the plan computes;
 * ``handles``   -- name -> future of the ``TaskResult`` of a node done in this run (the
   value stays where it was computed; only targets are brought back, at the end);
 * ``inflight``  -- name -> ``Task`` submitted and not finished;
@@ -18,7 +21,8 @@ Glossary of the state it keeps:
 * ``stored``    -- names whose key is in the store (grows as values are kept);
 * ``unsaved``   -- names computed this run and not in the store;
 * ``lost``      -- keys whose object turned out missing or corrupt;
-* ``writing``   -- name -> meta of a computed value being written in the background.
+* ``writing``   -- (name, meta) of each computed value being written in the background,
+  oldest first.
 
 Values that a run keeps are written in the background (``store/writer.py``) when the
 operators run in the driver's process: an operator's children start as soon as its value
@@ -35,9 +39,13 @@ value that finished is kept in the store, where it lives, so the next run resume
 
 from __future__ import annotations
 
+import gc
+import heapq
 import queue
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -61,6 +69,7 @@ from helixvcs.plan import COMPUTE, LOAD, PRUNE, MaterializePolicy, estimate_load
 from helixvcs.plan.costs import STORE_THROUGHPUT
 from helixvcs.plan.materialize import Upstream
 from helixvcs.store import DiskObjectStore, ObjectInfo, ObjectStore
+from helixvcs.store.remote_store import RemoteObjectStore
 from helixvcs.store.writer import BackgroundWriter
 
 Replanner = Callable[[frozenset[str], frozenset[str]], Mapping[str, str]]
@@ -144,13 +153,27 @@ def execute(
     functions = {n.name: n.spec.func for n in dag}
     finished = False
     try:
-        with in_process(run_id, functions, store, writer):
+        with in_process(run_id, functions, store, writer), _older_objects_left_alone():
             result = run.go(dict(states), replan)
         finished = True
         return result
     finally:
         if writer is not None:  # interrupted: let a write in progress end, drop the rest
             writer.close(cancel=not finished)
+
+
+@contextmanager
+def _older_objects_left_alone() -> Iterator[None]:
+    """While the run goes, the cyclic garbage collector skips every object that existed
+    before it (``gc.freeze``): the compiled workflow, its modules, what the process
+    imported. Each full collection would otherwise walk all of them again (0.1-0.2 s at
+    10,000 operators), and land in the seconds of whichever operator triggered it.
+    Garbage among them is collected after the run, as before."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 class _Run:
@@ -169,11 +192,15 @@ class _Run:
         self.settings, self.progress, self.budget = settings, progress, settings.budget
         self.id, self.targets = run_id, targets
         self.store_root = str(store.root) if isinstance(store, DiskObjectStore) else None
+        self.remote = store.remote.spec if isinstance(store, RemoteObjectStore) else None
         self.seconds = dict(estimates)  # compute seconds: measured this run, else estimated
         self.parents = dag.parents()
         self.children = dag.children()
         self.states: dict[str, str] = {}
-        self.todo: list[str] = []  # planned, not submitted yet, in topological order
+        self.position = {name: i for i, name in enumerate(dag.nodes)}
+        self.ready: list[tuple[int, str]] = []  # (topological position, name), a heap
+        self.waiting: dict[str, int] = {}  # planned, not submitted yet: parents not done
+        self.consumers: dict[str, int] = {}
         self.handles: dict[str, Any] = {}
         self.inflight: dict[str, Task] = {}
         self.submitted: dict[str, Any] = {}  # name -> handle, while in flight
@@ -197,7 +224,7 @@ class _Run:
         self.equal = cutoff.unchanged(dag, settings.previous)  # values equal to last run's
         self.aliased: set[str] = set()  # stored under their new key by early cutoff
         self.writer: BackgroundWriter | None = None
-        self.writing: dict[str, TaskMeta] = {}  # kept values being written, in order
+        self.writing: deque[tuple[str, TaskMeta]] = deque()  # kept values being written
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -211,8 +238,9 @@ class _Run:
             if self.result.failure is not None:
                 break
             if not self.replan_needed:
-                if self.todo:  # a node whose parents no plan state provides
-                    raise RuntimeError(f"the plan never reaches {', '.join(self.todo)}")
+                if self.waiting:  # a node whose parents no plan state provides
+                    never = sorted(self.waiting, key=self.position.__getitem__)
+                    raise RuntimeError(f"the plan never reaches {', '.join(never)}")
                 break
             at_hand = set(self.handles) | self.aliased  # aliased: stored, and cheap to load
             held = frozenset(self.dag[n].key for n in at_hand)
@@ -240,9 +268,36 @@ class _Run:
             return {}  # e.g. lost with a dead worker: the failure is what the user needs
 
     def _plan(self, states: dict[str, str]) -> None:
+        """Take a new plan: what waits for which parents, and who consumes what."""
         self.states, self.replan_needed = states, False
-        self.todo = [n.name for n in self.dag if states[n.name] != PRUNE]
-        self.todo = [name for name in self.todo if name not in self.handles]
+        self.ready, self.waiting = [], {}
+        self.consumers = dict.fromkeys(self.dag.nodes, 0)
+        for node in self.dag:
+            state = states[node.name]
+            if state == COMPUTE:
+                for p in node.parents:
+                    self.consumers[p] += 1
+            if state == PRUNE or node.name in self.handles:
+                continue
+            waits = 0 if state == LOAD else sum(p not in self.handles for p in node.parents)
+            self.waiting[node.name] = waits
+            if not waits:
+                self.ready.append((self.position[node.name], node.name))
+        heapq.heapify(self.ready)
+
+    def _hand(self, name: str, handle: Any) -> None:
+        """``name``'s value is at hand: the children it was the last wait of are ready."""
+        if name in self.handles:
+            self.handles[name] = handle
+            return
+        self.handles[name] = handle
+        for child in self.children[name]:
+            waits = self.waiting.get(child)
+            if waits is None or self.states[child] == LOAD:
+                continue
+            self.waiting[child] = waits - 1
+            if waits == 1:
+                heapq.heappush(self.ready, (self.position[child], child))
 
     def _stopping(self) -> bool:
         return bool(self.result.failure or self.replan_needed or self.errors)
@@ -266,11 +321,12 @@ class _Run:
             self._collect(block=True)
 
     def _next_ready(self) -> str | None:
-        for name in self.todo:
-            if self.states[name] == LOAD or all(p in self.handles for p in self.parents[name]):
-                self.todo.remove(name)
-                return name
-        return None
+        """The first planned node, in topological order, whose parents are done."""
+        if not self.ready:
+            return None
+        _, name = heapq.heappop(self.ready)
+        del self.waiting[name]
+        return name
 
     def _collect(self, block: bool) -> None:
         """Account for every task that finished (waiting for one first when ``block``)."""
@@ -298,9 +354,11 @@ class _Run:
         self.finished.put((task, outcome))  # from any thread; accounted in the driver's
 
     def _task(self, node: Node, state: str, keep: Keep | None = None) -> Task:
-        source = None
+        source = data = None
         if node.kind == "source" and state == COMPUTE:
             source = (node.spec.params[0], source_argument(node, self.dag.root))
+            if self.remote is not None:  # its files go to the workers through the remote
+                data = (str(node.input_root or self.dag.root), node.inputs)
         if state == COMPUTE and node.name not in self.stored:
             keep = self._keep(node)
         watch = tuple(p for p in node.parents if self._shared(p)) if state == COMPUTE else ()
@@ -324,17 +382,18 @@ class _Run:
             previous=previous,
             estimator=any(self.dag[p].kind == "features" for p in node.parents),
             inputs_seen=self.settings.inputs_seen.get(node.name, ()) if source else (),
+            remote=self.remote,
+            data=data,
             **variant_fields(node, state),
         )
 
     def _children_compute(self, name: str) -> bool:
-        return any(self.states.get(c) == COMPUTE for c in self.children[name])
+        return self.consumers[name] > 0
 
     def _shared(self, name: str) -> bool:
         """Whether other operators (or the run's results) receive ``name``'s value too:
         then a child must not change it in place, and the task checks that it did not."""
-        consumers = sum(1 for c in self.children[name] if self.states.get(c) == COMPUTE)
-        return consumers > 1 or name in self.targets
+        return self.consumers[name] > 1 or name in self.targets
 
     def _keep(self, node: Node) -> Keep | None:
         if self.settings.policy is MaterializePolicy.NONE:
@@ -415,7 +474,7 @@ class _Run:
                 self.progress.finish(task.name, task.state, meta.seconds, "kept")
                 return  # children wait until the value is written: none may change it first
             if meta.writing:  # encoded already: its children may have it now
-                self.writing[task.name] = meta
+                self.writing.append((task.name, meta))
                 self.stored.add(task.name)  # for its children's keep decisions, as if written
                 if meta.size is not None:
                     load = estimate_load_seconds(meta.size, self.load_throughput)
@@ -424,22 +483,23 @@ class _Run:
                 note = "kept"
             else:
                 note = self._account(task.name, meta)
-        self.handles[task.name] = handle
+        self._hand(task.name, handle)
         self.progress.finish(task.name, task.state, meta.seconds, note)
 
     def _written(self, block: bool) -> None:
         """Account for the background writes that are done (all of them when ``block``),
         in the order they were handed over, as they would have been written in place."""
-        if self.writer is None or not self.writing:
+        if self.writer is None:
             return
-        for name, meta in list(self.writing.items()):
+        while self.writing:  # the oldest first
+            name, meta = self.writing[0]
             key = self.dag[name].key
             if not block:
                 pending = self.writer.peek(key)
                 if pending is not None and not pending.done():
                     return
             future = self.writer.take(key)
-            del self.writing[name]
+            self.writing.popleft()
             self.reserved -= self.reservations.pop(name, 0)
             try:
                 info = future.result()
@@ -491,7 +551,7 @@ class _Run:
 
     def _saved(self, task: Task, outcome: TaskMeta | BaseException) -> None:
         handle, recompute, worth = self.pending.pop(task.name)
-        self.handles[task.name] = handle  # its children may run now
+        self._hand(task.name, handle)  # its children may run now
         if isinstance(outcome, BaseException):
             self.errors.append(outcome)
             return

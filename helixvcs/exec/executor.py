@@ -59,16 +59,29 @@ class LocalExecutor(Executor):
     name = "local"
 
     def submit(self, task: Task, parents: Sequence[Any], done: Done) -> Any:
-        future: Future[TaskResult] = Future()
         try:
             result = run_task(task, *(p.result() for p in parents))
         except Exception as exc:  # a bug or a store error; KeyboardInterrupt goes through
-            future.set_exception(exc)
             done(task, exc)
-        else:
-            future.set_result(result)
-            done(task, result.meta)
-        return future
+            return Finished(None, exc)
+        done(task, result.meta)
+        return Finished(result)
+
+
+class Finished:
+    """The handle of a task that ``submit`` ran to its end: a future that is already done,
+    without the locks a ``concurrent.futures.Future`` makes for waiting on it."""
+
+    __slots__ = ("_error", "_result")
+
+    def __init__(self, result: TaskResult | None, error: BaseException | None = None) -> None:
+        self._result, self._error = result, error
+
+    def result(self) -> TaskResult:
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
 
 
 class ThreadsExecutor(Executor):

@@ -18,7 +18,8 @@ matters is that it is cheap enough to run on everything:
 * only the small remainder (structure, dtypes, shapes, Python objects) is pickled.
 
 A value that does not pickle and holds no array-like buffer cannot be fingerprinted
-(``None``): it stays unchecked.
+(``None``): it stays unchecked. A value that nothing can change in place (``immutable``:
+numbers, strings, bytes, tuples of them) is not fingerprinted at all.
 """
 
 from __future__ import annotations
@@ -47,6 +48,21 @@ _SPARSE_PARTS = {
     "dia": ("data", "offsets"),
     "coo": ("data",),
 }
+
+
+_IMMUTABLE = frozenset({type(None), bool, int, float, complex, str, bytes})
+
+
+def immutable(value: Any, depth: int = 0) -> bool:
+    """Whether nothing can change ``value`` in place: a value of a built-in immutable type,
+    or a tuple or frozenset of such values (not nested deeper than containers are walked,
+    and not longer). Such a value needs no fingerprint: it is the same after any child."""
+    cls = type(value)
+    if cls in _IMMUTABLE:
+        return True
+    if cls in (tuple, frozenset) and depth < _MAX_DEPTH and len(value) <= _MAX_ITEMS:
+        return all(immutable(item, depth + 1) for item in value)
+    return False
 
 
 def fingerprint(value: Any, limit: int = WATCH_LIMIT) -> bytes | None:

@@ -12,6 +12,10 @@ the driver (timings, sizes, the object written, metric values, the user's traceb
 Where the operator's function comes from: in the driver's process, the compiled
 workflow registered by ``in_process``; in any other process, the source snapshot taken
 at compile time (``helixvcs.graph.snapshot``), never the repository's files.
+Where the store is: in the driver's process, the driver's own; in any other, the disk
+store at ``store_root`` (a shared file system), or the remote ``remote`` (workers that
+share no disk with the driver; a source then reads its files as ``shipping`` fetched
+them).
 """
 
 from __future__ import annotations
@@ -28,8 +32,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from helixvcs.exec import features, precision, sampling, scores
-from helixvcs.exec.guard import fingerprint
+from helixvcs.exec import features, precision, sampling, scores, shipping
+from helixvcs.exec.guard import fingerprint, immutable
 from helixvcs.graph import Node
 from helixvcs.graph.snapshot import SourceSnapshot, import_snapshot, snapshot_functions
 from helixvcs.hashing import SampleSpec
@@ -52,6 +56,7 @@ from helixvcs.store import (
     estimate_size,
 )
 from helixvcs.store.objectfile import Packed, encode_value
+from helixvcs.store.remote import RemoteSpec
 from helixvcs.store.writer import BackgroundWriter
 
 SAVE = "save"  # keep a value that finished before the run failed
@@ -101,6 +106,12 @@ class Task:
     estimator: bool = False  # a child of a feature assembly: read its weights
     inputs_seen: tuple[tuple[str, int, int, int], ...] = ()
     """A source: (path, size, mtime_ns, inode) of each file as its key's digest saw it."""
+    remote: RemoteSpec | None = None  # the store, when it is a remote (``shipping``)
+    data: tuple[str, tuple[str, ...]] | None = None
+    """A source: the folder its path is under and the files it reads, relative to it."""
+    shipped: tuple[tuple[str, str], ...] = ()
+    """A source whose files went through the remote: (path under ``data``'s folder,
+    digest) of each; the worker reads its own copies (``shipping.fetch``)."""
 
 
 @dataclass(frozen=True)
@@ -223,7 +234,12 @@ def in_process(
 def run_task(task: Task, *parents: TaskResult) -> TaskResult:
     """Do ``task``; user errors and lost objects are reported in the result's meta."""
     context = _contexts.get(task.run)
-    store = context.store if context is not None else _disk_store(task.store_root)
+    if context is not None:
+        store = context.store
+    elif task.remote is not None:  # workers that share no disk with the driver
+        store = shipping.remote_store(task.remote)
+    else:
+        store = _disk_store(task.store_root)
     if context is None and task.code is None:
         raise RuntimeError(f"task {task.name} has neither an in-process workflow nor a snapshot")
     try:
@@ -288,7 +304,11 @@ def _compute(
     received = dict(zip(task.params, parents, strict=True))
     kwargs = {p: r.value for p, r in received.items()}
     if task.source is not None:
-        kwargs[task.source[0]] = task.source[1]
+        try:
+            kwargs[task.source[0]] = _source_argument(task)
+        except OSError as exc:  # its data files cannot be fetched from the remote
+            failure = OperatorFailure(task.name, f"source '{task.name}': {exc}", "")
+            return TaskResult(None, TaskMeta(task.name, COMPUTE, failure=failure))
     # constants are the function's own defaults (the text that made the key), except
     # those an explored variant sets, which are in its key instead
     kwargs.update(task.constants)
@@ -297,12 +317,16 @@ def _compute(
             (n for r in received.values() if (n := features.rows_of(r.value)) is not None), 0
         )
         kwargs.update(dict.fromkeys(task.dropped, features.placeholder(rows)))
-    before = {p: _fingerprint_before(r) for p, r in received.items() if p in task.watch}
+    before = {
+        p: _fingerprint_before(r)
+        for p, r in received.items()
+        if p in task.watch and not immutable(r.value)
+    }
     for p, r in received.items():
         if p not in task.watch:  # this child may change it: the next must look afresh
             r._seal = None
     start = time.perf_counter()
-    moved = _moved_input(task)
+    moved = moved_input(task)
     if moved is not None:
         return TaskResult(None, TaskMeta(task.name, COMPUTE, failure=moved))
     try:
@@ -328,7 +352,7 @@ def _compute(
     if task.estimator:
         weights = features.weights(value)
     seconds = _since(start)
-    moved = _moved_input(task)
+    moved = moved_input(task)
     if moved is not None:
         return TaskResult(None, TaskMeta(task.name, COMPUTE, seconds, failure=moved))
     changed = [p for p, d in before.items() if not _unchanged(received[p], d)]
@@ -343,6 +367,15 @@ def _compute(
     if meta.failure is None and task.keep is not None and not meta.cutoff:
         meta = _materialize(task, task.keep, store, value, meta, packed, writer)
     return TaskResult(value, meta)
+
+
+def _source_argument(task: Task) -> str | list[str]:
+    """What a source receives: its path(s), or this worker's copies of shipped files."""
+    assert task.source is not None
+    if not task.shipped:
+        return task.source[1]
+    assert task.remote is not None and task.data is not None
+    return shipping.fetch(task.remote, task.data[0], task.shipped, task.source[1])
 
 
 def _compare(
@@ -451,7 +484,7 @@ def _unchanged(parent: TaskResult, before: bytes | None) -> bool:
     return True
 
 
-def _moved_input(task: Task) -> OperatorFailure | None:
+def moved_input(task: Task) -> OperatorFailure | None:
     """A failure if a file of a source is no longer the one its key was computed from
     (checked before and after the source reads it): its value would be stored and reused
     under a key that says other data. A file that cannot be read is the operator's to

@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import stat
 import sys
 import threading
@@ -63,6 +64,7 @@ _KEEP = 8  # records kept: one per workflow file and repository
 _SYSTEM = ("/dev/", "/proc/", "/sys/")
 # Also left out: package metadata (``*.dist-info``, ``*.egg-info``), read for versions and
 # covered by the library folders' mtimes, and compiled bytecode (its source is tracked).
+_METADATA = re.compile(r"\.(dist|egg)-info(/|$)")  # a path with such a folder in it
 
 
 def compile_cached(
@@ -236,15 +238,26 @@ def _entry(
         if isinstance(f := getattr(m, "__file__", None), str)
     }
 
+    real_folders: dict[str, str] = {}  # resolved once each: thousands of modules share them
+
+    def resolved(path: str) -> str:
+        """``os.path.realpath(path)``, resolving each folder once."""
+        if os.path.islink(path):
+            return os.path.realpath(path)
+        head, tail = os.path.split(path)
+        if head not in real_folders:
+            real_folders[head] = os.path.realpath(head)
+        return os.path.join(real_folders[head], tail)
+
     def wanted(path: str) -> bool:
-        real = os.path.join(os.path.realpath(path), "")
-        return not (
-            real.startswith(libraries)
-            or real.startswith(helix_dir)
+        if (
+            path.endswith(".pyc")
+            or _METADATA.search(path) is not None
             or os.path.join(path, "").startswith((helix_dir, *_SYSTEM))
-            or path.endswith(".pyc")
-            or any(p.endswith((".dist-info", ".egg-info")) for p in Path(path).parts)
-        )
+        ):
+            return False
+        real = os.path.join(resolved(path), "")
+        return not (real.startswith(libraries) or real.startswith(helix_dir))
 
     racy_before = started_ns - RACY_SECONDS * 1_000_000_000
     files: dict[str, str] = {}

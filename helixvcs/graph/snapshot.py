@@ -11,9 +11,12 @@ which serves those modules from the snapshot's text and never from the files.
 Imported modules keep their real ``__file__`` (paths relative to it reach the shared
 repository) and tracebacks show the snapshot's lines. A repository module that the
 workflow imports only later, inside an operator, is read from the files, as it is in the
-driver. One snapshot is active per process at a time: ``import_snapshot`` swaps the
-modules in ``sys.modules`` (keeping a few recent snapshots' modules for reuse), so that
-values of classes defined in the workflow pickle and unpickle under their usual names.
+driver, unless the snapshot ships the tree (``with_tree``): workers that share no disk
+with ``helix`` get every Python module of the repository from the snapshot, and never
+look for one in the files. One snapshot is active per process at a time:
+``import_snapshot`` swaps the modules in ``sys.modules`` (keeping a few recent
+snapshots' modules for reuse), so that values of classes defined in the workflow pickle
+and unpickle under their usual names.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import linecache
+import os
 import sys
 import threading
 from collections import OrderedDict
@@ -33,6 +37,7 @@ from types import ModuleType
 from typing import Any
 
 from helixvcs.dsl import Workflow
+from helixvcs.errors import CompileError
 from helixvcs.graph.loader import WORKFLOW_MODULE, read_source, repo_modules
 
 _KEEP = 8  # snapshots whose imported modules a process keeps for reuse
@@ -55,11 +60,13 @@ class SourceSnapshot:
 
     root: str  # the repository root the files came from (absolute)
     modules: tuple[ModuleSource, ...]
+    tree: tuple[ModuleSource, ...] = ()
+    """The repository's other modules (``with_tree``): what operators may import later."""
     digest: str = field(init=False)
 
     def __post_init__(self) -> None:
         h = hashlib.blake2b(digest_size=16)
-        for m in sorted(self.modules, key=lambda m: m.name):
+        for m in sorted((*self.modules, *self.tree), key=lambda m: m.name):
             for part in (m.name, m.path, m.text):
                 h.update(part.encode("utf-8", "surrogatepass") + b"\0")
         object.__setattr__(self, "digest", h.hexdigest())
@@ -78,6 +85,62 @@ def take_snapshot(root: Path) -> SourceSnapshot:
         path = Path(file).resolve().relative_to(root).as_posix()
         modules.append(ModuleSource(name, path, text))
     return SourceSnapshot(str(root), tuple(modules))
+
+
+#: Folders never searched for modules to ship: virtual environments, caches, vendored JS.
+_SKIP_FOLDERS = frozenset({"__pycache__", "node_modules", "site-packages"})
+
+
+def with_tree(snapshot: SourceSnapshot) -> SourceSnapshot:
+    """``snapshot`` plus every other Python module of its repository, by the names they
+    import under (from the workflow's folder first, then the root): for processes that
+    cannot read the repository's files. Read now, like the driver would read them when
+    an operator imports one; hidden folders and virtual environments are left out."""
+    root = Path(snapshot.root)
+    workflow = next((m for m in snapshot.modules if m.name == WORKFLOW_MODULE), None)
+    folders = [Path(workflow.path).parent] if workflow else []
+    folders = list(dict.fromkeys([*folders, Path(".")]))
+    taken = {m.name for m in snapshot.modules}
+    shipped = []
+    for rel in _python_files(root):
+        for folder in folders:
+            name = _module_name(rel, folder)
+            if name is None or name in taken:
+                continue
+            try:
+                text = read_source(str(root / rel))
+            except CompileError:  # not Python that any import could use
+                break
+            taken.add(name)
+            shipped.append(ModuleSource(name, rel.as_posix(), text))
+    return SourceSnapshot(snapshot.root, snapshot.modules, tuple(shipped))
+
+
+def _python_files(root: Path) -> list[Path]:
+    found = []
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".")
+            and d not in _SKIP_FOLDERS
+            and not (here / d / "pyvenv.cfg").exists()
+        )
+        found += [(here / f).relative_to(root) for f in sorted(files) if f.endswith(".py")]
+    return found
+
+
+def _module_name(rel: Path, folder: Path) -> str | None:
+    """The import name of the file ``rel`` from ``folder`` (both relative to the root)."""
+    if folder != Path(".") and not rel.is_relative_to(folder):
+        return None
+    parts = list(rel.relative_to(folder).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    if not parts or not all(p.isidentifier() for p in parts):
+        return None
+    return ".".join(parts)
 
 
 def snapshot_functions(snapshot: SourceSnapshot) -> Mapping[str, Callable[..., Any]]:
@@ -125,16 +188,18 @@ class _SnapshotFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def __init__(self, snapshot: SourceSnapshot) -> None:
         self.snapshot = snapshot
         self.root = Path(snapshot.root)
-        self.sources = {m.name: m for m in snapshot.modules}
+        self.sources = {m.name: m for m in (*snapshot.tree, *snapshot.modules)}
+        self.shipped = bool(snapshot.tree)  # every module is here: never read the files
         self.namespaces = {
             m.name.rsplit(".", i)[0]
-            for m in snapshot.modules
+            for m in (*snapshot.modules, *snapshot.tree)
             for i in range(1, m.name.count(".") + 1)
         } - set(self.sources)
         workflow = self.sources.get(WORKFLOW_MODULE)
         folder = (self.root / workflow.path).parent if workflow else self.root
         self.search = list(dict.fromkeys([str(folder), str(self.root)]))
-        for m in snapshot.modules:  # tracebacks on this process show the snapshot's lines
+        # tracebacks on this process show the snapshot's lines
+        for m in (*snapshot.modules, *snapshot.tree):
             file = str(self.root / m.path)
             linecache.cache[file] = (len(m.text), None, m.text.splitlines(True), file)
 
@@ -155,7 +220,7 @@ class _SnapshotFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             spec = importlib.machinery.ModuleSpec(fullname, None, is_package=True)
             spec.submodule_search_locations = [str(self.root.joinpath(*fullname.split(".")))]
             return spec
-        if "." not in fullname:  # imported later by an operator: the file, as in the driver
+        if "." not in fullname and not self.shipped:  # imported later: the file, as in the driver
             return importlib.machinery.PathFinder.find_spec(fullname, self.search)
         return None
 

@@ -32,8 +32,9 @@ between two versions than the nearest ``NEIGHBOURS`` offer takes the hop from A 
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 
 from helixvcs.graph.diff import Operator
 
@@ -49,11 +50,34 @@ class VersionPoint:
     metric: float
     by_name: Mapping[str, Operator] = field(init=False, repr=False, compare=False)
     identity: frozenset[tuple[str, str]] = field(init=False, repr=False, compare=False)
+    records: frozenset[int] = field(init=False, repr=False, compare=False)
+    """The ``id`` of each operator object: versions that share a record share its id."""
+    pool: InitVar[OperatorPool | None] = None
+    """Operators shared with other versions: their (name, key) pairs are made once."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "by_name", {op.name: op for op in self.operators})
-        identity = frozenset((op.name, op.key) for op in self.operators)
-        object.__setattr__(self, "identity", identity)
+    def __post_init__(self, pool: OperatorPool | None) -> None:
+        ops = self.operators
+        if pool is None:
+            pool = OperatorPool(ops)
+        ids = list(map(id, ops))
+        object.__setattr__(self, "by_name", dict(map(pool.named.__getitem__, ids)))
+        object.__setattr__(self, "identity", frozenset(map(pool.pair.__getitem__, ids)))
+        object.__setattr__(self, "records", frozenset(ids))
+
+    @property
+    def unique(self) -> bool:
+        """Whether no two of its operators share a name (as in every recorded run)."""
+        return len(self.by_name) == len(self.operators) == len(self.records)
+
+
+class OperatorPool:
+    """Operator records that many versions share (one object per distinct record, as
+    the index gives them), each with its (name, key) pair made once: thousands of
+    versions then build their identities from the same pairs instead of new tuples."""
+
+    def __init__(self, operators: Sequence[Operator]) -> None:
+        self.pair = {id(op): (op.name, op.key) for op in operators}
+        self.named = {id(op): (op.name, op) for op in operators}
 
 
 def distance(u: VersionPoint, v: VersionPoint) -> int:
@@ -91,6 +115,82 @@ def distance(u: VersionPoint, v: VersionPoint) -> int:
     return edited + len(added_keys) + len(removed_keys) - renamed
 
 
+class _Distances:
+    """``distance`` between one version (``fixed``) and each of many, mostly by set
+    operations on operator records rather than a loop over every operator of each.
+
+    Each distinct record of the versions is classified once against ``fixed``: the same
+    (name and key as ``fixed``'s), foreign (a name ``fixed`` lacks), edited (its own
+    identity differs from ``fixed``'s operator of that name) or upstream only (the same
+    own identity under another key: edited unless a parent moved too). A version's
+    distance is then a few intersections of its records with those classes, and a loop
+    over only its upstream-only records, added and removed names. Versions with a
+    repeated name (never recorded) are measured by ``distance`` itself."""
+
+    def __init__(self, fixed: VersionPoint, versions: Sequence[VersionPoint]) -> None:
+        self.fixed = fixed
+        self.records: dict[int, Operator] = {}
+        for v in versions:
+            self.records.update(zip(map(id, v.operators), v.operators, strict=True))
+        self.names = frozenset(fixed.by_name)
+        self.same: set[int] = set()
+        self.foreign: set[int] = set()
+        self.edited: set[int] = set()
+        self.upstream: set[int] = set()
+        for i, op in self.records.items():
+            mine = fixed.by_name.get(op.name)
+            if mine is None:
+                self.foreign.add(i)
+            elif (op.name, op.key) in fixed.identity:
+                self.same.add(i)
+            elif op.parts != mine.parts or op.parents != mine.parents or op.kind != mine.kind:
+                self.edited.add(i)
+            else:
+                self.upstream.add(i)
+
+    def from_fixed(self, v: VersionPoint) -> int:
+        """``distance(fixed, v)``."""
+        fixed = self.fixed
+        if v.identity == fixed.identity:
+            return 0
+        if not (v.unique and fixed.unique):
+            return distance(fixed, v)
+        edited = len(v.records & self.edited)
+        for i in v.records & self.upstream:  # moved: v's operator of that name is not fixed's
+            moved = (p for p in self.records[i].parents if p in v.by_name)
+            if all(id(v.by_name[p]) in self.same for p in moved):
+                edited += 1
+        added = [self.records[i].key for i in v.records & self.foreign]
+        gone = () if self.names <= v.by_name.keys() else self.names - v.by_name.keys()
+        removed = [fixed.by_name[name].key for name in gone]
+        return edited + len(added) + len(removed) - _renamed(removed, added)
+
+    def to_fixed(self, v: VersionPoint) -> int:
+        """``distance(v, fixed)``."""
+        fixed = self.fixed
+        if v.identity == fixed.identity:
+            return 0
+        if not (v.unique and fixed.unique):
+            return distance(v, fixed)
+        edited = len(v.records & self.edited)
+        for i in v.records & self.upstream:  # moved: fixed's operator of that name is not v's
+            after = fixed.by_name[self.records[i].name]
+            moved = (p for p in after.parents if p in fixed.by_name)
+            if all((p, fixed.by_name[p].key) in v.identity for p in moved):
+                edited += 1
+        came = () if self.names <= v.by_name.keys() else self.names - v.by_name.keys()
+        added = [fixed.by_name[name].key for name in came]
+        removed = [self.records[i].key for i in v.records & self.foreign]
+        return edited + len(added) + len(removed) - _renamed(removed, added)
+
+
+def _renamed(removed: Sequence[str], added: Sequence[str]) -> int:
+    """Removals and additions that pair up by key: each pair is one rename."""
+    if not removed or not added:
+        return 0
+    return sum((Counter(removed) & Counter(added)).values())
+
+
 def explain_path(versions: Sequence[VersionPoint], a: str, b: str) -> list[str]:
     """Ids of the versions on the explaining path, from ``a`` to ``b`` inclusive
     (``versions`` in history order: it breaks ties between equally close predecessors)."""
@@ -101,8 +201,9 @@ def explain_path(versions: Sequence[VersionPoint], a: str, b: str) -> list[str]:
     start, end = by_id[a], by_id[b]
     if start.identity == end.identity:
         return [a, b]
-    from_a = {v.id: _weight(start, v) for v in points}
-    to_b = {v.id: _weight(v, end) for v in points}
+    from_start, to_end = _Distances(start, points), _Distances(end, points)
+    from_a = {v.id: max(from_start.from_fixed(v), 1) for v in points}
+    to_b = {v.id: max(to_end.to_fixed(v), 1) for v in points}
     from_a[a], to_b[b] = 0, 0
     total = min(from_a[v] + to_b[v] for v in by_id if v != a)
     order = {v.id: i for i, v in enumerate(versions)}

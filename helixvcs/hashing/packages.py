@@ -73,9 +73,13 @@ def clear_caches() -> None:
 
 
 def warm_caches() -> None:
-    """Read the installed distributions now, for a long-lived process that forks workers
-    (``helix server``); it checks the library folders before each fork."""
-    _distributions()
+    """Read the installed distributions, and the versions of those that provide a loaded
+    module, now: for a long-lived process that forks workers (``helix server``), which
+    checks the library folders (an install changes them) before each fork."""
+    provided = _distributions()
+    for top in {top_level(name) for name in list(sys.modules)}:
+        for name in provided.get(top, ()):
+            _dist_version(name)
 
 
 def _is_stdlib(top: str) -> bool:

@@ -83,6 +83,15 @@ def module_source(module: ModuleType) -> str | None:
     return ast.dump(strip_docstrings(tree)) if tree is not None else None
 
 
+def warm_module_table() -> None:
+    """Fill ``inspect``'s table of module files now, in a long-lived process that forks
+    (``helix server``). ``inspect.getsource`` of a code object looks its module up by
+    file, and the first lookup resolves the path of every loaded module (~2,700 in a
+    server: 0.1-0.2 s of each served compile); children inherit the table, and a lookup
+    adds only the modules loaded since."""
+    inspect.getmodule(warm_module_table.__code__)
+
+
 def _getsource(obj: object) -> str | None:
     try:
         return inspect.getsource(obj)  # type: ignore[arg-type]

@@ -39,6 +39,7 @@ version's operator set; its *nodes* record what each operator did (compute, load
 
 from __future__ import annotations
 
+from helixvcs.index.connection import prepare_engine
 from helixvcs.index.errors import (
     AmbiguousRun,
     BadQuery,
@@ -58,6 +59,7 @@ from helixvcs.index.records import (
     BlockRecord,
     NodeRecord,
     ObjectRecord,
+    OperatorIdentity,
     OperatorRecord,
     RunRecord,
     StoreTotals,
@@ -79,10 +81,12 @@ __all__ = [
     "IndexUnavailable",
     "NodeRecord",
     "ObjectRecord",
+    "OperatorIdentity",
     "OperatorRecord",
     "RunExists",
     "RunRecord",
     "StoreTotals",
     "UnknownRun",
     "WeightsRecord",
+    "prepare_engine",
 ]

@@ -21,6 +21,7 @@ from helixvcs.index.records import (
     BlockRecord,
     NodeRecord,
     ObjectRecord,
+    OperatorIdentity,
     OperatorRecord,
     RunRecord,
     StoreTotals,
@@ -223,6 +224,20 @@ class Index:
             return empty
         return self._read(lambda con: reads.operators_for(con, run_ids, with_source), empty)
 
+    def operator_sets(
+        self, run_ids: Sequence[str]
+    ) -> tuple[list[OperatorIdentity], dict[str, list[int]]]:
+        """The operators of several runs, each distinct one once (name, kind, key, parents,
+        parts), and per run the indexes of its own in that list, in workflow order; each
+        asked-for id is a key. What ``helix explain`` compares thousands of versions by."""
+        empty: tuple[list[OperatorIdentity], dict[str, list[int]]] = (
+            [],
+            {run_id: [] for run_id in run_ids},
+        )
+        if not run_ids:
+            return empty
+        return self._read(lambda con: reads.operator_sets(con, run_ids), empty)
+
     def nodes(self, run_id: str) -> list[NodeRecord]:
         """What each operator did in a run, in workflow order."""
         return self._read(lambda con: reads.nodes(con, run_id), [])
@@ -330,6 +345,11 @@ class Index:
                 raise BadQuery(sql, one_line(error)) from error
 
         return self._read(run, [], foreign_sql=True)
+
+    def select(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        """Run helixvcs's own read-only SQL (never the user's: that is ``query``), within
+        a ``reading`` block's attach when there is one; ``[]`` if there is no index."""
+        return self._read(lambda con: con.execute(sql, list(params)).fetchall(), [])
 
     # ---- plumbing -----------------------------------------------------------------------
 

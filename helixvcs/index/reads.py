@@ -18,9 +18,11 @@ from helixvcs.index.records import (
     RUN_COLUMNS,
     NodeRecord,
     ObjectRecord,
+    OperatorIdentity,
     OperatorRecord,
     RunRecord,
     StoreTotals,
+    identity_from_row,
     node_from_row,
     object_from_row,
     operator_from_row,
@@ -105,6 +107,38 @@ def operators_for(
     for run_id, hashes in listing:
         result[run_id] = [by_hash[h] for h in hashes]
     return result
+
+
+def operator_sets(
+    con: DuckDBPyConnection, run_ids: Sequence[str]
+) -> tuple[list[OperatorIdentity], dict[str, list[int]]]:
+    """The operators of several runs as comparing versions needs them: each distinct
+    (name, kind, key, parents, parts) once, and for each run the indexes of its operators
+    in that list, in the run's order. Versions mostly repeat their neighbours' operators,
+    so a few distinct rows stand for many: DuckDB finds them by comparing the columns
+    themselves, and only they become Python objects."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE asked AS SELECT run_id, position, name, kind, key, "
+        "parents, parts FROM run_operators WHERE run_id = ANY(?::VARCHAR[])",
+        [list(run_ids)],
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE distinct_operators AS "
+        "SELECT row_number() OVER () - 1 AS i, * FROM "
+        "(SELECT DISTINCT name, kind, key, parents, parts FROM asked)"
+    )
+    rows = con.execute(
+        "SELECT name, kind, key, parents, parts FROM distinct_operators ORDER BY i"
+    ).fetchall()
+    listing = con.execute(
+        "SELECT run_id, list(i ORDER BY position, name) FROM asked "
+        "JOIN distinct_operators USING (name, kind, key, parents, parts) GROUP BY run_id"
+    ).fetchall()
+    con.execute("DROP TABLE asked")
+    con.execute("DROP TABLE distinct_operators")
+    result: dict[str, list[int]] = {run_id: [] for run_id in run_ids}
+    result.update(listing)
+    return [identity_from_row(row) for row in rows], result
 
 
 def nodes(con: DuckDBPyConnection, run_id: str) -> list[NodeRecord]:

@@ -10,6 +10,7 @@ local time, as Python's own ``datetime.astimezone`` does, so ``datetime.now()`` 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import astuple, dataclass, fields
 from datetime import UTC, datetime
@@ -92,6 +93,19 @@ class OperatorRecord:
     def __post_init__(self) -> None:
         object.__setattr__(self, "parents", tuple(self.parents))
         object.__setattr__(self, "parts", MappingProxyType(dict(self.parts)))
+
+
+@dataclass(frozen=True)
+class OperatorIdentity:
+    """What comparing two versions needs of one of their operators: its name, kind, key,
+    parents and key parts (``Index.operator_sets``); ``source`` is always empty."""
+
+    name: str
+    kind: str
+    key: str
+    parents: tuple[str, ...]
+    parts: Mapping[str, str]
+    source: str = ""
 
 
 @dataclass(frozen=True)
@@ -215,6 +229,14 @@ def operator_from_row(row: Sequence[Any]) -> OperatorRecord:
     return OperatorRecord(*values)
 
 
+def identity_from_row(row: Sequence[Any]) -> OperatorIdentity:
+    """An ``OperatorIdentity`` from (name, kind, key, parents, parts) as stored."""
+    name, kind, key, parents, parts = row
+    return OperatorIdentity(
+        name, kind, key, tuple(parents or ()), _unescaped(json.loads(parts)) if parts else {}
+    )
+
+
 # A file name that is not UTF-8 reaches Python as a string with lone surrogates (PEP 383,
 # U+DC80..U+DCFF), which DuckDB's JSON and VARCHAR refuse. In the parts of an operator,
 # they are kept as the last 128 code points of plane 16 (private use), and turned back on
@@ -222,8 +244,11 @@ def operator_from_row(row: Sequence[Any]) -> OperatorRecord:
 _SHIFT = 0x10FF80 - 0xDC80
 
 
+_RANGES = {low: re.compile(f"[{chr(low)}-{chr(low + 127)}]") for low in (0xDC80, 0x10FF80)}
+
+
 def _shift(text: str, low: int, shift: int) -> str:
-    if all(not low <= ord(c) < low + 128 for c in text):
+    if _RANGES[low].search(text) is None:  # nearly always: one scan in C
         return text
     return "".join(chr(ord(c) + shift) if low <= ord(c) < low + 128 else c for c in text)
 

@@ -23,7 +23,7 @@ ones networkx gave; the nodes reachable from s would be the smallest source side
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
 INT32_MAX = 2**31 - 1
@@ -33,6 +33,12 @@ INT32_MAX = 2**31 - 1
 # A workflow that uses scikit-learn has imported it already.
 SCIPY_MIN_NODES = 3_000
 SCIPY_MIN_NODES_TO_IMPORT = 75_000
+DINIC_WORK_BEFORE_IMPORT = 1_000_000
+"""Residual edges that pure-Python phases may scan, in all, on a network of
+``SCIPY_MIN_NODES`` or more before scipy is imported to solve it instead. Dinic needs one
+phase per length of augmenting path: few on most plans, but one per stored value along
+a long chain (10,000 operators with ~170 stored: 43 phases, ~1 s), which scipy solves
+in milliseconds once imported."""
 
 
 class Cut(NamedTuple):
@@ -65,18 +71,29 @@ def minimum_cut(
             raise ValueError(f"edge {u} -> {v}: capacity {c!r} is not an integer >= 0")
     big = 1 + _finite_cut_bound(finite, infinite, source, sink)
     network = finite + [(u, v, big) for u, v in infinite]
+    later: Callable[[], set[int] | None] | None = None
     if scipy_min_nodes is None:
-        imported = "scipy.sparse.csgraph" in sys.modules
+        imported = _scipy_imported()
         scipy_min_nodes = SCIPY_MIN_NODES if imported else SCIPY_MIN_NODES_TO_IMPORT
+        if nodes >= SCIPY_MIN_NODES:  # worth importing scipy if the phases go on and on
+
+            def later() -> set[int] | None:
+                return _scipy_source_side(nodes, network, source, sink)
+
     side = None
     if nodes >= scipy_min_nodes:
         side = _scipy_source_side(nodes, network, source, sink)
+        later = None
     if side is None:
-        side = _dinic_source_side(nodes, network, source, sink)
+        side = _dinic_source_side(nodes, network, source, sink, later)
     value = sum(c for u, v, c in network if u in side and v not in side)
     if value >= big:
         raise ValueError("an unbounded path joins source to sink: no finite cut")
     return Cut(value, frozenset(side))
+
+
+def _scipy_imported() -> bool:
+    return "scipy.sparse.csgraph" in sys.modules
 
 
 def _finite_cut_bound(
@@ -98,9 +115,15 @@ def _finite_cut_bound(
 
 
 def _dinic_source_side(
-    nodes: int, network: Sequence[tuple[int, int, int]], source: int, sink: int
+    nodes: int,
+    network: Sequence[tuple[int, int, int]],
+    source: int,
+    sink: int,
+    later: Callable[[], set[int] | None] | None = None,
 ) -> set[int]:
-    """Dinic's algorithm over flat lists: edge ``e`` and its reverse ``e ^ 1``."""
+    """Dinic's algorithm over flat lists: edge ``e`` and its reverse ``e ^ 1``. Once its
+    phases have scanned ``DINIC_WORK_BEFORE_IMPORT`` edges, ``later`` (scipy) is asked
+    for the same source side, once; it declines with None, and the phases go on."""
     head: list[int] = []
     residual: list[int] = []
     out: list[list[int]] = [[] for _ in range(nodes)]
@@ -112,11 +135,17 @@ def _dinic_source_side(
             out[v].append(len(head))
             head.append(u)
             residual.append(0)
+    work = 0
     while True:
         level = _levels(out, head, residual, source, sink)
         if level[sink] < 0:
             return _not_reaching(out, head, residual, sink)
         _blocking_flow(out, head, residual, level, source, sink)
+        work += len(head)
+        if later is not None and work >= DINIC_WORK_BEFORE_IMPORT:
+            side, later = later(), None
+            if side is not None:
+                return side
 
 
 def _levels(

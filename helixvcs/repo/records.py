@@ -25,7 +25,7 @@ _DATA = "data:"
 
 def last_ok_run(index: Index, commit: str) -> str | None:
     """The newest successful run of exactly ``commit`` (not of an uncommitted edit of it)."""
-    rows = index.query(_LAST_OK, [commit])
+    rows = index.select(_LAST_OK, [commit])
     return str(rows[0][0]) if rows else None
 
 
@@ -85,10 +85,10 @@ def baseline_run(
     from helixvcs.vcs import first_parents
 
     if head is None:
-        rows = index.query(_WORKTREE_RUN, [workflow])
+        rows = index.select(_WORKTREE_RUN, [workflow])
         return (str(rows[0][0]), 0) if rows else None
     latest: dict[str, str] = {}
-    for commit, run_id in index.query(_BASELINES, [workflow]):
+    for commit, run_id in index.select(_BASELINES, [workflow]):
         latest.setdefault(str(commit), str(run_id))
     if not latest:
         return None

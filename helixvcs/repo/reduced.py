@@ -60,7 +60,7 @@ def compare(index: Index, other: str | None, metrics: Mapping[str, float]) -> Co
 
 def full_precision_run(index: Index, record: RunRecord) -> str | None:
     """The last full-precision run of the version ``record`` ran, on the same rows."""
-    rows = index.query(
+    rows = index.select(
         _FULL_PRECISION_RUN,
         [
             record.workflow,

@@ -22,9 +22,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import tempfile
 import time
 import tomllib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,7 @@ from helixvcs.store.remote import FetchingStore, Remote, RemoteError, RemoteSpec
 if TYPE_CHECKING:
     from helixvcs.exec import Progress
     from helixvcs.graph import Dag
+    from helixvcs.index import Index
 
 REMOTES_FILE = ".helixremotes"
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -252,15 +255,58 @@ def offer_remote(
         return None
     if not sizes:
         return None
-    throughput = remote_throughput(layout, spec.name)
-    stored = dict(model.stored)
-    for key, size in sizes.items():
-        seconds = REMOTE_LATENCY_SECONDS + size / throughput + size / model.throughput
-        stored[key] = StoredObject(bytes=size, load_seconds=seconds)
+    stored = {**model.stored, **priced(layout, spec, model, sizes)}
     fetching = FetchingStore(store, remote, frozenset(sizes), checksums)
     return RemoteOffer(fetching, dataclasses.replace(model, stored=stored))
+
+
+def priced(
+    layout: Layout, spec: RemoteSpec, model: CostModel, sizes: dict[str, int]
+) -> dict[str, StoredObject]:
+    """The remote's objects of ``sizes`` as the planner sees them: a request, the
+    transfer at the throughput measured last, and decoding."""
+    throughput = remote_throughput(layout, spec.name)
+    return {
+        key: StoredObject(
+            bytes=size,
+            load_seconds=REMOTE_LATENCY_SECONDS + size / throughput + size / model.throughput,
+        )
+        for key, size in sizes.items()
+    }
 
 
 def keys_to_compute(dag: Dag, states: dict[str, str]) -> list[str]:
     """Keys of the operators a plan computes."""
     return [dag[name].key for name, state in states.items() if state == "compute"]
+
+
+# -- run records ---------------------------------------------------------------------------
+
+MANIFEST_FORMAT = 1
+
+
+def push_records(
+    index: Index, target: Remote, run_id: str, objects: dict[str, dict[str, Any]]
+) -> None:
+    """The run's segment, then its manifest: the manifest makes the push visible."""
+    run = index.run(run_id)
+    assert run is not None
+    with tempfile.TemporaryDirectory(prefix="helix-push-") as folder:
+        files = index.export_run(run_id, Path(folder))
+        segment = {t: f"runs/{run_id}/{t}.parquet" for t in files}
+        target.put_files(
+            {f"{target.root}/{segment[t]}": path.read_bytes() for t, path in files.items()}
+        )
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "run_id": run_id,
+        "commit": run.commit,
+        "revision": run.revision,
+        "workflow": run.workflow,
+        "subject": run.subject,
+        "pushed": datetime.now(UTC).isoformat(timespec="seconds"),
+        "segment": segment,
+        "objects": objects,
+    }
+    data = json.dumps(manifest, sort_keys=True, indent=1).encode()
+    target.put_files({f"{target.root}/runs/{run_id}.json": data})

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from helixvcs.errors import UserInputError
 from helixvcs.exec import ExecResult, OperatorFailure, Progress, RunSettings, execute, get_executor
+from helixvcs.exec.budget import FixedBudget
 from helixvcs.exec.scores import NotScores, intervals
 from helixvcs.graph import Dag
 from helixvcs.graph.variants import PRECISIONS
@@ -37,6 +38,13 @@ from helixvcs.plan.benefit import default_probability, survival_probabilities
 from helixvcs.plan.costs import STORE_THROUGHPUT, CostModel, replanned
 from helixvcs.repo import reduced, zero_weight
 from helixvcs.repo.budget import StoreBudget, pack_when_many_loose
+from helixvcs.repo.cluster import (
+    cluster_remote,
+    open_cluster_store,
+    publish,
+    remote_model,
+    shipped,
+)
 from helixvcs.repo.context import (
     as_previous_operators,
     compile_version,
@@ -44,12 +52,21 @@ from helixvcs.repo.context import (
     previous_nodes,
 )
 from helixvcs.repo.records import untracked_data_warnings
-from helixvcs.repo.remotes import keys_to_compute, offer_remote, remember_throughput
+from helixvcs.repo.remotes import (
+    keys_to_compute,
+    offer_remote,
+    remember_throughput,
+    remote_throughput,
+)
 from helixvcs.repo.variants import RunVariant, recorded_run
 from helixvcs.vcs import MergeInProgress, Version, merge_in_progress
 
 if TYPE_CHECKING:
+    from helixvcs.exec.cutoff import Previous
     from helixvcs.repo import Repo
+
+#: The budget of a run whose store is a remote: no limit, nothing is evicted from it.
+REMOTE_ROOM = 2**62
 
 
 @dataclass(frozen=True)
@@ -59,6 +76,7 @@ class RunOptions:
     budget: int | None = None
     executor: str | None = None
     scheduler: str | None = None  # a Dask scheduler's address; implies the dask executor
+    remote: str | None = None  # a remote that Dask workers use as their store (``cluster``)
     sample: float | None = None  # run on this fraction of every source's rows (0 < F < 1)
     seed: int | None = None  # which rows a sample keeps (default 0)
     precision: str | None = None  # cast float64 values to this (float32)
@@ -208,54 +226,105 @@ def run_variant(
     return VariantRun(report.run_id, report.metrics, report)
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """What a run reads before it starts: its compiled version, plan, and the index's
+    answers to every question the run's execution and record ask."""
+
+    dag: Dag
+    version: Version
+    notes: list[str]
+    checksums: dict[str, str]
+    model: CostModel
+    plan: Plan
+    previous: dict[str, Previous]
+    probabilities: dict[str, float]
+    room: StoreBudget
+    keep_throughput: float
+    measured: dict[str, float]  # seconds computing each key took in an ok run
+
+
 def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Progress) -> RunReport:
     layout, index, store = repo.layout, repo.index, repo.store
     rev, sample = variant.rev, variant.sample
     config = layout.read_config()
     policy = _policy(options.materialize or config.materialize)
+    spec = cluster_remote(layout, options.remote) if options.remote is not None else None
     executor = get_executor(
-        options.executor or ("dask" if options.scheduler else config.executor), options.scheduler
+        options.executor or ("dask" if options.scheduler else config.executor),
+        options.scheduler,
+        spec,
     )
+    cluster = open_cluster_store(spec) if spec is not None else None  # exit 2 if unusable
     budget = options.budget if options.budget is not None else config.max_store_bytes
-    with index.reading():  # both look first, and write only when there is work
-        created = index.ensure()
-        index.mark_interrupted()
-    if created and next(iter(store.keys()), None) is not None:
-        progress.warn(
-            f"the run index {layout.index} was missing; started a new one (earlier runs are "
-            "gone from helix log; stored intermediates are kept and reused)"
-        )
     if rev is None and merge_in_progress(layout.root):
         raise MergeInProgress(layout.root)
 
-    previous = {}
-    asked, zero = variant, None
+    asked, zero, created = variant, None, None
     stats = StatCache(layout.stat_cache)  # the compile's: what it saw, the sources check
 
-    def prepare(reuse: bool) -> tuple[Dag, Version, list[str], dict[str, str], CostModel, Plan]:
-        nonlocal previous, variant, zero
+    def prepare(reuse: bool) -> _Prepared:
+        nonlocal variant, zero, created
         dag, version = compile_version(layout, rev, reuse=reuse, cache=stats)
-        with index.reading():  # a dozen questions to the index, one attach for all of them
+        with index.reading():  # every question of the run's start, one attach for all
+            if created is None:  # both look first, and write only when there is work
+                created = index.ensure()
+                index.mark_interrupted()
             notes = untracked_data_warnings(index, dag, version, layout.root) if rev else []
             if asked.prune_zero_weight:  # decided from the weights recorded for these keys
                 zero = zero_weight.find(index, asked.dag(dag))
                 variant = asked.pruning(zero.drop, zero.weights_run)
             dag = variant.dag(dag)
-            known = index.objects(list(dag.keys().values()))
+            keys = list(dag.keys().values())
+            known = index.objects(keys)
             checksums = recorded_checksums(index, store, known, progress)
             model = cost_model(dag, index, store, known)
             previous = previous_nodes(index, store, dag.workflow)  # reasons, and cutoff
-        plan = make_plan(dag, model, as_previous_operators(previous))
-        return dag, version, notes, checksums, model, plan
+            probabilities = survival_probabilities(index.key_history(dag.workflow))
+            room = StoreBudget(
+                budget,
+                store,
+                index,
+                protected=set(keys) | index.running_keys(),
+                probabilities=probabilities,
+                current_keys=dag.keys(),
+            )
+            return _Prepared(
+                dag=dag,
+                version=version,
+                notes=notes,
+                checksums=checksums,
+                model=model,
+                plan=make_plan(dag, model, as_previous_operators(previous)),
+                previous=previous,
+                probabilities=probabilities,
+                room=room,
+                keep_throughput=_keep_throughput(index, store),
+                measured=index.computed_by_ok_runs(keys),
+            )
 
     # An unchanged working tree is planned from its last compile, without importing the
     # workflow (``graph.cache``); as soon as anything must be computed, it is imported.
-    dag, version, notes, checksums, model, plan = prepare(reuse=executor.in_process)
-    if dag.from_cache and any(p.state == COMPUTE for p in plan.nodes.values()):
-        dag, version, notes, checksums, model, plan = prepare(reuse=False)
-    for note in notes:
+    ready = prepare(reuse=executor.in_process)
+    if ready.dag.from_cache and any(p.state == COMPUTE for p in ready.plan.nodes.values()):
+        ready = prepare(reuse=False)
+    dag, version, checksums, model, plan = (
+        ready.dag, ready.version, ready.checksums, ready.model, ready.plan
+    )  # fmt: skip
+    previous, probabilities = ready.previous, ready.probabilities
+    if created and next(iter(store.keys()), None) is not None:
+        progress.warn(
+            f"the run index {layout.index} was missing; started a new one (earlier runs are "
+            "gone from helix log; stored intermediates are kept and reused)"
+        )
+    for note in ready.notes:
         progress.warn(note)
     run_store: Any = store  # the local store, or it with the default remote's values
+    cutoff_from = previous  # early cutoff links stored values: not on a remote (relayed)
+    if cluster is not None:  # workers load from the remote, never from the local store
+        dag, run_store, cutoff_from, checksums = shipped(dag), cluster.store, {}, {}
+        model = remote_model(layout, cluster, dag, model)
+        plan = make_plan(dag, model, as_previous_operators(previous))
     offer = None
     if executor.in_process:
         offer = offer_remote(
@@ -264,16 +333,9 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
     if offer is not None:
         run_store, model = offer.store, offer.model
         plan = make_plan(dag, model, as_previous_operators(previous))
-    with index.reading():
-        probabilities = survival_probabilities(index.key_history(dag.workflow))
-        room = StoreBudget(
-            budget,
-            store,
-            index,
-            protected=set(dag.keys().values()) | index.running_keys(),
-            probabilities=probabilities,
-            current_keys=dag.keys(),
-        )
+    room: StoreBudget | FixedBudget = ready.room
+    if cluster is not None:  # the local budget is for the local store; the remote has none
+        room = FixedBudget(REMOTE_ROOM)
     record = _run_record(dag, version, policy, executor.name, variant)
     executor.open(run_store)  # workers unreachable, or blind to the store: exit 2, nothing recorded
     try:
@@ -297,8 +359,10 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
                 probabilities=probabilities,
                 default_probability=default_probability(),
                 checksums=checksums,
-                previous=previous,
-                load_throughput=_keep_throughput(index, store),
+                previous=cutoff_from,
+                load_throughput=ready.keep_throughput
+                if cluster is None
+                else remote_throughput(layout, cluster.spec.name),
                 inputs_seen=_inputs_seen(stats, dag),
                 load_estimates={
                     name: p.load_cost for name, p in plan.nodes.items() if p.load_cost is not None
@@ -326,12 +390,16 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
             )
             index.mark_store_unreconciled()  # it may have written objects it never recorded
         executor.close()
-    saved = _saved_seconds(plan, result, index) if status == "ok" else 0.0
+    saved = _saved_seconds(plan, result, ready.measured) if status == "ok" else 0.0
     cis = _intervals(dag, result, sample) if status == "ok" else {}
     fetched = offer.store.fetched if offer is not None else {}
     if offer is not None:
         remember_throughput(layout, offer.store.remote.spec.name, offer.store.transfer.throughput)
-    _record(index, record, result, status, wall, saved, room.evicted, cis, model.hot, fetched)
+    evicted = room.evicted if isinstance(room, StoreBudget) else []
+    local = cluster is None
+    _record(index, record, result, status, wall, saved, evicted, cis, model.hot, fetched, local)
+    if cluster is not None and status == "ok":
+        publish(index, cluster, record, result, progress)
     zero_weight.record_features(index, dag, record.run_id, result.outcomes)
     pack_when_many_loose(store, index)
     pruning = precision = None
@@ -349,7 +417,7 @@ def _execute(repo: Repo, variant: RunVariant, options: RunOptions, progress: Pro
         metrics=result.metrics,
         nodes=[_node_json(dag, o) for o in result.outcomes.values()],
         failure=result.failure,
-        warnings=[*notes, *result.warnings],
+        warnings=[*ready.notes, *result.warnings],
         outputs=result.outputs,
         kind=record.kind,
         sample=record.sample,
@@ -505,18 +573,17 @@ def _keep_throughput(index: Any, store: Any) -> float:
     return max(measured, HOT_THROUGHPUT) if getattr(store, "hot", None) is not None else measured
 
 
-def _saved_seconds(plan: Plan, result: ExecResult, index: Any) -> float:
+def _saved_seconds(plan: Plan, result: ExecResult, measured: Mapping[str, float]) -> float:
     """Seconds to compute every needed node, minus what this run spent. A value reused
-    counts what computing it took in a run that ended ``ok``: the work of failed or
-    interrupted runs, and estimates of work never measured, are not time saved."""
+    counts what computing it took in a run that ended ``ok`` (``measured``, by key): the
+    work of failed or interrupted runs, and estimates of work never measured, are not
+    time saved."""
     spent = sum(o.seconds for o in result.outcomes.values() if o.state in (COMPUTE, LOAD))
     needed = {
         name: p
         for name, p in plan.nodes.items()
         if p.state != "prune" or p.reason.startswith("pruned: a loaded")
     }
-    reused = [p.key for n, p in needed.items() if result.outcomes[n].state != COMPUTE]
-    measured = index.computed_by_ok_runs(reused)
     full = 0.0
     for name, p in needed.items():
         out = result.outcomes[name]
@@ -538,7 +605,10 @@ def _record(
     intervals: dict[str, tuple[float, float]],
     hot: frozenset[str],
     fetched: Mapping[str, Any],
+    local: bool = True,
 ) -> None:
+    """Write the run's record; ``local``: its values went to the local store (else to a
+    remote, whose objects the local index does not list)."""
     now = _now()
     index.forget_objects(evicted)
     objects = [
@@ -574,15 +644,16 @@ def _record(
         for o in result.outcomes.values()
         if o.info is None and o.key in fetched
     ]
-    index.record_objects(objects)
-    index.record_loads(  # what loading from the store costs: loads from memory say nothing
-        {
-            o.key: o.load_seconds
-            for o in result.outcomes.values()
-            if o.state == LOAD and o.status == "ok" and o.load_seconds is not None
-            if o.key not in hot and o.key not in fetched
-        }
-    )
+    if local:
+        index.record_objects(objects)
+        index.record_loads(  # what loading from the store costs: loads from memory say nothing
+            {
+                o.key: o.load_seconds
+                for o in result.outcomes.values()
+                if o.state == LOAD and o.status == "ok" and o.load_seconds is not None
+                if o.key not in hot and o.key not in fetched
+            }
+        )
     index.finish_run(
         record.run_id,
         status=status,

@@ -63,15 +63,18 @@ class StatusReport:
 def status(repo: Repo) -> StatusReport:
     index = repo.index
     dag, version = compile_version(repo.layout, None, reuse=True)
-    found = baseline_run(index, repo.root, dag.workflow, version.commit)
-    last = index.run(found[0]) if found else None
-    previous = (
-        {op.name: PreviousOperator(op.key, op.parts) for op in index.operators(last.run_id)}
-        if last
-        else {}
-    )
+    with index.reading():  # six questions, one attach of the index for all of them
+        found = baseline_run(index, repo.root, dag.workflow, version.commit)
+        last = index.run(found[0]) if found else None
+        previous = (
+            {op.name: PreviousOperator(op.key, op.parts) for op in index.operators(last.run_id)}
+            if last
+            else {}
+        )
+        model = cost_model(dag, index, repo.store)
+        running = [r.run_id for r in index.runs(status="running")]
     changes = {k: v for k, v in describe_changes(dag, previous).items() if v is not None}
-    plan = make_plan(dag, cost_model(dag, index, repo.store), previous)
+    plan = make_plan(dag, model, previous)
     return StatusReport(
         last_run=last.run_id if last else None,
         last_revision=last.revision if last else None,
@@ -81,5 +84,5 @@ def status(repo: Repo) -> StatusReport:
         removed=sorted(set(previous) - set(dag.nodes)),
         compute=[n for n, p in plan.nodes.items() if p.state == COMPUTE],
         load=[n for n, p in plan.nodes.items() if p.state == LOAD],
-        running=[r.run_id for r in index.runs(status="running")],
+        running=running,
     )

@@ -11,7 +11,6 @@ recorded before it reaches the local store.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from helixvcs.errors import UserInputError
 from helixvcs.index import ObjectRecord
-from helixvcs.repo.remotes import read_remotes, remember_throughput
+from helixvcs.repo.remotes import push_records, read_remotes, remember_throughput
 from helixvcs.store import CorruptObject, MissingObject
 from helixvcs.store.remote import Remote, RemoteObjectRefused, RemoteSpec, admit
 from helixvcs.vcs import resolve
@@ -31,8 +30,6 @@ from helixvcs.vcs import resolve
 if TYPE_CHECKING:
     from helixvcs.exec import Progress
     from helixvcs.repo import Repo
-
-MANIFEST_FORMAT = 1
 
 _LATEST_CLEAN_RUN = """
 SELECT run_id FROM runs WHERE status = 'ok' AND kind = 'commit' AND "commit" = ?
@@ -96,7 +93,7 @@ def push(repo: Repo, remote: str | None, revs: Sequence[str], progress: Progress
             report.runs_skipped.append(run_id)
             continue
         objects = _push_objects(repo, target, run_id, report, progress)
-        _push_records(repo, target, run_id, objects)
+        push_records(repo.index, target, run_id, objects)
         report.runs.append(run_id)
     report.seconds = time.perf_counter() - started
     return report
@@ -104,7 +101,7 @@ def push(repo: Repo, remote: str | None, revs: Sequence[str], progress: Progress
 
 def _run_of(repo: Repo, rev: str) -> str:
     version = resolve(repo.root, rev)
-    rows = repo.index.query(_LATEST_CLEAN_RUN, [version.commit])
+    rows = repo.index.select(_LATEST_CLEAN_RUN, [version.commit])
     if not rows:
         raise UserInputError(
             f"no successful run of {rev} ({version.revision}) to push; run `helix run {rev}` first"
@@ -148,33 +145,6 @@ def _push_objects(
     report.objects += moved.count
     report.bytes += moved.bytes
     return entries
-
-
-def _push_records(
-    repo: Repo, target: Remote, run_id: str, objects: dict[str, dict[str, Any]]
-) -> None:
-    """The run's segment, then its manifest: the manifest makes the push visible."""
-    run = repo.index.run(run_id)
-    assert run is not None
-    with tempfile.TemporaryDirectory(prefix="helix-push-") as folder:
-        files = repo.index.export_run(run_id, Path(folder))
-        segment = {t: f"runs/{run_id}/{t}.parquet" for t in files}
-        target.put_files(
-            {f"{target.root}/{segment[t]}": path.read_bytes() for t, path in files.items()}
-        )
-    manifest = {
-        "format": MANIFEST_FORMAT,
-        "run_id": run_id,
-        "commit": run.commit,
-        "revision": run.revision,
-        "workflow": run.workflow,
-        "subject": run.subject,
-        "pushed": datetime.now(UTC).isoformat(timespec="seconds"),
-        "segment": segment,
-        "objects": objects,
-    }
-    data = json.dumps(manifest, sort_keys=True, indent=1).encode()
-    target.put_files({f"{target.root}/runs/{run_id}.json": data})
 
 
 # -- pull ---------------------------------------------------------------------------------

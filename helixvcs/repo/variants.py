@@ -147,7 +147,7 @@ def recorded_run(index: Index, variant: RunVariant, dag: Dag, version: Version) 
     operators have the keys the variant's DAG has, or None."""
     keyed = variant.dag(dag)
     sample = variant.sample
-    rows = index.query(
+    rows = index.select(
         _LAST_VERSION_RUN,
         [
             variant.kind,

@@ -162,7 +162,7 @@ class Remote:
                 "pip install 'helixvcs[remote]'",
             ) from None
         except Exception as exc:
-            raise _translate(spec, exc) from None
+            raise translate(spec, exc) from None
         if protocol in ("s3", "s3a"):
             fs.retries = 1 if quick else 2  # a dead endpoint fails in seconds, not minutes
         remote = cls(spec, fs, root, protocol)
@@ -180,7 +180,7 @@ class Remote:
                     raise FileNotFoundError(2, "no such folder", self.root)
                 self.fs.makedirs(self.root, exist_ok=True)
         except Exception as exc:
-            raise _translate(self.spec, exc) from None
+            raise translate(self.spec, exc) from None
 
     # -- objects ---------------------------------------------------------------------------
 
@@ -200,7 +200,7 @@ class Remote:
                     return {k: s for k, s in zip(wanted, found, strict=True) if s is not None}
             listed = self.fs.find(f"{self.root}/objects", detail=True)
         except Exception as exc:
-            raise _translate(self.spec, exc) from None
+            raise translate(self.spec, exc) from None
         sizes = {self._key_of(path): int(info.get("size") or 0) for path, info in listed.items()}
         return {k: sizes[k] for k in wanted if k in sizes}
 
@@ -257,7 +257,7 @@ class Remote:
             try:
                 got = self.fs.cat(list(paths), on_error="return")
             except Exception as exc:
-                raise _translate(self.spec, exc) from None
+                raise translate(self.spec, exc) from None
             if not isinstance(got, dict):  # one path: fsspec returns the bytes
                 got = {next(iter(paths)): got}
             for path, key in paths.items():
@@ -283,13 +283,29 @@ class Remote:
         except RemoteError:
             raise
         except Exception as exc:
-            raise _translate(self.spec, exc) from None
+            raise translate(self.spec, exc) from None
+
+    def put_local_file(self, local: str, path: str) -> None:
+        """Upload the file at ``local`` to ``path`` (under the root) without reading it
+        whole, atomically as ``put_files`` writes."""
+        target = f"{self.root}/{path}"
+        try:
+            if self.protocol in ATOMIC_PUT:  # a multipart upload appears when complete
+                self.fs.put_file(local, target)
+                return
+            temp = f"{self.root}/tmp/{uuid.uuid4().hex}.part"
+            self.fs.makedirs(posixpath.dirname(temp), exist_ok=True)
+            self.fs.put_file(local, temp)
+            self.fs.makedirs(posixpath.dirname(target), exist_ok=True)
+            self.fs.mv(temp, target)
+        except Exception as exc:
+            raise translate(self.spec, exc) from None
 
     def read_file(self, path: str) -> bytes:
         try:
             return bytes(self.fs.cat_file(f"{self.root}/{path}"))
         except Exception as exc:
-            raise _translate(self.spec, exc) from None
+            raise translate(self.spec, exc) from None
 
     def read_files(self, paths: Iterable[str]) -> dict[str, bytes]:
         """Several whole files at once (concurrently where the protocol allows)."""
@@ -298,14 +314,14 @@ class Remote:
         try:
             got = self.fs.cat(list(full), on_error="raise") if wanted else {}
         except Exception as exc:
-            raise _translate(self.spec, exc) from None
+            raise translate(self.spec, exc) from None
         if not isinstance(got, dict):
             got = {next(iter(full)): got}
         found = {}
         for path, rel in full.items():
             value = _find(got, path)
             if isinstance(value, Exception):
-                raise _translate(self.spec, value)
+                raise translate(self.spec, value)
             found[rel] = bytes(value)
         return found
 
@@ -313,7 +329,7 @@ class Remote:
         try:
             return bool(self.fs.exists(f"{self.root}/{path}"))
         except Exception as exc:
-            raise _translate(self.spec, exc) from None
+            raise translate(self.spec, exc) from None
 
     def list_manifests(self) -> list[str]:
         """Run ids whose manifest is on the remote (complete pushes), oldest name first."""
@@ -322,7 +338,7 @@ class Remote:
         except FileNotFoundError:
             return []
         except Exception as exc:
-            raise _translate(self.spec, exc) from None
+            raise translate(self.spec, exc) from None
         found = [posixpath.basename(n.rstrip("/")) for n in names]
         return sorted(n[: -len(".json")] for n in found if n.endswith(".json"))
 
@@ -363,7 +379,7 @@ def _s3_options(spec: RemoteSpec, read_timeout: float) -> dict[str, Any]:
     return options
 
 
-def _translate(spec: RemoteSpec, exc: BaseException) -> RemoteError:
+def translate(spec: RemoteSpec, exc: BaseException) -> RemoteError:
     """One line that names the remote, its URL and what went wrong, with what to do."""
     name = type(exc).__name__
     text = " ".join(str(exc).split()) or name

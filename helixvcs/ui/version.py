@@ -46,7 +46,7 @@ def find_run(repo: Repo, ident: str) -> RunRecord:
         commit = resolve(repo.root, ident).commit
     except UserInputError:
         commit = None
-    rows = index.query(_NEWEST_RUN, [commit]) if commit else []
+    rows = index.select(_NEWEST_RUN, [commit]) if commit else []
     if rows:
         found = index.run(str(rows[0][0]))
         if found is not None:

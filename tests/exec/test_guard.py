@@ -20,7 +20,7 @@ import scipy.sparse as sps
 from sklearn.linear_model import LogisticRegression
 
 from helixvcs.exec import Progress, RunSettings, execute, get_executor
-from helixvcs.exec.guard import WATCH_LIMIT, fingerprint
+from helixvcs.exec.guard import WATCH_LIMIT, fingerprint, immutable
 from helixvcs.exec.task import Task, TaskMeta, TaskResult, _mutation_message, in_process, run_task
 from helixvcs.graph import compile_workflow
 from helixvcs.hashing import StatCache
@@ -155,6 +155,22 @@ def test_long_and_deep_containers_are_pickled_whole_and_still_checked() -> None:
         assert fingerprint(value) != before
 
 
+def test_only_values_nothing_can_change_in_place_count_as_immutable() -> None:
+    class Number(int):  # a subclass may carry mutable state of its own
+        pass
+
+    for value in (None, True, 3, 2.5, 1j, "s", b"b", (1, ("a", None)), frozenset({1, "x"})):
+        assert immutable(value), value
+    nested = (1,)
+    for _ in range(5):
+        nested = (nested,)
+    for value in (
+        [1], {"a": 1}, {1}, bytearray(b"b"), (1, [2]), Number(3), np.float64(1.0),
+        np.arange(3), nested, tuple(range(5000)),
+    ):  # fmt: skip
+        assert not immutable(value), value
+
+
 # -- in tasks ---------------------------------------------------------------------------
 
 RUN = "guard-test"
@@ -246,6 +262,28 @@ def test_the_before_fingerprint_is_taken_once_and_kept_on_the_result() -> None:
         run_task(consumer("c", watch=False), parent)  # unchecked: may change it
         assert parent._seal is None
         assert run_task(consumer("a"), parent).meta.failure is None
+
+
+def test_an_immutable_shared_value_is_not_fingerprinted_and_a_list_in_a_tuple_is() -> None:
+    touched = []
+
+    def append(shared: tuple[int, list[int]]) -> int:
+        shared[1].append(1)
+        touched.append(1)
+        return 0
+
+    (plain,) = run({"read": lambda shared: shared[0]}, consumer("read"), value=(1, "a"))
+    assert plain.failure is None
+    (meta,) = run({"append": append}, consumer("append"), value=(1, [2]))
+    assert touched and meta.failure is not None
+    assert meta.failure.message == _mutation_message("append", "shared")
+
+
+def test_an_immutable_parent_leaves_no_seal() -> None:
+    parent = TaskResult((1, "a", 2.5), TaskMeta("shared", COMPUTE))
+    with in_process(RUN, {"a": lambda shared: 1}, MemoryObjectStore()):
+        assert run_task(consumer("a"), parent).meta.failure is None
+    assert parent._seal is None
 
 
 def test_a_child_that_fails_halfway_through_a_change_leaves_no_blame_behind() -> None:

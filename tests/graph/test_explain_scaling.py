@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helixvcs.graph.diff import Operator, diff_operators
-from helixvcs.graph.versions import VersionPoint, _against, _distinct, distance, explain_path
+from helixvcs.graph.versions import (
+    VersionPoint,
+    _against,
+    _Distances,
+    _distinct,
+    distance,
+    explain_path,
+)
 
 NAMES = ("raw", "rows", "feats", "model", "score")
 
@@ -118,3 +125,54 @@ def test_a_long_history_is_walked_version_by_version():
     path = explain_path(versions, "c00", "c60")
     assert path == [v.id for v in versions]
     assert path == all_pairs_path(versions, "c00", "c60")
+
+
+@st.composite
+def shared_histories(draw: st.DrawFn) -> list[VersionPoint]:
+    """Versions whose operators are drawn from one pool of records, as the index gives
+    them (one object per distinct row): names, keys, kinds, parents and parts vary on
+    their own, so that renames (a key under another name), upstream-only changes (the
+    same own identity under another key), additions, removals and repeated names occur."""
+    pool = []
+    for _ in range(draw(st.integers(1, 12))):
+        name = draw(st.sampled_from(NAMES))
+        parents = tuple(draw(st.lists(st.sampled_from(NAMES), max_size=2, unique=True)))
+        pool.append(
+            Operator(
+                name,
+                draw(st.sampled_from(["op", "metric"])),
+                draw(st.sampled_from(["k1", "k2", "k3"])),
+                parents,
+                "",
+                {"body": draw(st.sampled_from(["0", "1"]))},
+            )
+        )
+    versions = []
+    for i in range(draw(st.integers(1, 6))):
+        ops = draw(st.lists(st.sampled_from(pool), max_size=6, unique_by=id))
+        if draw(st.booleans()):  # a recorded run: one operator per name
+            ops = list({op.name: op for op in ops}.values())
+        versions.append(VersionPoint(f"v{i}", tuple(ops), 0.5))
+    return versions
+
+
+@given(versions=shared_histories())
+@settings(max_examples=600, deadline=None)
+def test_distances_against_one_version_are_distance(versions):
+    """The set-based distances from and to one version are ``distance``, whatever the
+    versions share, rename, add, remove or repeat."""
+    for fixed in versions:
+        against = _Distances(fixed, versions)
+        for v in versions:
+            assert against.from_fixed(v) == distance(fixed, v)
+            assert against.to_fixed(v) == distance(v, fixed)
+
+
+@given(versions=histories())
+@settings(max_examples=200, deadline=None)
+def test_distances_against_one_version_on_chains(versions):
+    for fixed in versions:
+        against = _Distances(fixed, versions)
+        for v in versions:
+            assert against.from_fixed(v) == distance(fixed, v)
+            assert against.to_fixed(v) == distance(v, fixed)

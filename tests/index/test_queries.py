@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helixvcs.errors import UserInputError
 from helixvcs.index import (
@@ -17,6 +20,8 @@ from helixvcs.index import (
     OperatorRecord,
     RunRecord,
 )
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 MakeRun = Callable[..., RunRecord]
 MakeNodes = Callable[..., list[NodeRecord]]
@@ -217,3 +222,53 @@ def test_load_throughput_in_stored_and_in_decoded_bytes(index: Index) -> None:
     assert index.load_throughput(raw=True) == pytest.approx(10 * mib)  # 15 MiB decoded
     index.record_loads({"tiny": 0.5})  # its time is per-object overhead, not bandwidth
     assert index.load_throughput(raw=True) == pytest.approx(10 * mib)
+
+
+OPERATOR_ROWS = st.lists(
+    st.tuples(
+        st.sampled_from(["raw", "rows", "model"]),
+        st.sampled_from(["op", "metric"]),
+        st.sampled_from(["k1", "k2"]),
+        st.sampled_from([(), ("raw",), ("raw", "rows")]),
+        st.sampled_from([{}, {"body": "b1"}, {"body": "b2", "data:\udc80.csv": "1"}]),
+        st.sampled_from(["wf.py", "lib.py"]),  # not compared: one identity either way
+    ),
+    max_size=4,
+    unique_by=lambda row: row[0],
+)
+
+
+@given(runs=st.lists(OPERATOR_ROWS, min_size=1, max_size=5))
+@settings(max_examples=40, deadline=None)
+def test_operator_sets_list_each_runs_operators_as_operators_for(
+    tmp_path_factory: pytest.TempPathFactory, runs: list[list[tuple[Any, ...]]]
+) -> None:
+    """Each distinct identity once, and every run's operators in its order, as the plain
+    read of every row gives them."""
+    index = Index(tmp_path_factory.mktemp("sets") / "index.duckdb", lock_timeout=10)
+    run_ids = []
+    for i, rows in enumerate(runs):
+        run = RunRecord(
+            run_id=f"r{i}", started=T0 + timedelta(minutes=i), finished=None, status="running",
+            revision="HEAD", commit="c" * 40, fingerprint=None, branch="main", subject="s",
+            author="a", workflow="w", sample=None, materialize="helix", executor="local",
+            pid=1, host="h",
+        )  # fmt: skip
+        ops = [
+            OperatorRecord(name, kind, key, "h", parents, j, file, j + 1, "src", parts)
+            for j, (name, kind, key, parents, parts, file) in enumerate(reversed(rows))
+        ]
+        index.begin_run(run, ops)
+        run_ids.append(run.run_id)
+    asked = [*run_ids, "never"]
+    distinct, listing = index.operator_sets(asked)
+    plain = index.operators_for(asked, with_source=False)
+    assert set(listing) == set(asked)
+    seen = [(o.name, o.kind, o.key, o.parents, dict(o.parts)) for o in distinct]
+    assert len(seen) == len({repr(s) for s in seen})  # each identity once
+    for run_id in asked:
+        got = [distinct[i] for i in listing[run_id]]
+        want = plain[run_id]
+        assert [(o.name, o.kind, o.key, o.parents, dict(o.parts)) for o in got] == [
+            (o.name, o.kind, o.key, o.parents, dict(o.parts)) for o in want
+        ]

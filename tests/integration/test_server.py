@@ -371,6 +371,61 @@ def test_concurrent_served_commands_each_run_in_a_child(served: GitRepo) -> None
     assert server_state(served)["served"] == 3
 
 
+def _spare(repo: GitRepo, other_than: int | None = None, timeout: float = 30.0) -> int:
+    """The server's spare child, once there is one (``other_than``: a new one)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        spare = server_state(repo)["spare"]
+        if spare is not None and spare != other_than:
+            return int(spare)
+        assert time.monotonic() < deadline, "the server made no spare"
+        time.sleep(0.05)
+
+
+def _parent(pid: int) -> int:
+    """The parent's process id; 0 for a process that has ended."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def test_a_spare_forked_ahead_runs_the_next_command_then_another_is_made(
+    served: GitRepo,
+) -> None:
+    server = server_state(served)["pid"]
+    spare = _spare(served)
+    assert _parent(spare) == server  # forked by the server before any command came
+
+    first = run_json(served)
+    assert f"{SERVED} {spare}" in first["stderr"]  # the spare ran it: no fork on its path
+    assert first["doc"]["metrics"]["total"] == TOTAL
+    _wait_gone(spare)  # a spare runs one command, then ends like any child
+
+    second_spare = _spare(served, other_than=spare)
+    served.edit("toylib.py", "SHIFT = 1.0", "SHIFT = 2.0")  # the spare imported no repo code
+    second = run_json(served)
+    assert f"{SERVED} {second_spare}" in second["stderr"]
+    assert computed(second["doc"]) == {"shifted", "total"}
+    assert second["doc"]["metrics"]["total"] == TOTAL + 3
+
+    last = _spare(served, other_than=second_spare)
+    helix(served, "server", "stop")
+    _wait_gone(last)  # stopping the server ends its spare: nothing is left running
+    _wait_gone(server)
+
+
+def test_a_killed_server_leaves_no_spare_behind(toy: GitRepo) -> None:
+    with _serving(toy) as server:
+        spare = _spare(toy)
+        os.kill(server, signal.SIGKILL)
+        _wait_gone(server)
+        _wait_gone(spare, timeout=10.0)  # it saw its socket's end of stream and left
+        done = helix(toy, "run", "--json", env={"HELIX_SERVER": "0"})
+        assert json.loads(done.stdout)["metrics"]["total"] == TOTAL
+
+
 def _servers_of(root: Path) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -380,7 +435,8 @@ def _servers_of(root: Path) -> list[int]:
             continue
         if b"helixvcs.cli.warm_server" in argv and str(root).encode() in argv:
             found.append(int(entry.name))
-    return found
+    # a server's children (its spare, commands it runs) share its command line
+    return [pid for pid in found if _parent(pid) not in found]
 
 
 def test_server_auto_starts_one_in_the_background(toy: GitRepo) -> None:

@@ -266,3 +266,33 @@ def test_planning_imports_neither_networkx_nor_numpy():
     out = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def _stair(steps: int) -> tuple[int, list[tuple[int, int, int]], int, int]:
+    """s feeds every node of a chain that drains to t at its end: the augmenting paths
+    come in every length from 2 to ``steps + 1``, and Dinic needs a phase for each."""
+    source, sink = steps, steps + 1
+    edges = [(i, i + 1, 10**6) for i in range(steps - 1)]
+    edges += [(source, i, 1) for i in range(steps)] + [(steps - 1, sink, 10**6)]
+    return steps + 2, edges, source, sink
+
+
+def test_a_network_that_needs_many_phases_is_handed_to_scipy_with_the_same_cut(monkeypatch):
+    nodes, edges, source, sink = _stair(60)
+    python = _python_cut(nodes, edges, source, sink)
+    assert python.value == 60
+    monkeypatch.setattr(maxflow, "_scipy_imported", lambda: False)
+    monkeypatch.setattr(maxflow, "SCIPY_MIN_NODES", 10)
+    monkeypatch.setattr(maxflow, "DINIC_WORK_BEFORE_IMPORT", 1_000)
+    answers = _spy_on_scipy(monkeypatch)
+    assert minimum_cut(nodes, edges, source, sink) == python
+    assert answers == [True]
+
+
+def test_a_network_solved_in_a_few_phases_never_imports_scipy(monkeypatch):
+    nodes, edges, source, sink = _stair(60)
+    monkeypatch.setattr(maxflow, "_scipy_imported", lambda: False)
+    monkeypatch.setattr(maxflow, "SCIPY_MIN_NODES", 10)
+    answers = _spy_on_scipy(monkeypatch)  # the default budget is far from spent
+    assert minimum_cut(nodes, edges, source, sink) == _python_cut(nodes, edges, source, sink)
+    assert answers == []

@@ -12,6 +12,16 @@ import pytest
 
 from helixvcs.store import DiskObjectStore, MemoryObjectStore, ObjectStore
 from helixvcs.store.packfile import FRAME_SIZE, Record, frame, write_index
+from helixvcs.store.remote import Remote, RemoteSpec
+from helixvcs.store.remote_store import RemoteObjectStore
+
+
+def _remote(tmp: Path) -> RemoteObjectStore:
+    """A folder remote as a store (what Dask workers without a shared disk use); trusted,
+    so that values of any codec load as from the other backends."""
+    spec = RemoteSpec("contract", str(tmp / "remote"), trusted=True)
+    return RemoteObjectStore(Remote.open(spec, create=True))
+
 
 #: Every backend; the contract tests run against each (as Hamilton does). ``packed`` is
 #: the disk store writing each small object into a pack, as a batch does.
@@ -19,6 +29,7 @@ IMPLEMENTATIONS: dict[str, Callable[[Path], ObjectStore]] = {
     "disk": lambda tmp: DiskObjectStore(tmp / "objects"),
     "packed": lambda tmp: DiskObjectStore(tmp / "objects", pack_small=True),
     "memory": lambda tmp: MemoryObjectStore(),
+    "remote": _remote,
 }
 
 
@@ -42,6 +53,8 @@ def _stored_bytes(store: ObjectStore, key: str) -> bytes:
         found = store.packs.read(key)
         assert found is not None, f"{key} is neither loose nor packed"
         return found[0]
+    if isinstance(store, RemoteObjectStore):
+        return Path(store.remote.object_path(key)).read_bytes()
     assert isinstance(store, MemoryObjectStore)
     return store._objects[key]
 
@@ -78,6 +91,9 @@ def _damage(store: ObjectStore, key: str, change: Callable[[bytes], bytes]) -> N
         damage_packed(store, key, new)
     elif isinstance(store, DiskObjectStore):
         store.path(key).write_bytes(new)
+    elif isinstance(store, RemoteObjectStore):
+        Path(store.remote.object_path(key)).write_bytes(new)
+        store._infos.pop(key, None)  # what it read before is no longer there
     else:
         assert isinstance(store, MemoryObjectStore)
         store._objects[key] = new

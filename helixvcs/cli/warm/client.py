@@ -74,7 +74,7 @@ def serve(argv: list[str]) -> int | None:
     root = repo_root(repo)
     if root is None:
         return None
-    from helixvcs.cli.warm.fingerprint import describe_process, environment_id
+    from helixvcs.cli.warm.process import describe_process, environment_id
 
     process = describe_process()
     env = environment_id(process)

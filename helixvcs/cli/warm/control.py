@@ -40,7 +40,7 @@ class ServerError(UserInputError):
 
 def here() -> str:
     """The environment of this process: which server its commands go to."""
-    from helixvcs.cli.warm.fingerprint import describe_process, environment_id
+    from helixvcs.cli.warm.process import describe_process, environment_id
 
     return environment_id(describe_process())
 

@@ -11,68 +11,16 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from helixvcs.runtime import VOLATILE_ENV, library_places
+from helixvcs.cli.warm.process import (
+    IGNORED_ENV,
+    describe_process,
+    environment_id,
+    interpreter_options,
+    process_settings,
+)
+from helixvcs.runtime import library_places
 
-# Read at run time (through os.environ, which the child sets), never at import time.
-IGNORED_ENV = VOLATILE_ENV
-
-
-def describe_process() -> dict[str, Any]:
-    """What a request says of the client's process (``Twin.differs`` reads it)."""
-    return {
-        "executable": sys.executable,
-        "version": sys.version,
-        "prefix": sys.prefix,
-        "path": list(sys.path),
-        "env": dict(os.environ),
-        "options": _options(),
-        "settings": process_settings(),
-    }
-
-
-def environment_id(process: dict[str, Any]) -> str:
-    """Which server may serve the described process: a digest of what ``Twin.differs``
-    compares and a fork cannot take on (the interpreter and its options, ``sys.path``
-    but its first entry, the environment but ``IGNORED_ENV``, resource limits, nice)."""
-    import hashlib
-    import json
-
-    settings = process.get("settings") or {}
-    path = process.get("path") or []
-    env = process.get("env") or {}
-    parts = [
-        os.path.realpath(str(process.get("executable"))),
-        process.get("version"),
-        process.get("prefix"),
-        process.get("options"),
-        path[1:],
-        sorted((k, v) for k, v in env.items() if k not in IGNORED_ENV),
-        settings.get("limits"),
-        settings.get("nice"),
-    ]
-    data = json.dumps(parts, default=str).encode()
-    return hashlib.blake2b(data, digest_size=6).hexdigest()
-
-
-def process_settings() -> dict[str, Any]:
-    """What a process inherits besides its environment: a child takes the client's."""
-    import resource
-
-    umask = os.umask(0o22)
-    os.umask(umask)
-    limits = {
-        name: list(resource.getrlimit(getattr(resource, name)))
-        for name in sorted(dir(resource))
-        if name.startswith("RLIMIT_")
-    }
-    affinity = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    return {"umask": umask, "nice": os.nice(0), "affinity": affinity, "limits": limits}
-
-
-def _options() -> list[Any]:
-    """The interpreter's command-line options (-O, -B, -X ..., -W ...)."""
-    return [list(sys.flags), sorted(f"{k}={v}" for k, v in sys._xoptions.items()),
-            list(sys.warnoptions)]  # fmt: skip
+__all__ = ["IGNORED_ENV", "Twin", "describe_process", "environment_id", "process_settings"]
 
 
 def _stat(path: str) -> tuple[int, int] | None:
@@ -121,7 +69,7 @@ class Twin:
             prefix=sys.prefix,
             path=list(path),
             env={k: v for k, v in env.items() if k not in IGNORED_ENV},
-            options=_options(),
+            options=interpreter_options(),
             settings=process_settings(),
             files=_module_files(),
             folders={folder: _stat(folder) for folder in library_places()},

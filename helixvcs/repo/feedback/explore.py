@@ -330,7 +330,7 @@ def explored_variants(
 ) -> list[RecordedVariant]:
     """The variants explored from a version (a commit, or an uncommitted edit of one),
     newest first, one per variant."""
-    rows = index.query(_EXPLORED, [commit, fingerprint])
+    rows = index.select(_EXPLORED, [commit, fingerprint])
     newest: dict[str, RecordedVariant] = {}
     for run_id, base_run, variant, revision, sample in rows:
         key = f"{variant}|{sample}"

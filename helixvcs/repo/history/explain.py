@@ -16,8 +16,8 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from helixvcs.errors import UserInputError
-from helixvcs.graph.diff import DagDiff, Operator, diff_operators, operators_of
-from helixvcs.graph.versions import VersionPoint, explain_path
+from helixvcs.graph.diff import DagDiff, diff_operators, operators_of
+from helixvcs.graph.versions import OperatorPool, VersionPoint, explain_path
 from helixvcs.repo.history.iterations import SHORT, is_worktree
 from helixvcs.vcs import first_parent_history, resolve, resolve_range, working_version
 
@@ -128,7 +128,7 @@ def explain(repo: Repo, metric: str, a: str, b: str) -> ExplainReport:
     start, end = _version_key(repo, a), _version_key(repo, b)
     workflow = _workflow(repo, a, start)  # the workflow A ran; B's must be the same one
     position = _history_positions(repo)
-    rows = _in_history_order(position, index.query(_VERSIONS, [workflow]))
+    rows = _in_history_order(position, index.select(_VERSIONS, [workflow]))
     values = index.metrics_for([str(r[0]) for r in rows])
     infos: dict[str, VersionInfo] = {}
     for run_id, commit, fingerprint, subject, kind, revision in rows:
@@ -143,14 +143,11 @@ def explain(repo: Repo, metric: str, a: str, b: str) -> ExplainReport:
                 f"{rev} has no successful run with a metric named {metric!r}; "
                 f"run it first ({_run_hint(rev)}) or check the name with `helix log`"
             )
-    records = index.operators_for([v.run_id for v in infos.values()], with_source=False)
-    shared: dict[int, Operator] = {}  # equal rows are one record: convert each once
-    for listed in records.values():
-        for r in listed:
-            if id(r) not in shared:
-                shared[id(r)] = operators_of([r])[0]
+    distinct, listing = index.operator_sets([v.run_id for v in infos.values()])
+    shared = operators_of(distinct)  # one object per distinct operator, shared by versions
+    pool = OperatorPool(shared)
     points = [
-        VersionPoint(v.id, tuple(shared[id(r)] for r in records[v.run_id]), v.value)
+        VersionPoint(v.id, tuple(map(shared.__getitem__, listing[v.run_id])), v.value, pool)
         for v in infos.values()
     ]
     by_id = {p.id: p for p in points}
@@ -219,7 +216,7 @@ def _run_hint(rev: str) -> str:
 
 
 def _workflow(repo: Repo, rev: str, key: tuple[str | None, str | None]) -> str:
-    rows = repo.index.query(_WORKFLOW, list(key))
+    rows = repo.index.select(_WORKFLOW, list(key))
     if not rows:
         raise UserInputError(f"{rev} has no successful run; run it first ({_run_hint(rev)})")
     return str(rows[0][0])

@@ -82,7 +82,7 @@ WHERE newest = 1
 def recorded_measurements(index: Index, shas: Sequence[str], metric: str) -> dict[str, Measurement]:
     """``measure`` of every commit of ``shas`` that has a successful run, in two queries;
     the others are not in the result (``measure`` runs them)."""
-    rows = index.query(_NEWEST_RUNS.format("'ok'"), [list(shas)])
+    rows = index.select(_NEWEST_RUNS.format("'ok'"), [list(shas)])
     runs = {str(sha): str(run_id) for sha, run_id in rows}
     values = index.metrics_for(list(runs.values()))
     found = {}
@@ -96,7 +96,7 @@ def recorded_measurements(index: Index, shas: Sequence[str], metric: str) -> dic
 def recorded_operators_for(index: Index, shas: Sequence[str]) -> dict[str, list[Operator]]:
     """``recorded_operators`` of several commits in two queries, without their source
     text; commits that never ran are not in the result."""
-    rows = index.query(_NEWEST_RUNS.format("'ok', 'failed', 'interrupted'"), [list(shas)])
+    rows = index.select(_NEWEST_RUNS.format("'ok', 'failed', 'interrupted'"), [list(shas)])
     runs = {str(sha): str(run_id) for sha, run_id in rows}
     records = index.operators_for(list(runs.values()), with_source=False)
     return {sha: operators_of(records[run_id]) for sha, run_id in runs.items() if records[run_id]}
@@ -106,13 +106,13 @@ def last_run(index: Index, commit: str | None, fingerprint: str | None) -> RunRe
     """The newest successful run of a version: a commit, or an uncommitted edit of one."""
     match = "= ?" if fingerprint is not None else "IS NULL"
     params: list[object] = [commit, *([fingerprint] if fingerprint is not None else [])]
-    rows = index.query(_LAST_RUN.format(match, "'ok'"), params)
+    rows = index.select(_LAST_RUN.format(match, "'ok'"), params)
     return index.run(str(rows[0][0])) if rows else None
 
 
 def recorded_operators(index: Index, sha: str) -> list[Operator] | None:
     """The operators of commit ``sha`` as its newest run recorded them (ok or not)."""
-    rows = index.query(_LAST_RUN.format("IS NULL", "'ok', 'failed', 'interrupted'"), [sha])
+    rows = index.select(_LAST_RUN.format("IS NULL", "'ok', 'failed', 'interrupted'"), [sha])
     if not rows:
         return None
     records = index.operators(str(rows[0][0]))

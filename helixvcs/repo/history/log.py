@@ -207,5 +207,5 @@ def _agreement(repo: Repo, run: RunRecord, values: dict[str, float]) -> dict[str
 
 def _newest(index: Index, commit: str, kind: str, like: RunRecord) -> str | None:
     sample = (like.sample, like.seed) if kind == "sampled" else (None, None)
-    rows = index.query(_VERSION_RUN, [commit, kind, *sample])
+    rows = index.select(_VERSION_RUN, [commit, kind, *sample])
     return str(rows[0][0]) if rows else None

@@ -29,7 +29,7 @@ class UnknownMetric(UserInputError):
 
 
 def recorded_metrics(repo: Repo) -> list[str]:
-    return [str(row[0]) for row in repo.index.query(_RECORDED)]
+    return [str(row[0]) for row in repo.index.select(_RECORDED)]
 
 
 def workflow_metrics(repo: Repo, commits: Iterable[str] = ()) -> set[str]:
