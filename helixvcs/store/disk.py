@@ -59,9 +59,10 @@ from helixvcs.store.objectfile import (
     pack,
     parse_header,
     unpack_raw,
+    verified_write,
     verify,
 )
-from helixvcs.store.packfile import PACK_THRESHOLD, Record, packed_bytes
+from helixvcs.store.packfile import PACK_THRESHOLD, Record, fsync_dir, packed_bytes
 from helixvcs.store.packs import EntryDamage, Packs
 
 TEMP_DIR = "tmp"
@@ -220,7 +221,7 @@ class DiskObjectStore(ObjectStore):
             except OSError:  # another file system, or links refused: copy it
                 _write_synced(temp, source.read_bytes())
             os.replace(temp, path)
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         except FileNotFoundError:  # gone meanwhile (gc): nothing to alias
             _remove_quietly(temp)
             return None
@@ -349,10 +350,7 @@ class DiskObjectStore(ObjectStore):
 
     def write_object(self, key: str, data: bytes, *, checksum: str | None = None) -> ObjectInfo:
         path = self.path(key)
-        try:
-            header = verify(data, checksum)
-        except Corruption as exc:
-            raise CorruptObject(key, None, exc.reason) from None
+        header = verified_write(key, data, checksum)
         existing = self._existing_info(key)
         if existing is not None:
             return existing
@@ -471,9 +469,9 @@ class DiskObjectStore(ObjectStore):
             new_fanout = _make_private_dir(path.parent)
             _write_synced(temp, *chunks)
             os.replace(temp, path)
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
             if new_fanout:
-                _fsync_dir(self.root)
+                fsync_dir(self.root)
         except OSError as exc:
             _remove_quietly(temp)
             raise StoreWriteError(key, path, exc) from None
@@ -579,15 +577,3 @@ def _write_synced(path: Path, *chunks: bytes) -> None:
             file.write(chunk)
         file.flush()
         os.fsync(file.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename or a new entry in ``path`` durable (a no-op where unsupported)."""
-    try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

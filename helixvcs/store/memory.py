@@ -21,6 +21,7 @@ from helixvcs.store.objectfile import (
     pack,
     parse_header,
     unpack,
+    verified_write,
     verify,
 )
 
@@ -94,10 +95,7 @@ class MemoryObjectStore(ObjectStore):
 
     def write_object(self, key: str, data: bytes, *, checksum: str | None = None) -> ObjectInfo:
         check_key(key)
-        try:
-            header = verify(data, checksum)
-        except Corruption as exc:
-            raise CorruptObject(key, None, exc.reason) from None
+        header = verified_write(key, data, checksum)
         existing = self._existing_info(key)
         if existing is not None:
             return existing

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from helixvcs.store.base import ObjectInfo
 from helixvcs.store.codecs import CODECS, decode, encode_buffer
+from helixvcs.store.errors import CorruptObject
 
 MAGIC = b"HLXO"
 VERSION = 1
@@ -169,6 +170,15 @@ def verify(data: bytes | memoryview, checksum: str | None = None) -> Header:
     if _blake2b(memoryview(data)[HEADER_SIZE:], CHECKSUM_SIZE).hex() != header.checksum:
         raise Corruption("checksum mismatch")
     return header
+
+
+def verified_write(key: str, data: bytes | memoryview, checksum: str | None = None) -> Header:
+    """``verify`` for a store about to write ``data`` under ``key``: damage is the
+    writer's ``CorruptObject``, naming the key."""
+    try:
+        return verify(data, checksum)
+    except Corruption as exc:
+        raise CorruptObject(key, None, exc.reason) from None
 
 
 def unpack(data: bytes, checksum: str | None = None) -> object:

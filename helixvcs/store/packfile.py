@@ -296,3 +296,15 @@ def _create(path: Path) -> BinaryIO:
 
 def _blake2b(data: bytes | memoryview, size: int) -> bytes:
     return hashlib.blake2b(data, digest_size=size).digest()
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in ``path`` durable (a no-op where unsupported)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -30,6 +30,7 @@ from helixvcs.store.packfile import (
     PackIndex,
     Record,
     append_dead,
+    fsync_dir,
     parse_frame,
     read_entry,
     scan,
@@ -133,7 +134,7 @@ class Packs:
             if records:
                 os.replace(temp_pack, self.folder / f"{name}.pack")
                 os.replace(temp_index, self.folder / f"{name}.idx")  # the index last
-                _fsync_dir(self.folder)
+                fsync_dir(self.folder)
         finally:
             for temp in (temp_pack, temp_index):
                 with contextlib.suppress(FileNotFoundError):
@@ -209,7 +210,7 @@ class Packs:
                 data.close()
         for pack in packs:
             _remove_pack(pack.index_path)
-        _fsync_dir(self.folder)
+        fsync_dir(self.folder)
         self.refresh()
 
     def orphans(self) -> list[Path]:
@@ -237,7 +238,7 @@ class Packs:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()
-        _fsync_dir(self.folder)
+        fsync_dir(self.folder)
         self.damaged.pop(pack_path.stem, None)
         self._open.pop(pack_path.stem, None)
         self.refresh()
@@ -282,14 +283,3 @@ def _remove_pack(index_path: Path) -> None:
     for suffix in (".idx", ".pack", ".dead"):
         with contextlib.suppress(FileNotFoundError):
             index_path.with_suffix(suffix).unlink()
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

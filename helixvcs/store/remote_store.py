@@ -34,6 +34,7 @@ from helixvcs.store.objectfile import (
     pack,
     parse_header,
     unpack,
+    verified_write,
     verify,
 )
 from helixvcs.store.remote import (
@@ -148,10 +149,7 @@ class RemoteObjectStore(ObjectStore):
 
     def write_object(self, key: str, data: bytes, *, checksum: str | None = None) -> ObjectInfo:
         check_key(key)
-        try:
-            header = verify(data, checksum)
-        except Corruption as exc:
-            raise CorruptObject(key, None, exc.reason) from None
+        header = verified_write(key, data, checksum)
         existing = self._existing_info(key)
         if existing is not None:
             return existing
