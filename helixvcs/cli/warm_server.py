@@ -37,7 +37,8 @@ from typing import Any
 
 from helixvcs import servers as registry
 from helixvcs.cli.warm.client import command_of, repo_root
-from helixvcs.cli.warm.fingerprint import Twin, describe_process, environment_id
+from helixvcs.cli.warm.fingerprint import Twin
+from helixvcs.cli.warm.process import describe_process, environment_id
 from helixvcs.cli.warm.protocol import (
     pid_path,
     place,

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from helixvcs.cli.warm.client import command_of, repo_root
-from helixvcs.cli.warm.fingerprint import Twin, describe_process
+from helixvcs.cli.warm.fingerprint import Twin
+from helixvcs.cli.warm.process import describe_process
 
 
 @pytest.mark.parametrize(

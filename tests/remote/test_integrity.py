@@ -17,6 +17,11 @@ from tests.conftest import GitRepo
 from tests.remote.conftest import FILES, RemoteUrl, S3Server, make_clone
 
 
+def _bucket_and_prefix(remote: RemoteUrl) -> tuple[str, str]:
+    bucket, _, prefix = remote.url[len("s3://") :].partition("/")
+    return bucket, prefix
+
+
 def remote_files(remote: RemoteUrl, s3: S3Server | None) -> dict[str, bytes]:
     """Every file on the remote, by its path under the remote's URL."""
     if remote.kind == "folder":
@@ -29,7 +34,7 @@ def remote_files(remote: RemoteUrl, s3: S3Server | None) -> dict[str, bytes]:
             if p.is_file()
         }
     assert s3 is not None
-    bucket, _, prefix = remote.url[len("s3://") :].partition("/")
+    bucket, prefix = _bucket_and_prefix(remote)
     client = s3.client()
     found = {}
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -45,7 +50,7 @@ def write_remote_file(remote: RemoteUrl, s3: S3Server | None, rel: str, data: by
         (remote.root / rel).write_bytes(data)
         return
     assert s3 is not None
-    bucket, _, prefix = remote.url[len("s3://") :].partition("/")
+    bucket, prefix = _bucket_and_prefix(remote)
     s3.client().put_object(Bucket=bucket, Key=f"{prefix}/{rel}", Body=data)
 
 
@@ -224,7 +229,7 @@ def _object_landed(remote: RemoteUrl, s3: S3Server | None) -> Callable[[], bool]
         objects = remote.root / "objects"
         return lambda: objects.is_dir() and any(p.is_file() for p in objects.rglob("*"))
     assert s3 is not None
-    bucket, _, prefix = remote.url[len("s3://") :].partition("/")
+    bucket, prefix = _bucket_and_prefix(remote)
     client = s3.client()
     where = f"{prefix}/objects/"
     return lambda: client.list_objects_v2(Bucket=bucket, Prefix=where, MaxKeys=1)["KeyCount"] > 0
@@ -238,7 +243,7 @@ def _empty_remote(remote: RemoteUrl, s3: S3Server | None) -> None:
         shutil.rmtree(remote.root / "runs", ignore_errors=True)
         return
     assert s3 is not None
-    bucket, _, prefix = remote.url[len("s3://") :].partition("/")
+    bucket, prefix = _bucket_and_prefix(remote)
     client = s3.client()
     for folder in ("objects", "runs"):
         pages = client.get_paginator("list_objects_v2").paginate(

@@ -11,16 +11,10 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from helixvcs.cli.warm.process import (
-    IGNORED_ENV,
-    describe_process,
-    environment_id,
-    interpreter_options,
-    process_settings,
-)
+from helixvcs.cli.warm.process import IGNORED_ENV, interpreter_options, process_settings
 from helixvcs.runtime import library_places
 
-__all__ = ["IGNORED_ENV", "Twin", "describe_process", "environment_id", "process_settings"]
+__all__ = ["Twin"]
 
 
 def _stat(path: str) -> tuple[int, int] | None:
