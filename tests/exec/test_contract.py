@@ -73,7 +73,8 @@ def test_a_rerun_of_microsecond_operators_computes_nothing(git_repo, executor_ar
     git_repo.gen({"workflow.py": MICRO, ".gitignore": ".helix/\n"}, commit="micro")
     git_repo.helix("init")
     first = git_repo.helix_json("run", *executor_args)
-    assert all(n["seconds"] < 0.01 for n in first["nodes"])
+    # operators that take far less than any load (a loaded machine may stretch one a little)
+    assert all(n["seconds"] < 0.1 for n in first["nodes"])
     second = git_repo.helix_json("run", *executor_args)
     assert computed(second) == set()
     assert states(second) == {"a": "prune", "b": "prune", "m": "load", "out": "load"}

@@ -109,6 +109,9 @@ def test_runs_readers_and_a_hook_run_share_one_repository(git_repo):
         assert by_id[doc["run_id"]].status == "ok"
     hook_run = next(r for r in runs if r.commit == c)
     assert index.metrics(hook_run.run_id)["total"] == TOTALS["4.0"]
-    hooks_log = (git_repo.path / ".helix" / "logs" / "hooks.log").read_text()
-    assert f"finished {c}: ok" in hooks_log
+    # the hook's worker writes its line once the run's process has ended, which is after the
+    # run recorded itself: wait for the line rather than read the log at once
+    hooks_log = git_repo.path / ".helix" / "logs" / "hooks.log"
+    _wait(lambda: f"finished {c}" in hooks_log.read_text(), timeout=30.0)
+    assert f"finished {c}: ok" in hooks_log.read_text()
     check_store(git_repo)  # every object whole, and the one the index recorded
