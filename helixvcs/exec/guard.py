@@ -19,7 +19,8 @@ matters is that it is cheap enough to run on everything:
 
 A value that does not pickle and holds no array-like buffer cannot be fingerprinted
 (``None``): it stays unchecked. A value that nothing can change in place (``immutable``:
-numbers, strings, bytes, tuples of them) is not fingerprinted at all.
+numbers, strings, bytes, Arrow tables and arrays over immutable buffers, tuples of them) is
+not fingerprinted at all.
 """
 
 from __future__ import annotations
@@ -55,14 +56,53 @@ _IMMUTABLE = frozenset({type(None), bool, int, float, complex, str, bytes})
 
 def immutable(value: Any, depth: int = 0) -> bool:
     """Whether nothing can change ``value`` in place: a value of a built-in immutable type,
-    or a tuple or frozenset of such values (not nested deeper than containers are walked,
-    and not longer). Such a value needs no fingerprint: it is the same after any child."""
+    an Arrow table, batch or array whose buffers are all immutable (``_frozen_arrow``), or
+    a tuple or frozenset of such values (not nested deeper than containers are walked, and
+    not longer). Such a value needs no fingerprint: it is the same after any child; and it
+    may be encoded for the store after its children have it (``task._materialize``)."""
     cls = type(value)
     if cls in _IMMUTABLE:
         return True
     if cls in (tuple, frozenset) and depth < _MAX_DEPTH and len(value) <= _MAX_ITEMS:
         return all(immutable(item, depth + 1) for item in value)
+    if cls.__module__.partition(".")[0] == "pyarrow":
+        return _frozen_arrow(value)
     return False
+
+
+def _frozen_arrow(value: Any) -> bool:
+    """Whether ``value`` is an Arrow table, record batch, chunked array or array none of
+    whose buffers is mutable.
+
+    Arrow's API changes nothing in place: every operation returns a new array, and the
+    buffers it allocates (reading CSV, Parquet or IPC, computing) are immutable. An array
+    made zero-copy over a writable buffer (``pa.array`` of a numpy array, ``py_buffer`` of
+    a ``bytearray``) shares memory that can still be written, through the buffer or its
+    owner: such a value is fingerprinted like any other. Walking the buffers costs about a
+    millisecond for a table of 2,000 chunks.
+    """
+    import pyarrow as pa
+
+    if isinstance(value, (pa.Table, pa.RecordBatch)):
+        columns: list[Any] = list(value.columns)
+    elif isinstance(value, (pa.ChunkedArray, pa.Array)):
+        columns = [value]
+    else:
+        return False
+    return all(
+        _frozen_array(array)
+        for column in columns
+        for array in (column.chunks if isinstance(column, pa.ChunkedArray) else (column,))
+    )
+
+
+def _frozen_array(array: Any) -> bool:
+    """No buffer of ``array`` is mutable: its own and its children's (``buffers()`` walks
+    them), and its dictionary's, which ``buffers()`` leaves out."""
+    if any(buffer is not None and buffer.is_mutable for buffer in array.buffers()):
+        return False
+    dictionary = getattr(array, "dictionary", None)
+    return dictionary is None or _frozen_array(dictionary)
 
 
 def fingerprint(value: Any, limit: int = WATCH_LIMIT) -> bytes | None:

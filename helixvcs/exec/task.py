@@ -53,9 +53,10 @@ from helixvcs.store import (
     ObjectStore,
     StoreUnavailable,
     UnstorableValue,
+    decode,
     estimate_size,
 )
-from helixvcs.store.objectfile import Packed, encode_value
+from helixvcs.store.objectfile import Encoded, Packed, encode_value
 from helixvcs.store.remote import RemoteSpec
 from helixvcs.store.writer import BackgroundWriter
 
@@ -365,7 +366,7 @@ def _compute(
     if meta.failure is None and task.previous is not None:
         meta, packed = _compare(task.key, task.previous, store, value, meta)
     if meta.failure is None and task.keep is not None and not meta.cutoff:
-        meta = _materialize(task, task.keep, store, value, meta, packed, writer)
+        meta, value = _materialize(task, task.keep, store, value, meta, packed, writer)
     return TaskResult(value, meta)
 
 
@@ -403,11 +404,12 @@ def _materialize(
     meta: TaskMeta,
     packed: Packed | None = None,
     writer: BackgroundWriter | None = None,
-) -> TaskMeta:
+) -> tuple[TaskMeta, Any]:
     """OPT-MAT-PLAN, online (``helixvcs.plan.materialize``); the budget is the driver's.
 
     With a ``writer``, the value is encoded here and written in the background: the
-    driver learns what was written when it takes the write (``writing``)."""
+    driver learns what was written when it takes the write (``writing``). Returns the
+    meta and the value the children get (``_as_written``)."""
     size = estimate_size(value)
     recompute = meta.seconds + keep.upstream_seconds
     meta = replace(meta, size=size, recompute=recompute)
@@ -419,17 +421,35 @@ def _materialize(
         is_output=keep.is_output,
     )
     if not wanted:
-        return meta
+        return meta, value
     if keep.room is not None and with_overhead(size) > keep.room:
-        return replace(meta, wants_room=True)  # the driver makes room, then saves it
+        return replace(meta, wants_room=True), value  # the driver makes room, then saves it
     try:
         if writer is not None:
-            writer.put(task.key, packed if packed is not None else encode_value(value))
-            return replace(meta, writing=True)
+            encoded = packed if packed is not None else encode_value(value)
+            writer.put(task.key, encoded)
+            return replace(meta, writing=True), _as_written(encoded, value)
         info = store.put(task.key, value) if packed is None else store.put_packed(task.key, packed)
     except UnstorableValue as exc:
-        return replace(meta, warning=f"{task.name}: {exc}; it will be recomputed when needed")
-    return replace(meta, info=info, bytes=info.bytes)
+        warning = f"{task.name}: {exc}; it will be recomputed when needed"
+        return replace(meta, warning=warning), value
+    return replace(meta, info=info, bytes=info.bytes), value
+
+
+def _as_written(encoded: Encoded | Packed, value: Any) -> Any:
+    """A kept Arrow table as its children get it: read back, without a copy, from the
+    bytes the writer is writing, as a later run would load it.
+
+    The table equals the operator's, and it is immutable (``guard.immutable``: its
+    buffers are slices of bytes nobody writes), so the children share it without a
+    fingerprint before and after each of them; the operator's table may have been made
+    over memory that can still be written (a numpy array, zero-copy), and would be
+    fingerprinted. Other values are handed on as they are."""
+    codec = encoded.codec if isinstance(encoded, Encoded) else encoded.header.codec
+    raw = encoded.raw
+    if codec != "arrow" or raw is None:
+        return value
+    return decode("arrow", raw)
 
 
 def with_overhead(size: int) -> int:

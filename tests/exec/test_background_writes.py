@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from helixvcs.exec import Progress, RunSettings, execute, get_executor
@@ -130,6 +131,64 @@ def test_an_encoded_value_is_detached_from_the_value():
             value[0][:] = 7
             value[1]["b"][:] = 7
         assert bytes(encoded.raw) == before
+
+
+TABLES = """\
+import numpy as np
+import pyarrow as pa
+
+from helixvcs import Workflow
+
+wf = Workflow("tables")
+SEEN = {}
+
+
+@wf.op
+def table():
+    return pa.table({"x": np.arange(100_000, dtype=np.float64)})  # over numpy's memory
+
+
+def frozen(table):
+    return all(
+        b is None or not b.is_mutable
+        for column in table.columns for chunk in column.chunks for b in chunk.buffers()
+    )
+
+
+@wf.op
+def first(table):
+    SEEN["first"] = (frozen(table), table.equals(pa.table({"x": np.arange(100_000.0)})))
+    return table.num_rows
+
+
+@wf.metric
+def total(table, first):
+    SEEN["total"] = frozen(table)
+    return float(pa.compute.sum(table.column("x")).as_py())
+"""
+
+
+def test_the_children_of_a_kept_table_share_it_as_written_without_fingerprints(tmp_path):
+    (tmp_path / "workflow.py").write_text(TABLES, encoding="utf-8")
+    dag = compile_workflow(tmp_path, tmp_path / "workflow.py", StatCache(None))
+    store = DiskObjectStore(tmp_path / "objects", hot=False)
+    result = execute(
+        dag,
+        dict.fromkeys(dag.nodes, COMPUTE),
+        store=store,
+        executor=get_executor("local"),
+        replan=lambda held, lost: {},
+        compute_estimates={},
+        settings=RunSettings(policy=MaterializePolicy.ALL),
+        progress=Progress(io.StringIO()),
+    )
+    assert result.failure is None
+    seen = dag["first"].spec.func.__globals__["SEEN"]
+    # the operator's table was over writable memory; its children got the table read
+    # back from the bytes being written: equal, and immutable (nothing to fingerprint)
+    assert seen == {"first": (True, True), "total": True}
+    assert result.metrics == {"total": float(np.arange(100_000.0).sum())}
+    assert store.get(dag["table"].key).equals(pa.table({"x": np.arange(100_000.0)}))
 
 
 # A big incompressible value, then an operator that says it started and then waits: a

@@ -286,6 +286,54 @@ def test_an_immutable_parent_leaves_no_seal() -> None:
     assert parent._seal is None
 
 
+def _read_back(table: pa.Table) -> pa.Table:
+    """``table`` as a load from the store gives it: read from its IPC stream."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return pa.ipc.open_stream(sink.getvalue()).read_all()
+
+
+def test_arrow_values_count_as_immutable_only_over_immutable_buffers() -> None:
+    numbers = np.arange(6.0)
+    over_numpy = pa.table({"x": numbers, "s": list("abcdef")})  # "x" shares numbers' memory
+    loaded = _read_back(over_numpy)
+    words = pa.array(["a", "b", "a"]).dictionary_encode()
+    for value in (
+        loaded, loaded.column("x"), loaded.column("x").chunk(0), loaded.to_batches()[0],
+        (loaded, 1), _read_back(pa.table({"w": words})),
+    ):  # fmt: skip
+        assert immutable(value), value
+    mutable_words = pa.DictionaryArray.from_arrays(  # frozen indices, a writable dictionary
+        _read_back(pa.table({"i": pa.array([0, 1, 0], pa.int32())})).column("i").chunk(0),
+        pa.array(np.array([1.0, 2.0])),
+    )
+    for value in (
+        over_numpy, pa.array(numbers), pa.py_buffer(bytearray(8)), mutable_words,
+        (loaded, [1]),
+    ):  # fmt: skip
+        assert not immutable(value), value
+
+
+def test_a_table_over_memory_a_child_can_write_is_still_checked() -> None:
+    numbers = np.arange(4.0)
+    table = pa.table({"x": numbers})
+
+    def poke(shared: pa.Table) -> int:
+        numbers[0] = 99.0  # the memory the table was made over, zero-copy
+        return shared.num_rows
+
+    (meta,) = run({"poke": poke}, consumer("poke"), value=table)
+    assert meta.failure is not None and "changed its input 'shared'" in meta.failure.message
+
+
+def test_a_loaded_table_is_shared_without_a_fingerprint() -> None:
+    parent = TaskResult(_read_back(pa.table({"x": np.arange(4.0)})), TaskMeta("shared", COMPUTE))
+    with in_process(RUN, {"a": lambda shared: shared.num_rows}, MemoryObjectStore()):
+        assert run_task(consumer("a"), parent).meta.failure is None
+    assert parent._seal is None  # never fingerprinted: nothing to keep
+
+
 def test_a_child_that_fails_halfway_through_a_change_leaves_no_blame_behind() -> None:
     value = [np.arange(4.0)]
 

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pytest
 
 from helixvcs import servers
+from helixvcs.exec.guard import immutable
 from helixvcs.store import DiskObjectStore
 from helixvcs.store.hot import HEADER_SIZE, MISS, HotTier, clear, tier_folder
 
@@ -79,6 +80,21 @@ def test_values_of_every_codec_come_back_equal(alive, tmp_path: Path, value) -> 
     (store.root / KEY[:2] / KEY[2:]).unlink()
     loaded = store.get(KEY)
     assert loaded == value if not isinstance(value, pa.Table) else loaded.equals(value)
+
+
+def test_a_table_comes_back_immutable_from_memory_and_from_disk(alive, tmp_path) -> None:
+    """What lets a run share a loaded table between its children without fingerprinting
+    it before and after each (``exec/guard.py``)."""
+    table = pa.table({"x": np.arange(10_000.0), "s": [str(i) for i in range(10_000)]})
+    assert not immutable(table)  # made over a numpy array's memory
+    store = _store(tmp_path)
+    store.put(KEY, table)
+    assert store.hot is not None and store.hot.has(KEY)
+    from_memory = store.get(KEY)
+    assert from_memory.equals(table) and immutable(from_memory)
+    store.hot.path(KEY).unlink()
+    from_disk = store.get(KEY)
+    assert from_disk.equals(table) and immutable(from_disk)
 
 
 def test_a_damaged_entry_is_a_miss_and_is_removed(alive, tmp_path: Path) -> None:
