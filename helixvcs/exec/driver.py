@@ -379,6 +379,7 @@ class _Run:
             keep=keep,
             checksum=self.settings.checksums.get(node.key) if state == LOAD else None,
             watch=watch,
+            checked_by=self.consumers[node.name] if state == COMPUTE else 0,
             previous=previous,
             estimator=any(self.dag[p].kind == "features" for p in node.parents),
             inputs_seen=self.settings.inputs_seen.get(node.name, ()) if source else (),

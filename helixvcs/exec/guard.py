@@ -70,6 +70,34 @@ def immutable(value: Any, depth: int = 0) -> bool:
     return False
 
 
+FREEZE_CHECKS = 3
+"""A computed Arrow table that this many children (or more) would fingerprint is copied
+once into immutable memory instead (``frozen_copy``): a copy costs about what one
+fingerprint costs (both read every byte; the copy writes them once more), against one
+fingerprint before the first child and one after each."""
+
+
+def frozen_copy(value: Any) -> Any:
+    """``value``, or, for an Arrow table over memory that can still be written, an equal
+    table over memory nobody can write: read back from its IPC stream, as a load from
+    the store gives it. Such a table is ``immutable`` and is never fingerprinted."""
+    import sys
+
+    if "pyarrow" not in sys.modules or immutable(value):
+        return value
+    import pyarrow as pa
+
+    if type(value) is not pa.Table:
+        return value
+    from helixvcs.store.codecs import decode, encode_buffer
+
+    try:  # a type IPC cannot carry (an unregistered extension type): checked as it is
+        codec, payload = encode_buffer(value)
+        return decode(codec, payload)
+    except Exception:
+        return value
+
+
 def _frozen_arrow(value: Any) -> bool:
     """Whether ``value`` is an Arrow table, record batch, chunked array or array none of
     whose buffers is mutable.

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from helixvcs.exec import features, precision, sampling, scores, shipping
-from helixvcs.exec.guard import fingerprint, immutable
+from helixvcs.exec.guard import FREEZE_CHECKS, fingerprint, frozen_copy, immutable
 from helixvcs.graph import Node
 from helixvcs.graph.snapshot import SourceSnapshot, import_snapshot, snapshot_functions
 from helixvcs.hashing import SampleSpec
@@ -97,6 +97,7 @@ class Task:
     keep: Keep | None = None  # None: never write the value (stored already, or policy none)
     checksum: str | None = None  # a load: the checksum the index recorded for the object
     watch: tuple[str, ...] = ()  # parameters whose values other operators receive too
+    checked_by: int = 0  # how many children will fingerprint this task's value (``watch``)
     sample: SampleSpec | None = None  # a source of a sampled run: the rows to keep
     constants: Mapping[str, Any] = field(default_factory=dict)  # an explored variant's
     per_row: bool = False  # a metric returning per-row scores (``@wf.metric(per_row=True)``)
@@ -367,6 +368,8 @@ def _compute(
         meta, packed = _compare(task.key, task.previous, store, value, meta)
     if meta.failure is None and task.keep is not None and not meta.cutoff:
         meta, value = _materialize(task, task.keep, store, value, meta, packed, writer)
+    if meta.failure is None and task.checked_by >= FREEZE_CHECKS:
+        value = frozen_copy(value)
     return TaskResult(value, meta)
 
 

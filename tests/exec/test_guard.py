@@ -20,11 +20,11 @@ import scipy.sparse as sps
 from sklearn.linear_model import LogisticRegression
 
 from helixvcs.exec import Progress, RunSettings, execute, get_executor
-from helixvcs.exec.guard import WATCH_LIMIT, fingerprint, immutable
+from helixvcs.exec.guard import WATCH_LIMIT, fingerprint, frozen_copy, immutable
 from helixvcs.exec.task import Task, TaskMeta, TaskResult, _mutation_message, in_process, run_task
 from helixvcs.graph import compile_workflow
 from helixvcs.hashing import StatCache
-from helixvcs.plan import COMPUTE
+from helixvcs.plan import COMPUTE, MaterializePolicy
 from helixvcs.store import MemoryObjectStore
 
 
@@ -393,3 +393,76 @@ def test_a_run_fails_when_an_operator_changes_a_matrix_inside_a_shared_tuple(tmp
     )
     assert result.failure is not None
     assert result.failure.message == _mutation_message("shifted", "design")
+
+
+SHARED_TABLE = """\
+import numpy as np
+import pyarrow as pa
+
+from helixvcs import Workflow
+
+wf = Workflow("shared-table")
+SEEN = {}
+
+
+def frozen(table):
+    return all(
+        b is None or not b.is_mutable
+        for column in table.columns for chunk in column.chunks for b in chunk.buffers()
+    )
+
+
+@wf.op
+def table():
+    return pa.table({"x": np.arange(1000, dtype=np.float64)})  # over numpy's memory
+
+
+@wf.op
+def pair():
+    return pa.table({"y": np.arange(10, dtype=np.float64)})
+
+
+READERS
+
+
+@wf.metric
+def total(a, b, c, p, q):
+    return float(a + b + c + p + q)
+"""
+READERS = "\n".join(
+    f"@wf.op\ndef {name}({parent}):\n"
+    f"    SEEN[{name!r}] = (id({parent}), frozen({parent}))\n"
+    f"    return float(pa.compute.sum({parent}.column(0)).as_py())\n"
+    for name, parent in zip("abcpq", ["table"] * 3 + ["pair"] * 2, strict=True)
+)
+
+
+def test_a_table_three_children_would_check_is_handed_on_as_an_immutable_copy(tmp_path):
+    (tmp_path / "workflow.py").write_text(SHARED_TABLE.replace("READERS", READERS), "utf-8")
+    dag = compile_workflow(tmp_path, tmp_path / "workflow.py", StatCache(None))
+    result = execute(
+        dag,
+        dict.fromkeys(dag.nodes, COMPUTE),
+        store=MemoryObjectStore(),
+        executor=get_executor("local"),
+        replan=lambda held, lost: {},
+        compute_estimates={},
+        settings=RunSettings(policy=MaterializePolicy.NONE),  # nothing kept: no write to share
+        progress=Progress(io.StringIO()),
+    )
+    assert result.failure is None
+    assert result.metrics == {"total": 3 * 499500.0 + 2 * 45.0}
+    seen = dag["a"].spec.func.__globals__["SEEN"]
+    # three children: one copy into immutable memory, the same object for all three
+    assert seen["a"][1] and seen["a"] == seen["b"] == seen["c"]
+    # two children: handed on as it is (fingerprinted before and after each)
+    assert not seen["p"][1] and seen["p"] == seen["q"]
+
+
+def test_a_frozen_copy_is_equal_and_leaves_other_values_alone() -> None:
+    table = pa.table({"x": np.arange(5.0), "s": list("abcde")})
+    copy = frozen_copy(table)
+    assert copy is not table and copy.equals(table) and immutable(copy)
+    assert frozen_copy(copy) is copy  # immutable already: no second copy
+    for value in (np.arange(3), [1, 2], pa.array([1, 2]), None):
+        assert frozen_copy(value) is value
