@@ -77,6 +77,10 @@ _TEMP_RE = re.compile(r"(\d+)-[0-9a-f]+\.part")
 _FANOUT_RE = re.compile(r"[0-9a-f]{2}")
 
 
+HOT_RETRY_SECONDS = 1.0
+"""How often a store without a hot tier looks again whether a warm server has started."""
+
+
 class DiskObjectStore(ObjectStore):
     """Objects as files under ``root`` (for a repository, ``REPO/.helix/objects``).
 
@@ -89,6 +93,7 @@ class DiskObjectStore(ObjectStore):
         self.root = Path(root)
         self.level = level
         self._hot: HotTier | bool | None = hot  # opened on first use
+        self._hot_retry = 0.0  # when to look for a tier again, while there is none
         self._tmp = self.root / TEMP_DIR
         self.packs = Packs(self.root / PACK_DIR, self._tmp)
         self.pack_small = pack_small
@@ -115,8 +120,15 @@ class DiskObjectStore(ObjectStore):
 
     @property
     def hot(self) -> HotTier | None:
-        if self._hot is True:
+        """The user's hot tier, while a warm server runs.
+
+        Without one, it is looked for again at most once a second: the first command in a
+        repository starts the server and runs in its own process meanwhile, and once the
+        server is up, the values that run keeps and loads go to the tier too, for the next
+        run to load from memory."""
+        if self._hot is True or (self._hot is None and time.monotonic() >= self._hot_retry):
             self._hot = HotTier.open()
+            self._hot_retry = time.monotonic() + HOT_RETRY_SECONDS
         return self._hot or None
 
     def hot_load_seconds(self, key: str) -> float | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -134,6 +135,37 @@ def test_without_a_live_server_the_tier_is_emptied_and_unused(alive, tmp_path) -
     assert HotTier.open() is None
     assert not folder.exists()
     assert _store(tmp_path).hot is None
+
+
+def test_a_store_opened_before_the_server_came_up_uses_the_tier_once_it_is(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The first command starts the server and runs in its own process meanwhile: what it
+    keeps after the server is up is hot for the next run."""
+    from helixvcs.store import disk
+
+    monkeypatch.setattr(disk, "HOT_RETRY_SECONDS", 0.2)
+    store = _store(tmp_path)
+    store.put(KEY, np.ones(10))
+    assert store.hot is None  # no server yet
+    process = subprocess.Popen(["sleep", "300"])
+    servers.register(process.pid, tmp_path, "test")  # the server is up
+    try:
+        store.put(OTHER, np.ones(10))  # looked for within the last 0.2 s: not yet
+        assert store.hot is None
+        time.sleep(0.25)
+        third = "ef" * 20
+        store.put(third, np.zeros(10))
+        assert store.hot is not None and store.hot.has(third)
+        assert not store.hot.has(KEY)
+        no_tier = DiskObjectStore(tmp_path / "other", hot=False)
+        time.sleep(0.25)
+        assert no_tier.hot is None  # a store opened without a tier never looks
+    finally:
+        servers.unregister(process.pid)
+        process.kill()
+        process.wait()
+        clear()
 
 
 def test_a_folder_open_to_others_is_not_used(alive, tmp_path: Path) -> None:
