@@ -384,19 +384,47 @@ def _source_argument(task: Task) -> str | list[str]:
 
 def _compare(
     key: str, previous: tuple[str, str], store: ObjectStore, value: Any, meta: TaskMeta
-) -> tuple[TaskMeta, Packed | None]:
+) -> tuple[TaskMeta, Encoded | Packed | None]:
     """Early cutoff (``cutoff.py``): the value packed as the store would write it; if it
-    is the previous value byte for byte, its new key names the stored object."""
+    is the previous value byte for byte, its new key names the stored object.
+
+    When the previous value is hot, the value's encoded bytes are compared with the hot
+    entry's instead (a memory compare, ~40 ms for 190 MB, where compressing and
+    checksumming took 0.3-0.4 s on the run's thread); a value that differs goes to the
+    writer encoded, and is compressed there, off the run's thread."""
+    hot = getattr(store, "hot", None)
+    before = hot.payload(previous[0]) if hot is not None else None
     try:
-        packed = store.pack(value)
+        encoded: Encoded | Packed = store.pack(value) if before is None else encode_value(value)
     except UnstorableValue:
         return meta, None
-    if packed.header.checksum != previous[1]:
-        return meta, packed
+    if isinstance(encoded, Packed):
+        same = encoded.header.checksum == previous[1]
+    else:
+        assert before is not None
+        same = encoded.codec == before[0] and _same_bytes(encoded.raw, before[1])
+    if not same:
+        return meta, encoded
     info = store.alias(key, previous[0])
     if info is None or info.checksum != previous[1]:
-        return meta, packed
+        return meta, encoded
     return replace(meta, cutoff=True, info=info, bytes=info.bytes), None
+
+
+def _same_bytes(a: memoryview, b: memoryview, chunk: int = 1 << 24) -> bool:
+    """Whether two buffers hold the same bytes, compared 16 MiB at a time."""
+    import numpy as np
+
+    if a.nbytes != b.nbytes:
+        return False
+    left, right = a.cast("B"), b.cast("B")
+    return all(
+        np.array_equal(
+            np.frombuffer(left[i : i + chunk], np.uint8),
+            np.frombuffer(right[i : i + chunk], np.uint8),
+        )
+        for i in range(0, a.nbytes, chunk)
+    )
 
 
 def _materialize(
@@ -405,7 +433,7 @@ def _materialize(
     store: ObjectStore,
     value: Any,
     meta: TaskMeta,
-    packed: Packed | None = None,
+    packed: Encoded | Packed | None = None,
     writer: BackgroundWriter | None = None,
 ) -> tuple[TaskMeta, Any]:
     """OPT-MAT-PLAN, online (``helixvcs.plan.materialize``); the budget is the driver's.
@@ -432,7 +460,12 @@ def _materialize(
             encoded = packed if packed is not None else encode_value(value)
             writer.put(task.key, encoded)
             return replace(meta, writing=True), _as_written(encoded, value)
-        info = store.put(task.key, value) if packed is None else store.put_packed(task.key, packed)
+        if packed is None:
+            info = store.put(task.key, value)
+        elif isinstance(packed, Encoded):
+            info = store.put_encoded(task.key, packed)
+        else:
+            info = store.put_packed(task.key, packed)
     except UnstorableValue as exc:
         warning = f"{task.name}: {exc}; it will be recomputed when needed"
         return replace(meta, warning=warning), value

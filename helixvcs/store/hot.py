@@ -135,6 +135,23 @@ class HotTier:
             os.utime(path)
         return value
 
+    def payload(self, key: str) -> tuple[str, memoryview] | None:
+        """(codec, payload) of a hot ``key`` as the store encoded it, mapped read-only and
+        checked against its CRC-32; None when it is not hot or its entry is bad."""
+        try:
+            with open(self.path(key), "rb") as file:
+                size = os.fstat(file.fileno()).st_size
+                if size < HEADER_SIZE:
+                    return None
+                mapped = mmap.mmap(file.fileno(), size, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            return None
+        magic, codec_field, length, crc, _benefit = HEADER.unpack_from(mapped, 0)
+        payload = memoryview(mapped)[HEADER_SIZE:]
+        if magic != MAGIC or length != len(payload) or zlib.crc32(payload) != crc:
+            return None
+        return codec_field.rstrip(b"\0").decode("ascii", "replace"), payload
+
     def put(self, key: str, codec: str, raw: memoryview, benefit: float = 0.0) -> bool:
         """Keep ``raw`` (``codec``'s payload) under ``key``; False when it does not fit."""
         size = HEADER_SIZE + raw.nbytes

@@ -3,6 +3,18 @@ a value whose inputs really changed is never reused. With every executor."""
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helixvcs import servers
+from helixvcs.exec.task import TaskMeta, _compare
+from helixvcs.plan import COMPUTE
+from helixvcs.store import DiskObjectStore, hot
+from helixvcs.store.objectfile import Encoded
 from tests.integration.toy import computed, states
 
 WORKFLOW = """\
@@ -98,3 +110,61 @@ def test_one_equal_parent_does_not_cut_off_a_child_whose_other_parent_changed(
     assert "c" not in computed(doc) and doc["metrics"]["m"] == first["metrics"]["m"]
     expected = sum(2 * x * (x + 1) for x in range(100))
     assert doc["metrics"]["n"] == expected
+
+
+# -- with the previous value in the hot tier: compared in memory ------------------------
+
+
+@pytest.fixture
+def hot_tier(tmp_path: Path) -> Iterator[None]:
+    """A live process registered as one of the user's warm servers: the hot tier is on
+    for the runs below, as it is while a server runs."""
+    process = subprocess.Popen(["sleep", "300"])
+    servers.register(process.pid, tmp_path, "test")
+    try:
+        yield
+    finally:
+        servers.unregister(process.pid)
+        process.kill()
+        process.wait()
+        hot.clear()
+
+
+def test_with_the_previous_values_hot_a_refactor_is_cut_off_and_a_change_is_not(git_repo, hot_tier):
+    first = _setup(git_repo, ["--executor", "local"])
+    folder = hot.tier_folder()
+    assert folder is not None and any(folder.iterdir())  # the values went hot
+    git_repo.edit("workflow.py", *REFACTOR)
+    doc = git_repo.helix_json("run")
+    assert computed(doc) == {"b"} and doc["cutoff"]["unchanged"] == ["b"]
+    assert doc["metrics"] == first["metrics"]
+    git_repo.edit("workflow.py", "[x + x for x in a]", "[x * 3 for x in a]")
+    changed = git_repo.helix_json("run")
+    assert computed(changed) == {"b", "c", "e", "m", "n"}
+    assert changed["cutoff"] == {"unchanged": [], "reused": []}
+    assert changed["metrics"]["m"] == 3 * sum(range(100))
+
+
+def test_a_hot_previous_value_is_compared_in_memory_and_a_different_one_written_later(
+    tmp_path, hot_tier
+):
+    store = DiskObjectStore(tmp_path / "objects")
+    before, new = "ab" * 20, "cd" * 20
+    info = store.put(before, np.arange(1000.0))
+    assert store.hot is not None and store.hot.has(before)
+    meta = TaskMeta("b", COMPUTE)
+    # different: nothing compressed on the run's thread; the encoded bytes go to the writer
+    out, encoded = _compare(new, (before, info.checksum), store, np.arange(1000.0) + 1, meta)
+    assert not out.cutoff and isinstance(encoded, Encoded)
+    # equal: the stored object is linked under the new key
+    out, encoded = _compare(new, (before, info.checksum), store, np.arange(1000.0), meta)
+    assert out.cutoff and encoded is None and out.info is not None
+    np.testing.assert_array_equal(store.get(new), np.arange(1000.0))
+    # a damaged hot entry is not trusted: back to packing and the recorded checksum
+    other = "ef" * 20
+    path = store.hot.path(before)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    out, encoded = _compare(other, (before, info.checksum), store, np.arange(1000.0), meta)
+    assert out.cutoff and encoded is None
