@@ -24,6 +24,21 @@ from helixvcs.liveness import process_alive
 
 DEFAULT_MAX_SERVERS = 3
 
+_coming = False  # this process started a server, or found one starting
+
+
+def expect_one() -> None:
+    """Note that a server of this user is starting (this command started it, or found it
+    starting): until it is up, the store keeps what would go to the hot tier
+    (``store/disk.py``), and hands it over once the tier is there."""
+    global _coming
+    _coming = True
+
+
+def expected() -> bool:
+    """Whether this process saw a server starting (``expect_one``)."""
+    return _coming
+
 
 @dataclass(frozen=True)
 class Entry:

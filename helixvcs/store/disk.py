@@ -94,6 +94,8 @@ class DiskObjectStore(ObjectStore):
         self.level = level
         self._hot: HotTier | bool | None = hot  # opened on first use
         self._hot_retry = 0.0  # when to look for a tier again, while there is none
+        self._missed: list[tuple[str, str, memoryview]] = []  # for a tier still to come
+        self._missed_bytes = 0
         self._tmp = self.root / TEMP_DIR
         self.packs = Packs(self.root / PACK_DIR, self._tmp)
         self.pack_small = pack_small
@@ -129,7 +131,28 @@ class DiskObjectStore(ObjectStore):
         if self._hot is True or (self._hot is None and time.monotonic() >= self._hot_retry):
             self._hot = HotTier.open()
             self._hot_retry = time.monotonic() + HOT_RETRY_SECONDS
+            if self._hot:
+                self._hand_over_missed(self._hot)
         return self._hot or None
+
+    def _miss(self, key: str, codec: str, raw: memoryview) -> None:
+        """Keep a value for a hot tier that is coming (a server is starting,
+        ``servers.expected``), up to a quarter of the tier's budget."""
+        from helixvcs import servers
+        from helixvcs.store.hot import budget_bytes
+
+        if self._hot is not None or not servers.expected():
+            return
+        with self._batch_lock:
+            if self._missed_bytes + raw.nbytes <= budget_bytes() // 4:
+                self._missed.append((key, codec, raw))
+                self._missed_bytes += raw.nbytes
+
+    def _hand_over_missed(self, tier: HotTier) -> None:
+        with self._batch_lock:
+            missed, self._missed, self._missed_bytes = self._missed, [], 0
+        for key, codec, raw in missed:
+            tier.put(key, codec, raw)
 
     def hot_load_seconds(self, key: str) -> float | None:
         hot = self.hot
@@ -208,8 +231,12 @@ class DiskObjectStore(ObjectStore):
         else:
             self._write(key, path, packed)
             disk = loose_bytes(size)
-        if self.hot is not None and packed.raw is not None:
-            self.hot.put(key, packed.header.codec, packed.raw)
+        if packed.raw is not None:
+            hot = self.hot
+            if hot is not None:
+                hot.put(key, packed.header.codec, packed.raw)
+            else:
+                self._miss(key, packed.header.codec, packed.raw)
         return dataclasses.replace(packed.info(key), bytes=disk)
 
     def alias(self, key: str, existing: str) -> ObjectInfo | None:

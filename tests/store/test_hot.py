@@ -145,6 +145,7 @@ def test_a_store_opened_before_the_server_came_up_uses_the_tier_once_it_is(
     from helixvcs.store import disk
 
     monkeypatch.setattr(disk, "HOT_RETRY_SECONDS", 0.2)
+    monkeypatch.setattr(servers, "_coming", False)  # no server was seen starting
     store = _store(tmp_path)
     store.put(KEY, np.ones(10))
     assert store.hot is None  # no server yet
@@ -161,6 +162,33 @@ def test_a_store_opened_before_the_server_came_up_uses_the_tier_once_it_is(
         no_tier = DiskObjectStore(tmp_path / "other", hot=False)
         time.sleep(0.25)
         assert no_tier.hot is None  # a store opened without a tier never looks
+    finally:
+        servers.unregister(process.pid)
+        process.kill()
+        process.wait()
+        clear()
+
+
+def test_values_kept_while_a_server_starts_go_hot_once_it_is_up(tmp_path, monkeypatch):
+    """A command that started a server (or found one starting) keeps what it stores for
+    the tier, and hands it over when the tier is there."""
+    from helixvcs.store import disk
+
+    monkeypatch.setattr(disk, "HOT_RETRY_SECONDS", 0.1)
+    monkeypatch.setattr(servers, "_coming", False)
+    servers.expect_one()
+    store = _store(tmp_path)
+    store.put(KEY, np.arange(10.0))  # the server is still preloading
+    assert store.hot is None
+    process = subprocess.Popen(["sleep", "300"])
+    servers.register(process.pid, tmp_path, "test")
+    try:
+        time.sleep(0.15)
+        store.put(OTHER, np.zeros(10))
+        assert store.hot is not None and store.hot.has(OTHER)
+        assert store.hot.has(KEY)  # handed over
+        (store.root / KEY[:2] / KEY[2:]).unlink()
+        np.testing.assert_array_equal(store.get(KEY), np.arange(10.0))  # from memory
     finally:
         servers.unregister(process.pid)
         process.kill()

@@ -97,6 +97,9 @@ def _start(root: Path, env: str, explain: bool) -> None:
         _say(explain, f"none for this environment ({why}); running here")
         return
     started = spawn_once(root, env, AUTO_IDLE)
+    from helixvcs import servers
+
+    servers.expect_one()  # started, or starting: its hot tier will be there soon
     _say(explain, "starting one (server = \"auto\"); running here" if started
          else "none running yet; running here")  # fmt: skip
 
