@@ -566,11 +566,14 @@ def _inputs_seen(cache: StatCache, dag: Dag) -> dict[str, tuple[tuple[str, int, 
 
 def _keep_throughput(index: Any, store: Any) -> float:
     """What a kept value's next load will run at, for the keep rule: the hot tier's speed
-    while it holds what runs store (a warm server runs), else the store's measured one."""
-    from helixvcs.store.hot import HOT_THROUGHPUT
+    while it holds what runs store (a warm server runs, or one this command saw starting:
+    the store hands it what it keeps meanwhile), else the store's measured one."""
+    from helixvcs import servers
+    from helixvcs.store.hot import HOT_THROUGHPUT, budget_bytes
 
     measured = index.load_throughput(raw=True) or STORE_THROUGHPUT
-    return max(measured, HOT_THROUGHPUT) if getattr(store, "hot", None) is not None else measured
+    hot = getattr(store, "hot", None) is not None or (servers.expected() and budget_bytes() > 0)
+    return max(measured, HOT_THROUGHPUT) if hot else measured
 
 
 def _saved_seconds(plan: Plan, result: ExecResult, measured: Mapping[str, float]) -> float:
