@@ -109,11 +109,24 @@ class Index:
         metrics: Mapping[str, float],
         error: str | None = None,
         intervals: Mapping[str, tuple[float, float]] | None = None,
+        objects: Sequence[ObjectRecord] = (),
+        loads: Mapping[str, float] | None = None,
+        forget: Sequence[str] = (),
     ) -> None:
         """Record how a run ended, with its node records and metrics (and the confidence
-        intervals of some of them), all at once."""
-        self._write(
-            lambda con: writes.finish_run(
+        intervals of some of them), all at once: in the same transaction, the records of
+        the objects it stored (``objects``) and evicted (``forget``), and how long its
+        loads from the store took (``loads``), so the end of a run is one write of the
+        file, not four, and its objects are recorded exactly when it is."""
+
+        def finish(con: DuckDBPyConnection) -> None:
+            if forget:
+                writes.forget_objects(con, forget)
+            if objects:
+                writes.record_objects(con, objects)
+            if loads:
+                writes.record_loads(con, loads, datetime.now(UTC))
+            writes.finish_run(
                 con,
                 run_id,
                 status=status,
@@ -125,7 +138,8 @@ class Index:
                 error=error,
                 intervals=intervals,
             )
-        )
+
+        self._write(finish)
 
     def record_objects(self, objects: Sequence[ObjectRecord]) -> None:
         """Insert or replace stored-object records (by key)."""

@@ -613,7 +613,6 @@ def _record(
     """Write the run's record; ``local``: its values went to the local store (else to a
     remote, whose objects the local index does not list)."""
     now = _now()
-    index.forget_objects(evicted)
     objects = [
         ObjectRecord(
             key=o.key,
@@ -647,16 +646,12 @@ def _record(
         for o in result.outcomes.values()
         if o.info is None and o.key in fetched
     ]
-    if local:
-        index.record_objects(objects)
-        index.record_loads(  # what loading from the store costs: loads from memory say nothing
-            {
-                o.key: o.load_seconds
-                for o in result.outcomes.values()
-                if o.state == LOAD and o.status == "ok" and o.load_seconds is not None
-                if o.key not in hot and o.key not in fetched
-            }
-        )
+    loads = {  # what loading from the store costs: loads from memory say nothing
+        o.key: o.load_seconds
+        for o in result.outcomes.values()
+        if o.state == LOAD and o.status == "ok" and o.load_seconds is not None
+        if o.key not in hot and o.key not in fetched
+    }
     index.finish_run(
         record.run_id,
         status=status,
@@ -679,6 +674,9 @@ def _record(
         metrics=result.metrics,
         error=result.failure.message if result.failure else None,
         intervals=intervals,
+        objects=objects if local else (),
+        loads=loads if local else None,
+        forget=evicted,
     )
 
 

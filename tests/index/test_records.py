@@ -186,3 +186,19 @@ def test_touching_loading_and_forgetting_objects(
 
     index.forget_objects(["ka"])
     assert list(index.objects()) == ["kb"]
+
+
+def test_a_run_ends_with_its_objects_loads_and_evictions_in_one_transaction(
+    index: Index, make_run: Callable[..., RunRecord], make_object: Callable[..., ObjectRecord]
+) -> None:
+    index.record_objects([make_object("old"), make_object("loaded")])
+    index.begin_run(make_run("r1"), [])
+    finish(index, "r1", objects=[make_object("new")], loads={"loaded": 0.25}, forget=["old"])
+    stored = index.objects()
+    assert sorted(stored) == ["loaded", "new"] and stored["loaded"].load_seconds == 0.25
+    assert index.run("r1").status == "ok"  # type: ignore[union-attr]
+
+    index.begin_run(make_run("r2", minute=1), [])
+    with pytest.raises(UnknownRun):  # the run's end fails: none of it is recorded
+        finish(index, "nope", objects=[make_object("other")], forget=["new"])
+    assert sorted(index.objects()) == ["loaded", "new"]
