@@ -30,6 +30,7 @@ from __future__ import annotations
 import io
 import math
 import pickle
+import struct
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -309,9 +310,104 @@ def _npy_layout(payload: Payload) -> tuple[tuple[int, ...], bool, Any, int] | No
 
 
 def _decode_sparse(payload: Payload) -> object:
+    """``scipy.sparse.load_npz``, except that the arrays are views of ``payload`` when
+    that is writable (a fresh decompressed buffer, or a hot entry mapped copy-on-write):
+    ``load_npz`` reads every member out of the zip into new arrays, a full copy whose
+    fresh pages cost 0.2-0.7 s for a 200 MB matrix, where the views cost nothing."""
     import scipy.sparse as sps
 
-    return sps.load_npz(io.BytesIO(payload))
+    members = _npz_members(payload) if not memoryview(payload).readonly else None
+    if members is None:
+        return sps.load_npz(io.BytesIO(payload))
+    arrays = {name: _decode_numpy(view) for name, view in members.items()}
+    return _sparse_from_arrays(arrays)
+
+
+_ZIP_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+"""A zip member's local file header (APPNOTE 4.3.7); the name and the extra field follow."""
+
+
+def _npz_members(payload: Payload) -> dict[str, memoryview] | None:
+    """The members of an uncompressed ``.npz`` (a zip of ``.npy`` files, as ``save_npz``
+    writes it with ``compressed=False``), by name without ``.npy``, as views of
+    ``payload``; None when a member is compressed or the zip is not what it should be."""
+    import zipfile
+
+    view = memoryview(payload).cast("B")
+    try:
+        with zipfile.ZipFile(_ViewReader(view)) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return None
+    members = {}
+    for info in infos:
+        start = info.header_offset
+        header = bytes(view[start : start + _ZIP_LOCAL_HEADER.size])
+        if info.compress_type != zipfile.ZIP_STORED or len(header) < _ZIP_LOCAL_HEADER.size:
+            return None
+        fields = _ZIP_LOCAL_HEADER.unpack(header)
+        if fields[0] != b"PK\x03\x04":  # a local file header's signature
+            return None
+        data = start + _ZIP_LOCAL_HEADER.size + fields[10] + fields[11]  # name, extra field
+        if data + info.file_size > view.nbytes or not info.filename.endswith(".npy"):
+            return None
+        members[info.filename[: -len(".npy")]] = view[data : data + info.file_size]
+    return members
+
+
+def _sparse_from_arrays(loaded: dict[str, Any]) -> object:
+    """The matrix or array ``scipy.sparse.load_npz`` builds from the members of its file
+    (scipy 1.17's rules, kept to the letter)."""
+    import scipy.sparse as sps
+
+    sparse_format = loaded.get("format")
+    if sparse_format is None:
+        raise ValueError("the payload does not contain a sparse array or matrix")
+    sparse_format = sparse_format.item()
+    if not isinstance(sparse_format, str):
+        sparse_format = sparse_format.decode("ascii")
+    kind = "_array" if loaded.get("_is_array") else "_matrix"
+    cls = getattr(sps, sparse_format + kind, None)
+    if cls is None:
+        raise ValueError(f"unknown sparse format {sparse_format + kind!r}")
+    shape = loaded["shape"]
+    if sparse_format in ("csc", "csr", "bsr"):
+        return cls((loaded["data"], loaded["indices"], loaded["indptr"]), shape=shape)
+    if sparse_format == "dia":
+        return cls((loaded["data"], loaded["offsets"]), shape=shape)
+    if sparse_format == "coo":
+        if "coords" in loaded:
+            return cls((loaded["data"], loaded["coords"]), shape=shape)
+        return cls((loaded["data"], (loaded["row"], loaded["col"])), shape=shape)
+    raise ValueError(f"loading sparse format {sparse_format!r} is not implemented")
+
+
+class _ViewReader(io.RawIOBase):
+    """A read-only, seekable file over a buffer, for ``zipfile`` to read a directory
+    from without copying the buffer (``io.BytesIO`` would)."""
+
+    def __init__(self, view: memoryview) -> None:
+        self.view, self.position = view, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.view.nbytes}
+        self.position = max(base[whence] + offset, 0)
+        return self.position
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = self.view.nbytes if size is None or size < 0 else self.position + size
+        data = bytes(self.view[self.position : end])
+        self.position += len(data)
+        return data
 
 
 def _decode_bundle(payload: Payload) -> object:
