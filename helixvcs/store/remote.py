@@ -230,6 +230,10 @@ class Remote:
 
     def _size(self, path: str) -> int | None:
         try:
+            if self.protocol in S3:  # s3fs's info() lists the folder too when a key is absent
+                bucket, _, key = path.partition("/")
+                head = self.fs.call_s3("head_object", Bucket=bucket, Key=key)
+                return int(head.get("ContentLength") or 0)
             return int(self.fs.info(path).get("size") or 0)
         except FileNotFoundError:
             return None
