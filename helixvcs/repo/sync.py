@@ -91,7 +91,7 @@ def push(repo: Repo, remote: str | None, revs: Sequence[str], progress: Progress
     with ThreadPoolExecutor(max_workers=1) as aside:
         # connecting (the protocol's package imported, a new client, its first answer)
         # takes a few tenths of a second: the index is read meanwhile
-        opening = aside.submit(Remote.open, spec, create=True)
+        opening = aside.submit(Remote.open, spec, create=True, runs=True)
         run_ids = [_run_of(repo, rev) for rev in (revs or ["HEAD"])]
         target = opening.result()
         on_remote = set(target.list_manifests())
@@ -166,7 +166,7 @@ def pull(
     report = SyncReport("pull", spec)
     with ThreadPoolExecutor(max_workers=1) as aside:
         # connecting takes a few tenths of a second: git and the index are read meanwhile
-        opening = aside.submit(Remote.open, spec)
+        opening = aside.submit(Remote.open, spec, runs=True)
         commits = {resolve(repo.root, rev).commit for rev in revs}
         repo.index.ensure()
         source = opening.result()

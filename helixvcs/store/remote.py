@@ -147,13 +147,21 @@ class Remote:
 
     @classmethod
     def open(
-        cls, spec: RemoteSpec, *, create: bool = False, quick: bool = False, check: bool = True
+        cls,
+        spec: RemoteSpec,
+        *,
+        create: bool = False,
+        quick: bool = False,
+        check: bool = True,
+        runs: bool = False,
     ) -> Remote:
         """Connect (seconds, not minutes) and check the remote is there; ``RemoteError``
         when it is unreachable, refuses the credentials or does not exist. ``create``
         makes a missing folder (a push to a new folder remote); ``quick`` waits at most
         ``QUICK_READ_TIMEOUT`` for each answer and never retries (what a run asks before
-        it plans); ``check=False`` skips the check (a remote that has just answered)."""
+        it plans); ``check=False`` skips the check (a remote that has just answered);
+        ``runs``: the check lists the runs' manifests, which a push or a pull reads next
+        (on S3 that request is the check)."""
         protocol = check_url(spec.name, spec.url)
         try:
             import fsspec
@@ -179,13 +187,15 @@ class Remote:
             fs.retries = 1 if quick else 2  # a dead endpoint fails in seconds, not minutes
         remote = cls(spec, fs, root, protocol)
         if check:
-            remote._check(create)
+            remote._check(create, runs)
         return remote
 
-    def _check(self, create: bool) -> None:
+    def _check(self, create: bool, runs: bool) -> None:
         try:
-            if self.protocol in S3:  # reachability, credentials, bucket: with a request
-                self._manifests = self._s3_first_manifests()  # whose answer a push needs
+            if self.protocol in S3 and runs:  # reachability, credentials, bucket
+                self._manifests = self._s3_first_manifests()
+            elif self.protocol in S3:
+                self.fs.ls(self.root.split("/", 1)[0], refresh=True)
             elif not self.fs.isdir(self.root):
                 if not create:
                     raise FileNotFoundError(2, "no such folder", self.root)

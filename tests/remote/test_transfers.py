@@ -90,6 +90,17 @@ def test_a_small_s3_remote_says_what_it_holds_in_one_listing(
     assert sorted(calls) == ["HeadObject"] * len(asked) + ["ListObjectsV2"]
 
 
+def test_the_check_of_an_s3_remote_is_the_listing_of_its_runs(s3: RemoteUrl) -> None:
+    remote = Remote.open(RemoteSpec("origin", s3.url, s3.endpoint), runs=True)
+    run_id = uuid.uuid4().hex
+    remote.put_files({f"{remote.root}/runs/{run_id}.json": b"{}"})  # after the check
+    calls = _count_requests(remote)
+    assert remote.list_manifests() == []  # what the check listed: no request
+    assert calls == []
+    assert remote.list_manifests() == [run_id]  # asked again: listed again
+    assert calls == ["ListObjectsV2"]
+
+
 def test_transfers_keep_the_budget_and_start_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(remote_module, "IN_FLIGHT_BYTES", 100)
     sizes = {"a": 60, "b": 50, "c": 30, "d": 30, "e": 150, "f": 10, "g": 10}
