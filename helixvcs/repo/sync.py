@@ -191,7 +191,7 @@ def pull(
     for run_id in listed:
         if run_id in merged:
             report.runs.append(run_id)
-        elif run_id in present or run_id in manifests:  # had it, or merged it meanwhile
+        elif run_id in present or run_id in manifests:  # had it, or another pull merged it
             report.runs_skipped.append(run_id)
     report.seconds = time.perf_counter() - started
     return report
