@@ -289,14 +289,33 @@ def push_records(
     index: Index, target: Remote, run_id: str, objects: dict[str, dict[str, Any]]
 ) -> None:
     """The run's segment, then its manifest: the manifest makes the push visible."""
-    run = index.run(run_id)
-    assert run is not None
+    put_manifest(index, target, run_id, put_segment(index, target, run_id), objects)
+
+
+def put_segment(index: Index, target: Remote, run_id: str) -> dict[str, str]:
+    """Upload the run's records as a Parquet segment; ``{table: path on the remote}``.
+    Nothing names a segment until its manifest does, so it may go up before the run's
+    objects, or while they do."""
     with tempfile.TemporaryDirectory(prefix="helix-push-") as folder:
         files = index.export_run(run_id, Path(folder))
         segment = {t: f"runs/{run_id}/{t}.parquet" for t in files}
         target.put_files(
             {f"{target.root}/{segment[t]}": path.read_bytes() for t, path in files.items()}
         )
+    return segment
+
+
+def put_manifest(
+    index: Index,
+    target: Remote,
+    run_id: str,
+    segment: dict[str, str],
+    objects: dict[str, dict[str, Any]],
+) -> None:
+    """Upload the run's manifest, which makes the run visible: only once its segment and
+    every object it names are on the remote."""
+    run = index.run(run_id)
+    assert run is not None
     manifest = {
         "format": MANIFEST_FORMAT,
         "run_id": run_id,

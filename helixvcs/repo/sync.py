@@ -1,12 +1,15 @@
 """``helix push`` and ``helix pull``: share run records and values through a remote.
 
 A push uploads, for each run it sends, the objects of the run's operators that the
-remote lacks, then the run's records as a Parquet segment, then the run's manifest
-(``helixvcs.store.remote``): in that order, so a manifest on the remote always finds
+remote lacks and, meanwhile, the run's records as a Parquet segment, then the run's
+manifest (``helixvcs.store.remote``): last, so a manifest on the remote always finds
 what it names, whenever a push stops. A pull merges the segments of runs this clone does
 not have (``helixvcs.index.exchange``: pulling twice changes nothing) and, with
-``objects``, downloads their values, each verified against the checksum its manifest
-recorded before it reaches the local store.
+``objects``, downloads their values meanwhile, each verified against the checksum its
+manifest recorded before it reaches the local store.
+
+Both start connecting to the remote (a few tenths of a second: s3fs imported, a client
+made, a first request answered) while they read git and the index.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from helixvcs.errors import UserInputError
 from helixvcs.index import ObjectRecord
-from helixvcs.repo.remotes import push_records, read_remotes, remember_throughput
-from helixvcs.store import CorruptObject, MissingObject
+from helixvcs.repo.remotes import put_manifest, put_segment, read_remotes, remember_throughput
+from helixvcs.store import CorruptObject, ObjectInfo
 from helixvcs.store.remote import Remote, RemoteObjectRefused, RemoteSpec, admit
 from helixvcs.vcs import resolve
 
@@ -84,17 +87,23 @@ def push(repo: Repo, remote: str | None, revs: Sequence[str], progress: Progress
     """Upload the latest successful run of each of ``revs`` (default: HEAD) with its values."""
     started = time.perf_counter()
     spec = read_remotes(repo.layout).get(remote)
-    run_ids = [_run_of(repo, rev) for rev in (revs or ["HEAD"])]
-    target = Remote.open(spec, create=True)
     report = SyncReport("push", spec)
-    on_remote = set(target.list_manifests())
-    for run_id in dict.fromkeys(run_ids):
-        if run_id in on_remote:
-            report.runs_skipped.append(run_id)
-            continue
-        objects = _push_objects(repo, target, run_id, report, progress)
-        push_records(repo.index, target, run_id, objects)
-        report.runs.append(run_id)
+    with ThreadPoolExecutor(max_workers=1) as aside:
+        # connecting (the protocol's package imported, a new client, its first answer)
+        # takes a few tenths of a second: the index is read meanwhile
+        opening = aside.submit(Remote.open, spec, create=True, runs=True)
+        run_ids = [_run_of(repo, rev) for rev in (revs or ["HEAD"])]
+        target = opening.result()
+        on_remote = set(target.list_manifests())
+        for run_id in dict.fromkeys(run_ids):
+            if run_id in on_remote:
+                report.runs_skipped.append(run_id)
+                continue
+            # nothing names the segment until the manifest does: it goes up meanwhile
+            segment = aside.submit(put_segment, repo.index, target, run_id)
+            objects = _push_objects(repo, target, run_id, report, progress)
+            put_manifest(repo.index, target, run_id, segment.result(), objects)
+            report.runs.append(run_id)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -135,13 +144,11 @@ def _push_objects(
         }
     there = target.object_sizes(entries)
     report.objects_skipped += len(there)
-    missing = [k for k in entries if k not in there]
-    try:
-        moved = target.upload_objects(store, missing)
-    except (CorruptObject, MissingObject) as exc:  # damaged or gone meanwhile: not sent
-        progress.warn(str(exc))
-        entries.pop(exc.key, None)
-        moved = target.upload_objects(store, [k for k in missing if k != exc.key])
+    missing = {k: int(e["bytes"]) for k, e in entries.items() if k not in there}
+    moved = target.upload_objects(store, missing, missing)
+    for unread in moved.unread:  # damaged or gone meanwhile: not sent, so not named
+        progress.warn(str(unread))
+        entries.pop(unread.key, None)
     report.objects += moved.count
     report.bytes += moved.bytes
     return entries
@@ -156,33 +163,43 @@ def pull(
     """Merge the remote's runs (of ``revs``' commits, or all); with ``objects``, their values."""
     started = time.perf_counter()
     spec = read_remotes(repo.layout).get(remote)
-    commits = {resolve(repo.root, rev).commit for rev in revs}
-    source = Remote.open(spec)
-    repo.index.ensure()
     report = SyncReport("pull", spec)
-    listed = source.list_manifests()
-    present = repo.index.runs_present(listed)
-    manifests = []
+    with ThreadPoolExecutor(max_workers=1) as aside:
+        # connecting takes a few tenths of a second: git and the index are read meanwhile
+        opening = aside.submit(Remote.open, spec, runs=True)
+        commits = {resolve(repo.root, rev).commit for rev in revs}
+        repo.index.ensure()
+        source = opening.result()
+        listed = source.list_manifests()
+        present = repo.index.runs_present(listed)
+        wanted = [r for r in listed if objects or r not in present]
+        manifests = {
+            run_id: manifest
+            for run_id, manifest in source.read_manifests(wanted).items()
+            if not commits or manifest.get("commit") in commits
+        }
+        # the records merge while the values download: neither waits for the other
+        new = {run_id: m for run_id, m in manifests.items() if run_id not in present}
+        merging = aside.submit(_merge_all, repo, source, new)
+        if objects:
+            moving = time.perf_counter()
+            _pull_objects(repo, source, manifests.values(), report, progress)
+            if report.objects:
+                moved = report.bytes / max(time.perf_counter() - moving, 1e-9)
+                remember_throughput(repo.layout, spec.name, moved)
+        merged = merging.result()
     for run_id in listed:
-        if run_id in present and not objects:
-            report.runs_skipped.append(run_id)
-            continue
-        manifest = source.read_manifest(run_id)
-        if commits and manifest.get("commit") not in commits:
-            continue
-        manifests.append(manifest)
-        if run_id in present:
-            report.runs_skipped.append(run_id)
-        elif _merge(repo, source, manifest):
+        if run_id in merged:
             report.runs.append(run_id)
-        else:
+        elif run_id in present or run_id in manifests:  # had it, or another pull merged it
             report.runs_skipped.append(run_id)
-    if objects:
-        _pull_objects(repo, source, manifests, report, progress)
-        if report.objects:
-            remember_throughput(repo.layout, spec.name, report.bytes / max(report.seconds, 1e-9))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _merge_all(repo: Repo, source: Remote, manifests: dict[str, dict[str, Any]]) -> set[str]:
+    """Merge the segment of each manifest (by run id); the runs that were new to the index."""
+    return {run_id for run_id, manifest in manifests.items() if _merge(repo, source, manifest)}
 
 
 def _merge(repo: Repo, source: Remote, manifest: dict[str, Any]) -> bool:
@@ -218,21 +235,20 @@ def _pull_objects(
     now = datetime.now(UTC).replace(tzinfo=None)
     kept = []
 
-    def admitted(key: str, data: bytes | Exception) -> tuple[str, Any]:
-        if isinstance(data, Exception):
-            return key, f"cannot be read ({data})"
+    def admitted(key: str, data: bytes) -> ObjectInfo | str:
         try:
-            return key, admit(store, key, data, wanted[key].get("checksum"), spec)
+            return admit(store, key, data, wanted[key].get("checksum"), spec)
         except RemoteObjectRefused as exc:
-            return key, exc.reason
+            return exc.reason
 
-    # verifying and writing (checksums, fsync) release the GIL: overlap them with each
-    # other and with the next chunk's download
-    # small objects go into packs, fsynced once a batch: recorded only after it ends
-    with store.batch(), ThreadPoolExecutor(max_workers=4) as pool:
-        futures = [pool.submit(admitted, key, data) for key, data in source.download(wanted)]
-        for future in futures:
-            key, outcome = future.result()
+    # each object is verified and written by the worker that downloaded it, while the
+    # others download; small ones go into packs, fsynced once a batch: recorded only
+    # after it ends
+    sizes = {key: _size(entry) for key, entry in wanted.items()}
+    with store.batch():
+        for key, outcome in source.download(wanted, sizes, then=admitted):
+            if isinstance(outcome, Exception):
+                outcome = f"cannot be read ({outcome})"
             if isinstance(outcome, str):
                 _refuse(report, progress, key, wanted[key], spec, outcome)
                 continue
@@ -240,6 +256,14 @@ def _pull_objects(
             report.bytes += outcome.bytes
             kept.append(_object_record(key, wanted[key], outcome, now))
     repo.index.record_objects(kept)
+
+
+def _size(entry: dict[str, Any]) -> int:
+    """The size a manifest gives an object (only to bound the bytes in flight)."""
+    try:
+        return max(int(entry.get("bytes") or 0), 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _refuse(

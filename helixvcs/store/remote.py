@@ -12,11 +12,16 @@ other protocols without code of their own. Its layout::
     tmp/                       uploads in progress, where a put is not atomic by itself
 
 Uploads are atomic per object: object stores (S3, GCS, Azure) show a put whole or not at
-all; elsewhere a file is written under ``tmp/`` and renamed into place. A push uploads
-objects first, then a run's segment, then its manifest, so a reader that sees a manifest
-finds everything it names, and an interrupted push leaves a valid remote. Keys name
-computations, so two clones writing one key write the same value: concurrent pushes
-lose nothing.
+all; elsewhere a file is written under ``tmp/`` and renamed into place. A push uploads a
+run's objects and its segment (which nothing reads before a manifest names it), then its
+manifest, so a reader that sees a manifest finds everything it names, and an interrupted
+push leaves a valid remote. Keys name computations, so two clones writing one key write
+the same value: concurrent pushes lose nothing.
+
+Objects travel ``TRANSFER_WORKERS`` at a time, each its own request, largest first and
+with at most ``IN_FLIGHT_BYTES`` in memory: a worker reads and verifies an object and
+uploads it, or downloads one and hands it on to be verified and written, while the
+others transfer theirs.
 
 Every downloaded object is verified (header, size, payload checksum, and the checksum the
 manifest recorded) before it reaches the local store. Checksums catch damage, not
@@ -32,12 +37,13 @@ from __future__ import annotations
 import contextlib
 import json
 import posixpath
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from helixvcs.errors import UserInputError
 from helixvcs.store.base import ObjectInfo, ObjectStore, Repacked, check_key
@@ -59,10 +65,13 @@ READ_TIMEOUT = 60.0
 QUICK_READ_TIMEOUT = 1.5
 #: Protocols whose single put is atomic (an object appears whole or not at all).
 ATOMIC_PUT = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
-#: At most this many bytes in flight per batch of concurrent transfers.
-BATCH_BYTES = 32 * 2**20
-#: Objects fetched together, concurrently.
-DOWNLOAD_CHUNK = 8
+S3 = frozenset({"s3", "s3a"})
+#: Objects in flight at once, each its own request and its own local read or write.
+TRANSFER_WORKERS = 8
+#: At most this many bytes of them in memory (an object larger than this goes alone).
+IN_FLIGHT_BYTES = 128 * 2**20
+#: The most names an S3 listing returns in one request.
+LISTING_PAGE = 1000
 #: Codecs that decode without running code; anything else needs a trusted remote.
 SAFE_CODECS = frozenset({"arrow", "pandas", "numpy", "sparse", "bundle"})
 
@@ -107,7 +116,7 @@ def check_url(name: str, url: str) -> str:
         raise RemoteError(
             name, url, f"unknown protocol {protocol!r}", "use a folder, file:// or s3://"
         )
-    if protocol in ("s3", "s3a") and not rest.split("/", 1)[0]:
+    if protocol in S3 and not rest.split("/", 1)[0]:
         raise RemoteError(name, url, "no bucket in the URL", "write s3://bucket/prefix")
     if protocol == "file" and not rest.startswith("/"):
         raise RemoteError(name, url, "a folder remote needs an absolute path")
@@ -121,6 +130,8 @@ class Transfer:
     count: int = 0
     bytes: int = 0
     seconds: float = 0.0
+    unread: list[CorruptObject | MissingObject] = field(default_factory=list)
+    """Objects not sent: damaged, or gone from the local store meanwhile."""
 
     @property
     def throughput(self) -> float | None:
@@ -132,16 +143,25 @@ class Remote:
 
     def __init__(self, spec: RemoteSpec, fs: Any, root: str, protocol: str) -> None:
         self.spec, self.fs, self.root, self.protocol = spec, fs, root.rstrip("/"), protocol
+        self._manifests: list[str] | None = None  # listed by the check, for the first ask
 
     @classmethod
     def open(
-        cls, spec: RemoteSpec, *, create: bool = False, quick: bool = False, check: bool = True
+        cls,
+        spec: RemoteSpec,
+        *,
+        create: bool = False,
+        quick: bool = False,
+        check: bool = True,
+        runs: bool = False,
     ) -> Remote:
         """Connect (seconds, not minutes) and check the remote is there; ``RemoteError``
         when it is unreachable, refuses the credentials or does not exist. ``create``
         makes a missing folder (a push to a new folder remote); ``quick`` waits at most
         ``QUICK_READ_TIMEOUT`` for each answer and never retries (what a run asks before
-        it plans); ``check=False`` skips the check (a remote that has just answered)."""
+        it plans); ``check=False`` skips the check (a remote that has just answered);
+        ``runs``: the check lists the runs' manifests, which a push or a pull reads next
+        (on S3 that request is the check)."""
         protocol = check_url(spec.name, spec.url)
         try:
             import fsspec
@@ -150,7 +170,7 @@ class Remote:
                 spec.name, spec.url, "fsspec is not installed", "pip install 'helixvcs[remote]'"
             ) from None
         options: dict[str, Any] = {"skip_instance_cache": True}
-        if protocol in ("s3", "s3a"):
+        if protocol in S3:
             options.update(_s3_options(spec, QUICK_READ_TIMEOUT if quick else READ_TIMEOUT))
         try:
             fs, root = fsspec.url_to_fs(spec.url, **options)
@@ -163,22 +183,25 @@ class Remote:
             ) from None
         except Exception as exc:
             raise translate(spec, exc) from None
-        if protocol in ("s3", "s3a"):
+        if protocol in S3:
             fs.retries = 1 if quick else 2  # a dead endpoint fails in seconds, not minutes
         remote = cls(spec, fs, root, protocol)
         if check:
-            remote._check(create)
+            remote._check(create, runs)
         return remote
 
-    def _check(self, create: bool) -> None:
+    def _check(self, create: bool, runs: bool) -> None:
         try:
-            if self.protocol in ("s3", "s3a"):
-                bucket = self.root.split("/", 1)[0]
-                self.fs.ls(bucket, refresh=True)  # reachability, credentials, bucket
+            if self.protocol in S3 and runs:  # reachability, credentials, bucket
+                self._manifests = self._s3_first_manifests()
+            elif self.protocol in S3:
+                self.fs.ls(self.root.split("/", 1)[0], refresh=True)
             elif not self.fs.isdir(self.root):
                 if not create:
                     raise FileNotFoundError(2, "no such folder", self.root)
                 self.fs.makedirs(self.root, exist_ok=True)
+        except RemoteError:
+            raise
         except Exception as exc:
             raise translate(self.spec, exc) from None
 
@@ -189,23 +212,38 @@ class Remote:
         return f"{self.root}/objects/{key[:2]}/{key[2:]}"
 
     def object_sizes(self, keys: Iterable[str]) -> dict[str, int]:
-        """Which of ``keys`` the remote holds, with their sizes."""
+        """Which of ``keys`` the remote holds, with their sizes: on S3, from one listing
+        when the remote holds at most 16 objects per key asked (up to ``LISTING_PAGE``);
+        else one request per key, eight at a time, or one whole listing for more than
+        256 keys."""
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return {}
         try:
-            if len(wanted) <= 256:  # one request per key, eight at a time
+            asks = len(wanted) > 1 and self.protocol in S3
+            listed = self._s3_objects(min(LISTING_PAGE, 16 * len(wanted))) if asks else None
+            if listed is None and len(wanted) <= 256:
                 with ThreadPoolExecutor(max_workers=8) as pool:
                     found = pool.map(lambda k: self._size(self.object_path(k)), wanted)
                     return {k: s for k, s in zip(wanted, found, strict=True) if s is not None}
-            listed = self.fs.find(f"{self.root}/objects", detail=True)
+            if listed is None:
+                listed = {
+                    path: int(info.get("size") or 0)
+                    for path, info in self.fs.find(f"{self.root}/objects", detail=True).items()
+                }
+        except RemoteError:
+            raise
         except Exception as exc:
             raise translate(self.spec, exc) from None
-        sizes = {self._key_of(path): int(info.get("size") or 0) for path, info in listed.items()}
+        sizes = {self._key_of(path): size for path, size in listed.items()}
         return {k: sizes[k] for k in wanted if k in sizes}
 
     def _size(self, path: str) -> int | None:
         try:
+            if self.protocol in S3:  # s3fs's info() lists the folder too when a key is absent
+                bucket, _, key = path.partition("/")
+                head = self.fs.call_s3("head_object", Bucket=bucket, Key=key)
+                return int(head.get("ContentLength") or 0)
             return int(self.fs.info(path).get("size") or 0)
         except FileNotFoundError:
             return None
@@ -214,57 +252,98 @@ class Remote:
         parts = path.rstrip("/").split("/")
         return parts[-2] + parts[-1] if len(parts) >= 2 else ""
 
-    def upload_objects(self, store: ObjectStore, keys: Iterable[str]) -> Transfer:
-        """Copy ``keys`` from ``store`` (each verified as it is read), concurrently in
-        batches; each object lands atomically."""
+    def _s3_objects(self, limit: int) -> dict[str, int] | None:
+        """Every object's path and size from one listing request; None when the remote
+        holds more than ``limit`` (each name listed is parsed: a remote much larger than
+        the question is asked key by key instead)."""
+        page = self._s3_list("objects/", delimiter="", limit=limit)
+        if page.get("IsTruncated"):
+            return None
+        bucket = self.root.split("/", 1)[0]
+        return {f"{bucket}/{o['Key']}": int(o.get("Size") or 0) for o in page.get("Contents", [])}
+
+    def _s3_first_manifests(self) -> list[str] | None:
+        """The manifests' run ids from one listing request; None when there are more.
+        (An empty folder is an empty answer, where a missing bucket is an error: s3fs's
+        ``ls`` takes two requests for an empty folder and cannot tell the two apart.)"""
+        page = self._s3_list("runs/", delimiter="/", limit=LISTING_PAGE)
+        return None if page.get("IsTruncated") else _run_ids(page)
+
+    def _s3_manifests(self) -> list[str]:
+        """Run ids whose manifest is under ``runs/``: one request per thousand names."""
+        found: list[str] = []
+        token: dict[str, str] = {}
+        while True:
+            page = self._s3_list("runs/", delimiter="/", limit=LISTING_PAGE, **token)
+            found += _run_ids(page)
+            if not page.get("IsTruncated"):
+                return sorted(found)
+            token = {"ContinuationToken": page["NextContinuationToken"]}
+
+    def _s3_list(self, folder: str, *, delimiter: str, limit: int, **more: str) -> Any:
+        bucket, _, prefix = f"{self.root}/{folder}".partition("/")
+        return self.fs.call_s3(
+            "list_objects_v2",
+            Bucket=bucket,
+            Prefix=prefix,
+            Delimiter=delimiter,
+            MaxKeys=limit,
+            **more,
+        )
+
+    def upload_objects(
+        self, store: ObjectStore, keys: Iterable[str], sizes: Mapping[str, int] | None = None
+    ) -> Transfer:
+        """Copy ``keys`` from ``store``, each verified as it is read and landing
+        atomically, ``TRANSFER_WORKERS`` at a time and largest first (by ``sizes``): no
+        object waits for the slowest of a batch. An object that cannot be read (damaged,
+        or gone meanwhile) is not sent and is listed in ``unread``."""
         done = Transfer()
         started = time.perf_counter()
-        pending = iter(list(keys))
+        known = sizes or {}
 
-        def read_batch() -> dict[str, bytes]:
-            batch: dict[str, bytes] = {}
-            size = 0
-            for key in pending:
-                batch[key] = store.read_object(key)
-                size += len(batch[key])
-                if size >= BATCH_BYTES:
-                    break
-            return batch
+        def send(key: str) -> int | CorruptObject | MissingObject:
+            try:
+                data = store.read_object(key)
+            except (CorruptObject, MissingObject) as exc:
+                return exc
+            self.put_files({self.object_path(key): data})
+            return len(data)
 
-        with ThreadPoolExecutor(max_workers=1) as reader:  # read the next while one uploads
-            batch = read_batch()
-            while batch:
-                following = reader.submit(read_batch)
-                try:
-                    self._put_objects(batch, done)
-                finally:
-                    batch = following.result()
+        order = sorted(dict.fromkeys(keys), key=lambda k: -known.get(k, 0))
+        for _, sent in _concurrently(order, send, known):
+            if isinstance(sent, int):
+                done.count += 1
+                done.bytes += sent
+            else:
+                done.unread.append(sent)
         done.seconds = time.perf_counter() - started
         return done
 
-    def _put_objects(self, batch: Mapping[str, bytes], done: Transfer) -> None:
-        self.put_files({self.object_path(k): data for k, data in batch.items()})
-        done.count += len(batch)
-        done.bytes += sum(len(d) for d in batch.values())
+    def download(
+        self,
+        keys: Iterable[str],
+        sizes: Mapping[str, int] | None = None,
+        then: Callable[[str, bytes], Any] | None = None,
+    ) -> Iterator[tuple[str, Any]]:
+        """``(key, bytes)`` for each of ``keys``, or ``(key, error)`` for one that cannot
+        be read (gone, refused); with ``then``, ``(key, then(key, bytes))``, called in the
+        worker that downloaded it, so that verifying and writing one object overlap the
+        others' downloads and its bytes are let go before the next one starts.
+        ``TRANSFER_WORKERS`` at a time, largest first (by ``sizes``), in that order."""
+        known = sizes or {}
 
-    def download(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | Exception]]:
-        """``(key, bytes)`` for each of ``keys``, or ``(key, error)`` for one that cannot be
-        read (gone, refused); fetched concurrently, in batches."""
-        wanted = list(keys)
-        for start in range(0, len(wanted), DOWNLOAD_CHUNK):  # the caller writes one chunk
-            chunk = wanted[start : start + DOWNLOAD_CHUNK]  # while the next one downloads
-            paths = {self.object_path(k): k for k in chunk}
+        def fetch(key: str) -> Any:
             try:
-                got = self.fs.cat(list(paths), on_error="return")
+                data = bytes(self.fs.cat_file(self.object_path(key)))
+            except FileNotFoundError:
+                return MissingObject(key, f"remote '{self.spec.name}'")
             except Exception as exc:
-                raise translate(self.spec, exc) from None
-            if not isinstance(got, dict):  # one path: fsspec returns the bytes
-                got = {next(iter(paths)): got}
-            for path, key in paths.items():
-                value = _find(got, path)
-                if isinstance(value, FileNotFoundError):
-                    value = MissingObject(key, f"remote '{self.spec.name}'")
-                yield key, value
+                return exc
+            return data if then is None else then(key, data)
+
+        order = sorted(dict.fromkeys(keys), key=lambda k: -known.get(k, 0))
+        yield from _concurrently(order, fetch, known)
 
     # -- files: segments, manifests --------------------------------------------------------
 
@@ -332,8 +411,14 @@ class Remote:
             raise translate(self.spec, exc) from None
 
     def list_manifests(self) -> list[str]:
-        """Run ids whose manifest is on the remote (complete pushes), oldest name first."""
+        """Run ids whose manifest is on the remote (complete pushes), oldest name first.
+        The first call after ``open`` answers with what the check listed."""
+        if self._manifests is not None:
+            listed, self._manifests = self._manifests, None
+            return listed
         try:
+            if self.protocol in S3:
+                return self._s3_manifests()
             names = self.fs.ls(f"{self.root}/runs", detail=False, refresh=True)
         except FileNotFoundError:
             return []
@@ -343,7 +428,15 @@ class Remote:
         return sorted(n[: -len(".json")] for n in found if n.endswith(".json"))
 
     def read_manifest(self, run_id: str) -> dict[str, Any]:
-        data = self.read_file(f"runs/{run_id}.json")
+        return self.read_manifests([run_id])[run_id]
+
+    def read_manifests(self, run_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The manifests of ``run_ids``, fetched concurrently."""
+        wanted = list(run_ids)
+        fetched = self.read_files(f"runs/{run_id}.json" for run_id in wanted)
+        return {run_id: self._manifest(run_id, fetched[f"runs/{run_id}.json"]) for run_id in wanted}
+
+    def _manifest(self, run_id: str, data: bytes) -> dict[str, Any]:
         try:
             manifest = json.loads(data)
         except ValueError as exc:
@@ -363,6 +456,65 @@ def _find(got: Mapping[str, Any], path: str) -> bytes | Exception:
         if name.endswith(path) or path.endswith(name.split("://", 1)[-1]):
             return value
     return FileNotFoundError(2, "not returned", path)
+
+
+def _run_ids(page: Mapping[str, Any]) -> list[str]:
+    """The run ids of the manifests (``runs/<run_id>.json``) in an S3 listing's page."""
+    names = [posixpath.basename(item["Key"]) for item in page.get("Contents", [])]
+    return sorted(n[: -len(".json")] for n in names if n.endswith(".json"))
+
+
+T = TypeVar("T")
+
+
+class _Budget:
+    """Bytes in flight across transfer workers, let in in their order: a large object
+    waits until it fits (or until nothing else is in flight: one larger than the budget
+    goes alone), and the smaller ones behind it wait for it rather than starve it."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used, self.turn = limit, 0, 0
+        self._changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, turn: int, size: int) -> Iterator[None]:
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self.turn == turn and (self.used == 0 or self.used + size <= self.limit)
+            )
+            self.used += size
+            self.turn += 1
+            self._changed.notify_all()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self.used -= size
+                self._changed.notify_all()
+
+
+def _concurrently(
+    keys: list[str], work: Callable[[str], T], sizes: Mapping[str, int]
+) -> Iterator[tuple[str, T]]:
+    """``(key, work(key))`` for each of ``keys``, in order, worked on by
+    ``TRANSFER_WORKERS`` threads with at most ``IN_FLIGHT_BYTES`` (by ``sizes``) in
+    flight. An error is raised when its turn comes; what has not started by then is
+    dropped, what is in flight ends first."""
+    if not keys:
+        return
+    budget = _Budget(IN_FLIGHT_BYTES)
+
+    def bounded(turn: int, key: str) -> T:
+        with budget.hold(turn, sizes.get(key, 0)):
+            return work(key)
+
+    pool = ThreadPoolExecutor(max_workers=min(TRANSFER_WORKERS, len(keys)))
+    try:  # the pool starts them in order, so the turns a worker waits for have started
+        futures = [pool.submit(bounded, turn, key) for turn, key in enumerate(keys)]
+        for key, future in zip(keys, futures, strict=True):
+            yield key, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _s3_options(spec: RemoteSpec, read_timeout: float) -> dict[str, Any]:
@@ -455,10 +607,7 @@ class FetchingStore(ObjectStore):
     def _fetch(self, key: str, checksum: str | None) -> None:
         started = time.perf_counter()
         spec = self.remote.spec
-        try:
-            [(_, data)] = list(self.remote.download([key]))
-        except RemoteError as exc:  # the remote went away mid-run: compute instead
-            raise RemoteObjectRefused(key, spec, f"cannot be read ({exc.error})") from None
+        [(_, data)] = list(self.remote.download([key]))  # the remote gone mid-run: an error
         where = f"remote '{spec.name}'"
         if isinstance(data, MissingObject):
             raise MissingObject(key, where)

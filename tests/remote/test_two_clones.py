@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from tests.conftest import GitRepo
@@ -27,6 +28,11 @@ def test_pull_objects_then_run_computes_nothing(
     b = make_clone(a, tmp_path / "b")
     pulled = b.helix_json("pull", "--objects")
     assert pulled["runs"] == [ran["run_id"]] and pulled["objects"] == 4
+    # what it remembers to price loads is its objects' speed: above the whole pull's
+    # average (the objects took part of it), and not their bytes over no time at all
+    remembered = json.loads((b.path / ".helix" / "remotes.json").read_text())
+    average = pulled["bytes"] / pulled["seconds"]
+    assert average <= remembered["origin"]["bytes_per_second"] < 1000 * average
     log = b.helix_json("log")
     assert [e["run_id"] for e in log] == [ran["run_id"]]  # A's run is in B's history
     twice = b.helix_json("pull", "--objects")  # pulling twice changes nothing
