@@ -7,6 +7,9 @@ Clone A runs the census workflow (scaled Adult data, every intermediate kept) an
 runs HEAD. Side by side, the same bytes go up and down with plain s3fs
 (``fs.put`` / ``fs.get`` of the object files, same server, same concurrency defaults),
 so the ratios say what helix adds: verification, the run records, atomic local writes.
+``helix`` commands are whole processes, which import s3fs (~0.25 s); the same transfers
+as whole processes (``python -c`` that imports s3fs, makes a client, puts or gets) are
+the like-for-like baseline of the command rows.
 Then B's first ``helix run`` is compared with its compile (``helix plan`` in B before the
 pull, whole command) plus the loads the run made: the target "costs no more than its
 compile plus the loads".
@@ -108,6 +111,38 @@ def plain_transfer(endpoint: str, bucket: str, files: list[Path], work: Path) ->
     return {"put": put, "get": get, "get_fsync": synced}
 
 
+PLAIN_COMMAND = """\
+import json, sys
+import s3fs
+job = json.loads(sys.argv[1])
+fs = s3fs.S3FileSystem(endpoint_url=job["endpoint"], key="bench", secret="bench")
+if job["way"] == "put":
+    fs.put(job["local"], job["remote"])
+else:
+    fs.get(job["remote"], job["local"])
+"""
+
+
+def plain_commands(endpoint: str, bucket: str, files: list[Path], work: Path) -> dict[str, float]:
+    """The same transfers as whole commands, like ``helix push`` and ``pull``: a fresh
+    interpreter that imports s3fs, makes a client and puts (gets) the same files."""
+    prefix = f"{bucket}/plain-cmd-{uuid.uuid4().hex[:8]}"
+    remote = [f"{prefix}/{f.parent.name}/{f.name}" for f in files]
+    down = work / f"plain-cmd-{uuid.uuid4().hex[:8]}"
+    down.mkdir()
+    seconds = {}
+    for way, local in (
+        ("put", [str(f) for f in files]),
+        ("get", [str(down / f"{i}") for i in range(len(files))]),
+    ):
+        job = json.dumps({"endpoint": endpoint, "way": way, "local": local, "remote": remote})
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", PLAIN_COMMAND, job], check=True, env=ENV)
+        seconds[f"{way}_command"] = time.perf_counter() - start
+    shutil.rmtree(down)
+    return seconds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=24.0, help="rows x real Adult")
@@ -165,6 +200,7 @@ def run(args: argparse.Namespace, work: Path, endpoint: str) -> int:
         loads = sum(n["seconds"] for n in b_run["nodes"] if n["state"] == "load")
         computed = [n["name"] for n in b_run["nodes"] if n["state"] == "compute"]
         plain = plain_transfer(endpoint, bucket, files, work)
+        plain.update(plain_commands(endpoint, bucket, files, work))
         rounds.append(
             {
                 "push_wall": push_wall,
@@ -176,6 +212,8 @@ def run(args: argparse.Namespace, work: Path, endpoint: str) -> int:
                 "s3fs_put": plain["put"],
                 "s3fs_get": plain["get"],
                 "s3fs_get_fsync": plain["get_fsync"],
+                "s3fs_put_command": plain["put_command"],
+                "s3fs_get_command": plain["get_command"],
                 "b_run_wall": b_wall,
                 "b_compile_wall": compile_wall,
                 "b_loads": loads,
@@ -198,6 +236,8 @@ def run(args: argparse.Namespace, work: Path, endpoint: str) -> int:
         "pull / (s3fs get + fsync)": med["pull_seconds"] / med["s3fs_get_fsync"],
         "push command / s3fs put": med["push_wall"] / med["s3fs_put"],
         "pull command / s3fs get": med["pull_wall"] / med["s3fs_get"],
+        "push command / s3fs put command": med["push_wall"] / med["s3fs_put_command"],
+        "pull command / s3fs get command": med["pull_wall"] / med["s3fs_get_command"],
         "B's first run / (compile + loads)": med["b_run_wall"]
         / (med["b_compile_wall"] + med["b_loads"]),
     }
@@ -209,6 +249,8 @@ def run(args: argparse.Namespace, work: Path, endpoint: str) -> int:
         ("down (pull / get, then fsync)", med["pull_seconds"], med["s3fs_get_fsync"]),
         ("push command, with start-up", med["push_wall"], med["s3fs_put"]),
         ("pull command, with start-up", med["pull_wall"], med["s3fs_get"]),
+        ("push command / put command", med["push_wall"], med["s3fs_put_command"]),
+        ("pull command / get command", med["pull_wall"], med["s3fs_get_command"]),
     ]
     print(f"  {'':34s} {'helix':>8s} {'s3fs':>8s}")
     for label, mine, theirs in rows:
