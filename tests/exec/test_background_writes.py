@@ -74,10 +74,12 @@ class SlowDiskStore(DiskObjectStore):
         return info
 
 
-def run_all(tmp_path: Path, executor: str) -> tuple[Any, Any, SlowDiskStore, dict[str, Any]]:
-    (tmp_path / "workflow.py").write_text(WORKFLOW, encoding="utf-8")
+def execute_all(
+    tmp_path: Path, text: str, store: DiskObjectStore, executor: str = "local"
+) -> tuple[Any, Any]:
+    """Compile ``text`` and run every operator, keeping every value: (dag, result)."""
+    (tmp_path / "workflow.py").write_text(text, encoding="utf-8")
     dag = compile_workflow(tmp_path, tmp_path / "workflow.py", StatCache(None))
-    store = SlowDiskStore(tmp_path / "objects")
     result = execute(
         dag,
         dict.fromkeys(dag.nodes, COMPUTE),
@@ -88,6 +90,12 @@ def run_all(tmp_path: Path, executor: str) -> tuple[Any, Any, SlowDiskStore, dic
         settings=RunSettings(policy=MaterializePolicy.ALL),
         progress=Progress(io.StringIO()),
     )
+    return dag, result
+
+
+def run_all(tmp_path: Path, executor: str) -> tuple[Any, Any, SlowDiskStore, dict[str, Any]]:
+    store = SlowDiskStore(tmp_path / "objects")
+    dag, result = execute_all(tmp_path, WORKFLOW, store, executor)
     started = dag["doubled"].spec.func.__globals__["STARTED"]
     return dag, result, store, started
 
@@ -169,19 +177,8 @@ def total(table, first):
 
 
 def test_the_children_of_a_kept_table_share_it_as_written_without_fingerprints(tmp_path):
-    (tmp_path / "workflow.py").write_text(TABLES, encoding="utf-8")
-    dag = compile_workflow(tmp_path, tmp_path / "workflow.py", StatCache(None))
     store = DiskObjectStore(tmp_path / "objects", hot=False)
-    result = execute(
-        dag,
-        dict.fromkeys(dag.nodes, COMPUTE),
-        store=store,
-        executor=get_executor("local"),
-        replan=lambda held, lost: {},
-        compute_estimates={},
-        settings=RunSettings(policy=MaterializePolicy.ALL),
-        progress=Progress(io.StringIO()),
-    )
+    dag, result = execute_all(tmp_path, TABLES, store)
     assert result.failure is None
     seen = dag["first"].spec.func.__globals__["SEEN"]
     # the operator's table was over writable memory; its children got the table read

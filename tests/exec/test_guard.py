@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -378,8 +379,9 @@ def total(design, shifted):
 """
 
 
-def test_a_run_fails_when_an_operator_changes_a_matrix_inside_a_shared_tuple(tmp_path):
-    (tmp_path / "workflow.py").write_text(WORKFLOW, encoding="utf-8")
+def execute_workflow(tmp_path: Path, text: str, settings: RunSettings) -> tuple[Any, Any]:
+    """Compile ``text`` as a workflow and run every operator in this process: (dag, result)."""
+    (tmp_path / "workflow.py").write_text(text, encoding="utf-8")
     dag = compile_workflow(tmp_path, tmp_path / "workflow.py", StatCache(None))
     result = execute(
         dag,
@@ -388,9 +390,14 @@ def test_a_run_fails_when_an_operator_changes_a_matrix_inside_a_shared_tuple(tmp
         executor=get_executor("local"),
         replan=lambda held, lost: {},
         compute_estimates={},
-        settings=RunSettings(),
+        settings=settings,
         progress=Progress(io.StringIO()),
     )
+    return dag, result
+
+
+def test_a_run_fails_when_an_operator_changes_a_matrix_inside_a_shared_tuple(tmp_path):
+    _, result = execute_workflow(tmp_path, WORKFLOW, RunSettings())
     assert result.failure is not None
     assert result.failure.message == _mutation_message("shifted", "design")
 
@@ -438,18 +445,9 @@ READERS = "\n".join(
 
 
 def test_a_table_three_children_would_check_is_handed_on_as_an_immutable_copy(tmp_path):
-    (tmp_path / "workflow.py").write_text(SHARED_TABLE.replace("READERS", READERS), "utf-8")
-    dag = compile_workflow(tmp_path, tmp_path / "workflow.py", StatCache(None))
-    result = execute(
-        dag,
-        dict.fromkeys(dag.nodes, COMPUTE),
-        store=MemoryObjectStore(),
-        executor=get_executor("local"),
-        replan=lambda held, lost: {},
-        compute_estimates={},
-        settings=RunSettings(policy=MaterializePolicy.NONE),  # nothing kept: no write to share
-        progress=Progress(io.StringIO()),
-    )
+    text = SHARED_TABLE.replace("READERS", READERS)
+    # nothing kept: no write whose bytes the children could share
+    dag, result = execute_workflow(tmp_path, text, RunSettings(policy=MaterializePolicy.NONE))
     assert result.failure is None
     assert result.metrics == {"total": 3 * 499500.0 + 2 * 45.0}
     seen = dag["a"].spec.func.__globals__["SEEN"]
