@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
@@ -243,16 +244,44 @@ def test_time_saved_never_counts_the_work_of_a_failed_run(git_repo):
     assert reused["saved_seconds"] >= 0.6  # work of an ok run, reused: saved
 
 
-def test_sigint_during_an_index_query_is_an_interruption(toy):
-    import signal
-    import threading
+LONG_QUERY = """\
+import signal, sys
+from helixvcs.index import Index
 
-    index = Index(toy.path / ".helix" / "index.duckdb")
-    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+index = Index(sys.argv[1])
+print("querying", flush=True)
+try:
+    index.query("SELECT count(*) FROM range(100000000000)")  # ~12 s
+except KeyboardInterrupt:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the test may send another one
+    print("interrupted", flush=True)
+    sys.exit(130)
+print("finished", flush=True)
+"""
+
+
+def test_sigint_during_an_index_query_is_an_interruption(toy):
+    """Ctrl-C while DuckDB runs a query: a KeyboardInterrupt (DuckDB says RuntimeError
+    'Query interrupted'), and the index is fine afterwards. In a process of its own, sent
+    SIGINT until it ends: a single signal at a fixed time was sometimes acted on only
+    seconds later, or not at all on a loaded machine, which made a flaky test."""
+    import signal
+
+    path = toy.path / ".helix" / "index.duckdb"
+    child = subprocess.Popen(
+        [sys.executable, "-c", LONG_QUERY, str(path)], stdout=subprocess.PIPE, text=True
+    )
     try:
-        with pytest.raises(KeyboardInterrupt):  # DuckDB says RuntimeError('Query interrupted')
-            index.query("SELECT count(*) FROM range(100000000000)")
+        assert child.stdout is not None and child.stdout.readline() == "querying\n"
+        deadline = time.monotonic() + 60
+        while child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.3)
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        out = child.stdout.read()
     finally:
-        timer.cancel()
-    assert index.runs() == []  # the index is fine afterwards
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+    assert out == "interrupted\n" and child.returncode == 130
+    assert Index(path).runs() == []  # the index is fine afterwards
