@@ -149,7 +149,15 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="push/pull rounds (median)")
     parser.add_argument("--out", type=Path, default=Path("remote.json"), help="JSON results")
     parser.add_argument("--workdir", type=Path, help="where to build the repos (default: /tmp)")
+    parser.add_argument(
+        "--served",
+        action="store_true",
+        help="push and pull served by each clone's warm server (the default configuration; "
+        "started by hand before the clock), instead of commands in processes of their own",
+    )
     args = parser.parse_args()
+    if args.served:
+        ENV.pop("HELIX_SERVER")
 
     work = Path(tempfile.mkdtemp(prefix="helix-remote-bench-", dir=args.workdir))
     moto, endpoint = start_moto()
@@ -187,6 +195,9 @@ def run(args: argparse.Namespace, work: Path, endpoint: str) -> int:
         _census.git(a, "add", ".helixremotes")
         _census.git(a, "commit", "-q", "-m", f"remote {i}")
         helix(a, "run")  # the commit's own run (loads only): what push sends
+        if args.served:  # it reads .helixremotes when it starts: it preloads s3fs
+            helix(a, "server", "stop", as_json=False)
+            helix(a, "server", "start", as_json=False)
         push_wall, pushed = helix(a, "push")
         b = work / f"b{i}"
         subprocess.run(["git", "clone", "-q", str(a), str(b)], check=True, capture_output=True)
@@ -194,6 +205,8 @@ def run(args: argparse.Namespace, work: Path, endpoint: str) -> int:
         helix(b, "init", as_json=False)
         with open(b / ".helix" / "config.toml", "a", encoding="utf-8") as f:
             f.write("\n[remote.origin]\ntrusted = true\n")  # census models are pickled
+        if args.served:
+            helix(b, "server", "start", as_json=False)
         compile_wall, _ = helix(b, "plan")  # B's compile (and plan), before it has anything
         pull_wall, pulled = helix(b, "pull", "--objects")
         b_wall, b_run = helix(b, "run")
@@ -221,6 +234,8 @@ def run(args: argparse.Namespace, work: Path, endpoint: str) -> int:
                 "metrics_equal": b_run["metrics"] == first["metrics"],
             }
         )
+        if args.served:
+            helix(b, "server", "stop", as_json=False)
         shutil.rmtree(b)
         print(
             f"round {i + 1}: push {push_wall:.2f} s (in helix {pushed['seconds']:.2f}), "
@@ -262,7 +277,10 @@ def run(args: argparse.Namespace, work: Path, endpoint: str) -> int:
     print("ratios:")
     for name, value in ratios.items():
         print(f"  {name:34s} {value:.2f}")
+    if args.served:
+        helix(a, "server", "stop", as_json=False)
     results = {
+        "served": args.served,
         "scale": args.scale,
         "objects": len(files),
         "bytes": total,

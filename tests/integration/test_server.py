@@ -516,3 +516,29 @@ def test_the_socket_and_its_folder_are_owner_only_whatever_the_umask(toy: GitRep
     finally:
         helix(toy, "server", "stop")
         _wait_gone(pid)
+
+
+PRELOADED = """\
+import sys
+from pathlib import Path
+from helixvcs.cli.warm_server import preload
+preload(Path(sys.argv[1]))
+print(" ".join(sorted(n for n in ("fsspec", "s3fs") if n in sys.modules)))
+"""
+
+
+def test_a_repository_with_an_s3_remote_gets_s3fs_preloaded(toy: GitRepo) -> None:
+    """A served push or pull then skips importing s3fs and botocore (~0.25 s)."""
+
+    def preloaded() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", PRELOADED, str(toy.path)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return done.stdout.strip()
+
+    assert preloaded() == ""  # no remote: neither
+    (toy.path / ".helixremotes").write_text('[remote.origin]\nurl = "/tmp/elsewhere"\n')
+    assert preloaded() == ""  # a folder needs neither
+    (toy.path / ".helixremotes").write_text('[remote.origin]\nurl = "s3://bucket/helix"\n')
+    assert preloaded() == "fsspec s3fs"
