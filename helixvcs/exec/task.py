@@ -388,22 +388,25 @@ def _compare(
     """Early cutoff (``cutoff.py``): the value packed as the store would write it; if it
     is the previous value byte for byte, its new key names the stored object.
 
-    When the previous value is hot, the value's encoded bytes are compared with the hot
-    entry's instead (a memory compare, ~40 ms for 190 MB, where compressing and
-    checksumming took 0.3-0.4 s on the run's thread); a value that differs goes to the
-    writer encoded, and is compressed there, off the run's thread."""
+    When the previous value is hot, the value's encoded bytes are first compared with the
+    hot entry's, in memory (~40 ms for 190 MB, where compressing and checksumming take
+    0.3-0.4 s on the run's thread): a value that differs goes to the writer encoded, and
+    is compressed there, off the run's thread. One that equals the hot entry is packed and
+    checked against the recorded checksum as without a tier, so what decides is always
+    the stored object's checksum (a hot entry could be another run's bytes of a key whose
+    operator is not deterministic)."""
     hot = getattr(store, "hot", None)
     before = hot.payload(previous[0]) if hot is not None else None
     try:
         encoded: Encoded | Packed = store.pack(value) if before is None else encode_value(value)
     except UnstorableValue:
         return meta, None
-    if isinstance(encoded, Packed):
-        same = encoded.header.checksum == previous[1]
-    else:
+    if isinstance(encoded, Encoded):
         assert before is not None
-        same = encoded.codec == before[0] and _same_bytes(encoded.raw, before[1])
-    if not same:
+        if encoded.codec != before[0] or not _same_bytes(encoded.raw, before[1]):
+            return meta, encoded
+        encoded = store.compress(encoded)
+    if encoded.header.checksum != previous[1]:
         return meta, encoded
     info = store.alias(key, previous[0])
     if info is None or info.checksum != previous[1]:

@@ -160,6 +160,15 @@ def test_a_hot_previous_value_is_compared_in_memory_and_a_different_one_written_
     out, encoded = _compare(new, (before, info.checksum), store, np.arange(1000.0), meta)
     assert out.cutoff and encoded is None and out.info is not None
     np.testing.assert_array_equal(store.get(new), np.arange(1000.0))
+    # a hot entry that is not the stored object (another run's bytes of the key): what
+    # decides is the stored object's checksum
+    from helixvcs.store.objectfile import encode_value
+
+    store.hot.path(before).unlink()
+    other_bytes = encode_value(np.arange(1000.0) * 2)
+    store.hot.put(before, other_bytes.codec, other_bytes.raw)
+    out, packed = _compare("12" * 20, (before, info.checksum), store, np.arange(1000.0) * 2, meta)
+    assert not out.cutoff and packed is not None
     # a damaged hot entry is not trusted: back to packing and the recorded checksum
     other = "ef" * 20
     path = store.hot.path(before)
