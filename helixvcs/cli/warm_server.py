@@ -105,30 +105,26 @@ def _try_import(name: str) -> None:
 def _remote_libraries(root: Path) -> list[str]:
     """The file system libraries of the repository's remotes (``.helixremotes``: s3fs for
     ``s3://``, and fsspec), so that a served push, pull, or run that loads from a remote
-    does not import them first (s3fs and its botocore stack: ~0.25 s). A file that does
-    not parse preloads nothing: the command that reads it reports it."""
-    import tomllib
+    does not import them first (s3fs and its botocore stack: ~0.25 s). Read as every
+    command reads them (``read_remotes``); remotes that do not read, or no fsspec,
+    preload nothing: the command that uses them reports it."""
+    from helixvcs.errors import UserInputError
+    from helixvcs.repo.layout import Layout
+    from helixvcs.repo.remotes import read_remotes
 
     try:
-        data = tomllib.loads((root / ".helixremotes").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        urls = [spec.url for spec in read_remotes(Layout(root)).specs]
+    except UserInputError:
         return []
-    section = data.get("remote")
-    urls = [entry.get("url") for entry in (section.values() if isinstance(section, dict) else ())]
-    protocols = {u.partition("://")[0] for u in urls if isinstance(u, str) and "://" in u}
-    protocols.discard("file")
-    if not protocols:
+    protocols = {url.partition("://")[0] for url in urls if "://" in url} - {"file"}
+    if not protocols:  # folders: nothing to import (fsspec only when it is used)
         return []
     try:
         from fsspec.registry import known_implementations
-    except ImportError:  # without the remote extra: the commands will say so
+    except ImportError:  # without the remote extra
         return []
-    names = ["fsspec"]
-    for protocol in sorted(protocols):
-        spec = known_implementations.get(protocol, {}).get("class", "")
-        if spec:
-            names.append(spec.rpartition(".")[0])
-    return names
+    classes = [known_implementations.get(p, {}).get("class", "") for p in sorted(protocols)]
+    return ["fsspec", *(c.rpartition(".")[0] for c in classes if c)]
 
 
 def _workflow_libraries(root: Path) -> list[str]:
