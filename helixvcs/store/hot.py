@@ -107,50 +107,48 @@ class HotTier:
 
     def get(self, key: str) -> object:
         """The value under ``key``, or ``MISS`` when it is not hot (or its entry was bad)."""
+        entry = self._read(key, mmap.ACCESS_COPY)
+        if entry is None:
+            return MISS
+        try:
+            value = decode(*entry)
+        except Exception:  # a damaged entry is a miss: the store has the value
+            _remove(self.path(key))
+            return MISS
+        with contextlib.suppress(OSError):
+            os.utime(self.path(key))
+        return value
+
+    def payload(self, key: str) -> tuple[str, memoryview] | None:
+        """(codec, payload) of a hot ``key`` as the store encoded it, mapped read-only and
+        checked against its CRC-32; None when it is not hot or its entry was bad."""
+        return self._read(key, mmap.ACCESS_READ)
+
+    def _read(self, key: str, access: int) -> tuple[str, memoryview] | None:
+        """(codec, payload) of ``key``'s entry, mapped with ``access`` and checked (header,
+        length, CRC-32); None when it is not hot. A damaged entry is removed."""
         path = self.path(key)
         try:
             with open(path, "rb") as file:
                 size = os.fstat(file.fileno()).st_size
                 if size < HEADER_SIZE:
                     raise ValueError("truncated")
-                mapped = mmap.mmap(file.fileno(), size, access=mmap.ACCESS_COPY)
+                mapped = mmap.mmap(file.fileno(), size, access=access)
         except FileNotFoundError:
-            return MISS
+            return None
         except (OSError, ValueError):
             _remove(path)
-            return MISS
-        try:
-            magic, codec_field, length, crc, _benefit = HEADER.unpack_from(mapped, 0)
-            codec = codec_field.rstrip(b"\0").decode("ascii", "replace")
-            payload = memoryview(mapped)[HEADER_SIZE:]
-            if magic != MAGIC or codec not in CODECS or length != len(payload):
-                raise ValueError("bad header")
-            if zlib.crc32(payload) != crc:
-                raise ValueError("bad checksum")
-            value = decode(codec, payload)
-        except Exception:  # a damaged entry is a miss: the store has the value
-            _remove(path)
-            return MISS
-        with contextlib.suppress(OSError):
-            os.utime(path)
-        return value
-
-    def payload(self, key: str) -> tuple[str, memoryview] | None:
-        """(codec, payload) of a hot ``key`` as the store encoded it, mapped read-only and
-        checked against its CRC-32; None when it is not hot or its entry is bad."""
-        try:
-            with open(self.path(key), "rb") as file:
-                size = os.fstat(file.fileno()).st_size
-                if size < HEADER_SIZE:
-                    return None
-                mapped = mmap.mmap(file.fileno(), size, access=mmap.ACCESS_READ)
-        except (OSError, ValueError):
             return None
         magic, codec_field, length, crc, _benefit = HEADER.unpack_from(mapped, 0)
+        codec = codec_field.rstrip(b"\0").decode("ascii", "replace")
         payload = memoryview(mapped)[HEADER_SIZE:]
-        if magic != MAGIC or length != len(payload) or zlib.crc32(payload) != crc:
+        if magic != MAGIC or codec not in CODECS or length != len(payload):
+            _remove(path)
             return None
-        return codec_field.rstrip(b"\0").decode("ascii", "replace"), payload
+        if zlib.crc32(payload) != crc:  # after the header: never a CRC of a wrong length
+            _remove(path)
+            return None
+        return codec, payload
 
     def put(self, key: str, codec: str, raw: memoryview, benefit: float = 0.0) -> bool:
         """Keep ``raw`` (``codec``'s payload) under ``key``; False when it does not fit."""
