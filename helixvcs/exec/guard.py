@@ -58,8 +58,7 @@ def immutable(value: Any, depth: int = 0) -> bool:
     """Whether nothing can change ``value`` in place: a value of a built-in immutable type,
     an Arrow table, batch or array whose buffers are all immutable (``_frozen_arrow``), or
     a tuple or frozenset of such values (not nested deeper than containers are walked, and
-    not longer). Such a value needs no fingerprint: it is the same after any child; and it
-    may be encoded for the store after its children have it (``task._materialize``)."""
+    not longer). Such a value needs no fingerprint: it is the same after any child."""
     cls = type(value)
     if cls in _IMMUTABLE:
         return True

@@ -568,11 +568,10 @@ def _keep_throughput(index: Any, store: Any) -> float:
     """What a kept value's next load will run at, for the keep rule: the hot tier's speed
     while it holds what runs store (a warm server runs, or one this command saw starting:
     the store hands it what it keeps meanwhile), else the store's measured one."""
-    from helixvcs import servers
-    from helixvcs.store.hot import HOT_THROUGHPUT, budget_bytes
+    from helixvcs.store.hot import HOT_THROUGHPUT, coming
 
     measured = index.load_throughput(raw=True) or STORE_THROUGHPUT
-    hot = getattr(store, "hot", None) is not None or (servers.expected() and budget_bytes() > 0)
+    hot = getattr(store, "hot", None) is not None or coming()
     return max(measured, HOT_THROUGHPUT) if hot else measured
 
 

@@ -136,12 +136,11 @@ class DiskObjectStore(ObjectStore):
         return self._hot or None
 
     def _miss(self, key: str, codec: str, raw: memoryview) -> None:
-        """Keep a value for a hot tier that is coming (a server is starting,
-        ``servers.expected``), up to a quarter of the tier's budget."""
-        from helixvcs import servers
-        from helixvcs.store.hot import budget_bytes
+        """Keep a value for a hot tier that is coming (``hot.coming``: a server is
+        starting), up to a quarter of the tier's budget."""
+        from helixvcs.store.hot import budget_bytes, coming
 
-        if self._hot is not None or not servers.expected():
+        if self._hot is not None or not coming():
             return
         with self._batch_lock:
             if self._missed_bytes + raw.nbytes <= budget_bytes() // 4:

@@ -206,6 +206,14 @@ class HotTier:
                 return
 
 
+def coming() -> bool:
+    """Whether this process will have a tier once the server it saw starting is up
+    (``servers.expected``), which the store keeps values for meanwhile (``store/disk.py``)."""
+    from helixvcs import servers
+
+    return servers.expected() and budget_bytes() > 0
+
+
 def budget_bytes() -> int:
     """``HELIX_HOT_MEMORY`` (bytes, or with a unit), else min(25% of RAM, 4 GiB)."""
     text = os.environ.get("HELIX_HOT_MEMORY", "").strip()
