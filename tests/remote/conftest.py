@@ -153,6 +153,12 @@ def remote(request: pytest.FixtureRequest, tmp_path: Path) -> RemoteUrl:
 
 
 @pytest.fixture
+def s3_or_none(remote: RemoteUrl, request: pytest.FixtureRequest) -> S3Server | None:
+    """The S3 server behind ``remote``, or None for a folder remote."""
+    return request.getfixturevalue("s3_server") if remote.kind == "s3" else None
+
+
+@pytest.fixture
 def s3(s3_server: S3Server) -> RemoteUrl:
     return RemoteUrl("s3", f"s3://{s3_server.bucket()}/team", s3_server.endpoint)
 

@@ -54,11 +54,6 @@ def write_remote_file(remote: RemoteUrl, s3: S3Server | None, rel: str, data: by
     s3.client().put_object(Bucket=bucket, Key=f"{prefix}/{rel}", Body=data)
 
 
-@pytest.fixture
-def s3_or_none(remote: RemoteUrl, request: pytest.FixtureRequest) -> S3Server | None:
-    return request.getfixturevalue("s3_server") if remote.kind == "s3" else None
-
-
 def node(report: dict, name: str) -> dict:
     return next(n for n in report["nodes"] if n["name"] == name)
 
@@ -207,6 +202,15 @@ def total(part0, part1, part2, part3, part4, part5, part6, part7):
 """
 
 
+def run_big_with_remote(git_repo: GitRepo, remote: RemoteUrl) -> dict:
+    """``BIG`` committed with ``remote`` as origin, run with every value kept: its report."""
+    git_repo.gen({**FILES, "workflow.py": BIG}, commit="big")
+    git_repo.helix("init")
+    git_repo.helix("remote", "add", "origin", *remote.add_args())
+    git_repo.commit("remotes")
+    return git_repo.helix_json("run", "--materialize", "all")
+
+
 def check_remote_valid(remote: RemoteUrl, s3: S3Server | None) -> list[str]:
     """Every manifest on the remote names a segment and objects that are there, whole."""
     from helixvcs.store.objectfile import verify
@@ -257,11 +261,7 @@ def _empty_remote(remote: RemoteUrl, s3: S3Server | None) -> None:
 def test_an_interrupted_push_leaves_a_valid_remote(
     git_repo: GitRepo, remote: RemoteUrl, s3_or_none: S3Server | None, tmp_path: Path
 ) -> None:
-    git_repo.gen({**FILES, "workflow.py": BIG}, commit="big")
-    git_repo.helix("init")
-    git_repo.helix("remote", "add", "origin", *remote.add_args())
-    git_repo.commit("remotes")
-    ran = git_repo.helix_json("run", "--materialize", "all")
+    ran = run_big_with_remote(git_repo, remote)
     for _attempt in range(5):  # a push may finish before the kill lands: start it again
         landed = _object_landed(remote, s3_or_none)
         proc = git_repo.helix_proc("push")

@@ -17,8 +17,13 @@ from helixvcs.store import remote as remote_module
 from helixvcs.store.objectfile import verify
 from helixvcs.store.remote import Remote, RemoteSpec
 from tests.conftest import GitRepo
-from tests.remote.conftest import FILES, RemoteUrl, S3Server, make_clone
-from tests.remote.test_integrity import BIG, check_remote_valid, remote_files, write_remote_file
+from tests.remote.conftest import RemoteUrl, S3Server, make_clone
+from tests.remote.test_integrity import (
+    check_remote_valid,
+    remote_files,
+    run_big_with_remote,
+    write_remote_file,
+)
 
 
 def remove_remote_file(remote: RemoteUrl, s3: S3Server | None, rel: str) -> None:
@@ -29,11 +34,6 @@ def remove_remote_file(remote: RemoteUrl, s3: S3Server | None, rel: str) -> None
     assert s3 is not None
     bucket, _, prefix = remote.url[len("s3://") :].partition("/")
     s3.client().delete_object(Bucket=bucket, Key=f"{prefix}/{rel}")
-
-
-@pytest.fixture
-def s3_or_none(remote: RemoteUrl, request: pytest.FixtureRequest) -> S3Server | None:
-    return request.getfixturevalue("s3_server") if remote.kind == "s3" else None
 
 
 def test_a_push_sends_nothing_the_remote_has(
@@ -136,11 +136,7 @@ def test_transfers_keep_the_budget_and_start_in_order(monkeypatch: pytest.Monkey
 def test_a_killed_pull_leaves_no_torn_object(
     git_repo: GitRepo, remote: RemoteUrl, s3_or_none: S3Server | None, tmp_path: Path
 ) -> None:
-    git_repo.gen({**FILES, "workflow.py": BIG}, commit="big")
-    git_repo.helix("init")
-    git_repo.helix("remote", "add", "origin", *remote.add_args())
-    git_repo.commit("remotes")
-    ran = git_repo.helix_json("run", "--materialize", "all")
+    ran = run_big_with_remote(git_repo, remote)
     pushed = git_repo.helix_json("push")
     assert len(check_remote_valid(remote, s3_or_none)) == 1
 
