@@ -75,7 +75,15 @@ from helixvcs.store.writer import BackgroundWriter
 Replanner = Callable[[frozenset[str], frozenset[str]], Mapping[str, str]]
 """Given the keys held in memory and the keys found missing or corrupt, a fresh plan."""
 
-__all__ = ["ExecResult", "NodeOutcome", "OperatorFailure", "Replanner", "RunSettings", "execute"]
+__all__ = [
+    "ExecResult",
+    "NodeOutcome",
+    "OperatorFailure",
+    "Replanner",
+    "RunSettings",
+    "execute",
+    "host_froze_heap",
+]
 
 
 @dataclass(frozen=True)
@@ -168,12 +176,27 @@ def _older_objects_left_alone() -> Iterator[None]:
     before it (``gc.freeze``): the compiled workflow, its modules, what the process
     imported. Each full collection would otherwise walk all of them again (0.1-0.2 s at
     10,000 operators), and land in the seconds of whichever operator triggered it.
-    Garbage among them is collected after the run, as before."""
+    Garbage among them is collected after the run, as before; except in a process whose
+    objects were frozen already (a command forked by ``helix server``, which froze its
+    preloaded modules): unfreezing would put those back under the collector too, and that
+    process ends with its command."""
     gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if not _host_froze:
+            gc.unfreeze()
+
+
+_host_froze = False
+
+
+def host_froze_heap() -> None:
+    """Say that this process froze its heap before forking the process that runs (``helix
+    server``), so a run leaves it frozen. (``gc.get_freeze_count`` could tell, but it walks
+    every frozen object: 35 ms, and a write to each one's page in a forked child.)"""
+    global _host_froze
+    _host_froze = True
 
 
 class _Run:

@@ -123,7 +123,9 @@ def added_paths() -> tuple[str, ...]:
 
 def forget_loaded_modules() -> None:
     """Drop repo modules imported by an earlier load, and the repo paths it added."""
-    for name, module in list(sys.modules.items()):
+    # Without an earlier load there is nothing to find; a served command's process would
+    # pay for the walk over the server's ~2,700 modules in copied pages (refcounts).
+    for name, module in list(sys.modules.items()) if _loaded or _roots else ():
         file = getattr(module, "__file__", None)
         if name in _loaded or (file and file.startswith(tuple(_roots))):
             sys.modules.pop(name, None)

@@ -21,17 +21,24 @@ import __future__
 import ast
 import inspect
 import linecache
+import pickle
 import symtable
+import sys
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from functools import lru_cache, reduce
+from pathlib import Path
 from types import CodeType, FunctionType, ModuleType
+from typing import ClassVar
 from weakref import WeakKeyDictionary
 
-from helixvcs.hashing.normalize import Parsed, normalize, strip_docstrings
+from helixvcs.hashing.digests import digest
+from helixvcs.hashing.files import write_atomically
+from helixvcs.hashing.normalize import Decorator, Import, Parsed, normalize, strip_docstrings
 from helixvcs.hashing.values import code_digest
 from helixvcs.hashing.walk import class_file, method_codes
 
-__all__ = ["class_source", "function_source", "module_source"]
+__all__ = ["class_source", "function_source", "module_source", "parsed_cache"]
 
 _Scopes = list[tuple[str, str]]  # ("def" | "class" | "if", name), outermost first
 
@@ -73,6 +80,75 @@ def class_source(cls: type) -> Parsed | None:
     return parsed
 
 
+# -- normalized definitions kept between processes ----------------------------------------
+
+_KEPT_FORMAT = 1
+_KEPT_ENTRIES = 4096  # the most recently used are kept
+_kept: dict[str, Parsed | None] | None = None  # inside ``parsed_cache``
+_kept_added = False
+kept_hits = 0
+"""Definitions served from the kept file in this process, for tests."""
+
+
+@contextmanager
+def parsed_cache(path: Path | None) -> Iterator[None]:
+    """Normalized definitions read from and written back to ``path`` during the block.
+
+    A compile after an edit normalizes every definition the workflow reaches again, in a
+    new process each time (parsing its source, compiling it to compare with the running
+    bytecode, scope analysis: 30-50 ms of a served run on the census workflow). What that
+    gives is a function of the definition's source text, its place (file and qualified
+    name), the names its module imports, its cells and its running bytecode: those are the
+    entry's key, so an edit elsewhere in the file leaves it valid. A missing or unreadable
+    file is an empty cache.
+    """
+    global _kept, _kept_added
+    if path is None or _kept is not None:
+        yield
+        return
+    _kept, _kept_added = _read_kept(path), False
+    try:
+        yield
+    finally:
+        kept, added, _kept = _kept, _kept_added, None
+        if added:
+            with suppress(OSError):
+                write_atomically(path, _dump_kept(kept))
+
+
+class _KeptUnpickler(pickle.Unpickler):
+    """Only the normalized definitions' own classes: the file is data, never code."""
+
+    _ALLOWED: ClassVar[dict[tuple[str, str], type]] = {
+        ("helixvcs.hashing.normalize", "Parsed"): Parsed,
+        ("helixvcs.hashing.normalize", "Decorator"): Decorator,
+        ("helixvcs.hashing.normalize", "Import"): Import,
+    }
+
+    def find_class(self, module: str, name: str) -> type:
+        found = self._ALLOWED.get((module, name))
+        if found is None:
+            raise pickle.UnpicklingError(f"{module}.{name} is not a normalized definition")
+        return found
+
+
+def _read_kept(path: Path) -> dict[str, Parsed | None]:
+    try:
+        with open(path, "rb") as file:
+            loaded = _KeptUnpickler(file).load()
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError):
+        return {}
+    if not isinstance(loaded, tuple) or len(loaded) != 2 or loaded[0] != _KEPT_FORMAT:
+        return {}
+    entries = loaded[1]
+    return entries if isinstance(entries, dict) else {}
+
+
+def _dump_kept(kept: dict[str, Parsed | None]) -> bytes:
+    newest = dict(list(kept.items())[-_KEPT_ENTRIES:])
+    return pickle.dumps((_KEPT_FORMAT, newest), protocol=pickle.HIGHEST_PROTOCOL)
+
+
 def module_source(module: ModuleType) -> str | None:
     """The canonical form of a whole module file (docstrings stripped)."""
     raw = _getsource(module)
@@ -109,9 +185,45 @@ def _parse(
     cells: Sequence[str],
     codes: Sequence[CodeType],
 ) -> Parsed | None:
+    """``raw`` normalized, from the kept definitions (``parsed_cache``) when they hold it."""
+    global _kept_added, kept_hits
+    if not raw:
+        return None
     used = {name for code in codes for inner in _walk_codes(code) for name in _names(inner)}
     imported = sorted(_module_imports(filename) & used)
-    wrapped = _wrap(qualname, cells, imported, raw) if raw else None
+    kept = _kept
+    if kept is None:
+        return _normalized(raw, qualname, filename, cells, codes, imported)
+    key = digest(
+        "parsed",
+        sys.version,
+        filename,
+        qualname,
+        raw,
+        *cells,
+        "/",
+        *imported,
+        "/",
+        *(code_digest(code) for code in codes),
+    )
+    if key in kept:
+        kept_hits += 1
+        kept[key] = kept.pop(key)  # the most recently used last
+        return kept[key]
+    parsed = kept[key] = _normalized(raw, qualname, filename, cells, codes, imported)
+    _kept_added = True
+    return parsed
+
+
+def _normalized(
+    raw: str,
+    qualname: str,
+    filename: str,
+    cells: Sequence[str],
+    codes: Sequence[CodeType],
+    imported: Sequence[str],
+) -> Parsed | None:
+    wrapped = _wrap(qualname, cells, imported, raw)
     if wrapped is None:
         return None
     text, scopes = wrapped
