@@ -479,4 +479,4 @@ def _read(path: Path) -> dict[str, Any]:
 def _write(path: Path, records: dict[str, Any]) -> None:
     kept = dict(list(records.items())[-_KEEP:])
     with contextlib.suppress(OSError):  # a cache: losing it costs one import next time
-        write_atomically(path, json.dumps(kept).encode())
+        write_atomically(path, json.dumps(kept).encode(), durable=False)

@@ -113,7 +113,7 @@ def parsed_cache(path: Path | None) -> Iterator[None]:
         kept, added, _kept = _kept, _kept_added, None
         if added:
             with suppress(OSError):
-                write_atomically(path, _dump_kept(kept))
+                write_atomically(path, _dump_kept(kept), durable=False)
 
 
 class _KeptUnpickler(pickle.Unpickler):
