@@ -542,3 +542,49 @@ def test_a_repository_with_an_s3_remote_gets_s3fs_preloaded(toy: GitRepo) -> Non
     assert preloaded() == ""  # a folder needs neither
     (toy.path / ".helixremotes").write_text('[remote.origin]\nurl = "s3://bucket/helix"\n')
     assert preloaded() == "fsspec s3fs"
+
+
+NICE_LIBRARY = """\
+import os
+from pathlib import Path
+
+Path(os.environ["NICE_RECORD"]).write_text(str(os.nice(0)))
+"""
+
+NICE_WORKFLOW = """\
+import os
+
+import nicelib  # noqa: F401  (outside the repository: preloaded by the server)
+from helixvcs import Workflow
+
+wf = Workflow("nice")
+
+
+@wf.metric
+def niceness():
+    return float(os.nice(0))
+"""
+
+
+def test_the_preload_yields_to_commands_and_served_commands_keep_the_callers_priority(
+    toy: GitRepo, tmp_path: Path
+) -> None:
+    """The server preloads on a thread of lower priority (the command that started it runs
+    meanwhile); the processes it forks for commands have the caller's."""
+    library = tmp_path / "lib"
+    library.mkdir()
+    (library / "nicelib.py").write_text(NICE_LIBRARY)
+    record = tmp_path / "preloaded-at"
+    env = {"PYTHONPATH": str(library), "NICE_RECORD": str(record)}
+    toy.gen({"workflow.py": NICE_WORKFLOW}, commit="a workflow with a library")
+    assert "helix server ready" in helix(toy, "server", "start", "--idle", "5m", env=env).stdout
+    pid = json.loads(helix(toy, "server", "status", "--json", env=env).stdout)["pid"]
+    try:
+        assert int(record.read_text()) == min(19, os.nice(0) + 10)
+        assert os.getpriority(os.PRIO_PROCESS, pid) == os.nice(0)  # the forking thread
+        done = run_json(toy, env=env)
+        assert SERVED in done["stderr"]
+        assert done["doc"]["metrics"] == {"niceness": float(os.nice(0))}
+    finally:
+        helix(toy, "server", "stop", env=env, code=None)
+        _wait_gone(pid)
