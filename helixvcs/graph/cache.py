@@ -53,16 +53,18 @@ from helixvcs.graph.dag import Dag, Node
 from helixvcs.graph.loader import added_paths
 from helixvcs.hashing import CodeIdentity, StatCache, digest, value_fingerprint
 from helixvcs.hashing.files import RACY_SECONDS, write_atomically
+from helixvcs.hashing.packages import versions_kept
 from helixvcs.hashing.source import parsed_cache
 from helixvcs.hashing.values import Fingerprinted
 from helixvcs.runtime import VOLATILE_ENV, library_prefixes
 
-__all__ = ["ENV_SWITCH", "PARSED_FILE", "compile_cached", "warm_resolved"]
+__all__ = ["ENV_SWITCH", "PACKAGES_FILE", "PARSED_FILE", "compile_cached", "warm_resolved"]
 
 ENV_SWITCH = "HELIX_COMPILE_CACHE"
 _FORMAT = 1
 _KEEP = 8  # records kept: one per workflow file and repository
 PARSED_FILE = "parsed.pickle"  # beside the record: normalized definitions (hashing.source)
+PACKAGES_FILE = "packages.json"  # and installed distributions' versions (hashing.packages)
 _SYSTEM = ("/dev/", "/proc/", "/sys/")
 # Also left out: package metadata (``*.dist-info``, ``*.egg-info``), read for versions and
 # covered by the library folders' mtimes, and compiled bytecode (its source is tracked).
@@ -108,7 +110,11 @@ def compile_cached(
                     _debug()
                     return dag
     started_ns = time.time_ns()
-    with parsed_cache(record.with_name(PARSED_FILE)), _recording() as seen:
+    with (
+        parsed_cache(record.with_name(PARSED_FILE)),
+        versions_kept(record.with_name(PACKAGES_FILE)),
+        _recording() as seen,
+    ):
         dag = compile_workflow(root, workflow, stat_cache, data_root=data_root)
     entry, unrecorded = _entry(dag, environment, seen, stat_cache, started_ns)
     records.pop(slot, None)

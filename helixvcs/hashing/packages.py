@@ -8,14 +8,17 @@ tests and long-lived hosts that install packages on the fly.
 
 from __future__ import annotations
 
-import functools
 import importlib.metadata
 import importlib.util
+import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
 
 from helixvcs.hashing.digests import digest
+from helixvcs.hashing.files import write_atomically
 
 __all__ = [
     "clear_caches",
@@ -23,6 +26,7 @@ __all__ = [
     "package_version",
     "python_version",
     "top_level",
+    "versions_kept",
     "warm_caches",
 ]
 
@@ -68,8 +72,9 @@ def is_installed(module_name: str) -> bool:
 
 def clear_caches() -> None:
     """Forget distributions and versions looked up so far in this process."""
-    _distributions.cache_clear()
-    _dist_version.cache_clear()
+    global _provided
+    _provided = None
+    _versions.clear()
 
 
 def warm_caches() -> None:
@@ -82,22 +87,94 @@ def warm_caches() -> None:
             _dist_version(name)
 
 
+@contextmanager
+def versions_kept(path: Path | None) -> Iterator[None]:
+    """Distributions and versions read from and written back to ``path`` during the block.
+
+    Finding which distribution provides each module reads every installed distribution's
+    metadata (~0.15 s), and each version lookup walks ``sys.path``: a command in a process
+    of its own would pay that every time. What it finds depends only on the folders of
+    ``sys.path``, whose modification times change when a package is installed, upgraded
+    or removed (a distribution's metadata folder is added or removed): the file is used
+    only while ``sys.path`` and those times are as recorded. A missing or unreadable file
+    is an empty cache.
+    """
+    global _provided
+    if path is None or _provided is not None:
+        yield
+        return
+    place = _place()
+    kept = _read_kept(path, place)
+    if kept is not None:
+        _provided, versions = kept
+        _versions.update({k: v for k, v in versions.items() if k not in _versions})
+    known = len(_versions)
+    try:
+        yield
+    finally:
+        if _provided is not None and (kept is None or len(_versions) != known):
+            data = {"place": place, "provided": _provided, "versions": _versions}
+            with suppress(OSError, TypeError, ValueError):
+                write_atomically(path, json.dumps(data).encode(), durable=False)
+
+
 def _is_stdlib(top: str) -> bool:
     return top in sys.stdlib_module_names or top in sys.builtin_module_names
 
 
-@functools.cache
+_provided: dict[str, list[str]] | None = None
+_versions: dict[str, str | None] = {}
+
+
 def _distributions() -> Mapping[str, list[str]]:
-    # Reads every installed distribution's metadata (~0.1 s): once per process.
-    return importlib.metadata.packages_distributions()
+    # Reads every installed distribution's metadata (~0.15 s): once per process.
+    global _provided
+    if _provided is None:
+        _provided = {k: list(v) for k, v in importlib.metadata.packages_distributions().items()}
+    return _provided
 
 
-@functools.cache
 def _dist_version(name: str) -> str | None:
+    if name not in _versions:
+        try:
+            _versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            _versions[name] = None
+    return _versions[name]
+
+
+def _place() -> list[list[object]]:
+    """``sys.path`` with each entry's modification time (None where there is none)."""
+    place: list[list[object]] = []
+    for entry in sys.path:
+        try:
+            mtime: int | None = os.stat(entry or ".").st_mtime_ns
+        except OSError:
+            mtime = None
+        place.append([entry, mtime])
+    return place
+
+
+def _read_kept(
+    path: Path, place: list[list[object]]
+) -> tuple[dict[str, list[str]], dict[str, str | None]] | None:
     try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
+    if not isinstance(data, dict) or data.get("place") != place:
+        return None
+    provided, versions = data.get("provided"), data.get("versions")
+    if not (
+        isinstance(provided, dict)
+        and all(
+            isinstance(v, list) and all(isinstance(n, str) for n in v) for v in provided.values()
+        )
+        and isinstance(versions, dict)
+        and all(v is None or isinstance(v, str) for v in versions.values())
+    ):
+        return None
+    return provided, versions
 
 
 def _unpackaged_version(module_name: str) -> str:
