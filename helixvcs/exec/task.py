@@ -460,7 +460,7 @@ def _materialize(
         return replace(meta, wants_room=True), value  # the driver makes room, then saves it
     try:
         if writer is not None:
-            encoded = packed if packed is not None else encode_value(value)
+            encoded = packed if packed is not None else encode_value(value, defer_estimators=True)
             writer.put(task.key, encoded)
             return replace(meta, writing=True), _as_written(encoded, value)
         if packed is None:

@@ -17,8 +17,12 @@ import zipfile
 from typing import Any
 
 
-def encode(value: object) -> bytes | None:
-    """skops bytes of a scikit-learn estimator whose round trip is exact; else None."""
+def encode(value: object, pickled: bytes | memoryview | None = None) -> bytes | None:
+    """skops bytes of a scikit-learn estimator whose round trip is exact; else None.
+
+    ``pickled``: the pickle of the estimator as it was computed, when ``value`` is a copy
+    read back from it (a copy can pickle differently: objects its original shared are
+    its own); the round trip must give those bytes."""
     if not type(value).__module__.startswith("sklearn."):
         return None
     try:
@@ -28,7 +32,8 @@ def encode(value: object) -> bytes | None:
     try:
         data = _canonical(sio.dumps(value))
         back = sio.loads(data, trusted=sio.get_untrusted_types(data=data))
-        if pickle.dumps(back, protocol=5) != pickle.dumps(value, protocol=5):
+        expected = pickle.dumps(value, protocol=5) if pickled is None else pickled
+        if pickle.dumps(back, protocol=5) != expected:
             return None
     except Exception:  # skops cannot take it (a custom transformer, say): pickle it
         return None

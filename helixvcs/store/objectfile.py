@@ -27,7 +27,13 @@ import time
 from dataclasses import dataclass
 
 from helixvcs.store.base import ObjectInfo
-from helixvcs.store.codecs import CODECS, decode, encode_buffer
+from helixvcs.store.codecs import (
+    CODECS,
+    decode,
+    encode_buffer,
+    estimator_snapshot,
+    settle_estimator,
+)
 from helixvcs.store.errors import CorruptObject
 
 MAGIC = b"HLXO"
@@ -101,11 +107,28 @@ class Encoded:
     raw: memoryview
     started: float
     """``time.perf_counter()`` when encoding began."""
+    estimator: bool = False
+    """``raw`` is the pickle of a scikit-learn estimator whose skops encoding is left to
+    the write (``settled``): a valid pickle object until then."""
+
+    def settled(self) -> Encoded:
+        """The encoding ``encode_buffer`` would have given the value."""
+        if not self.estimator:
+            return self
+        codec, raw = settle_estimator(self.raw)
+        return Encoded(codec, raw, self.started)
 
 
-def encode_value(value: object) -> Encoded:
-    """``value`` as its codec's bytes; raises ``UnstorableValue`` if it cannot be encoded."""
+def encode_value(value: object, *, defer_estimators: bool = False) -> Encoded:
+    """``value`` as its codec's bytes; raises ``UnstorableValue`` if it cannot be encoded.
+
+    ``defer_estimators``: a scikit-learn estimator is only pickled here, and encoded with
+    skops when the write compresses it (``Encoded.settled``), on the writer's thread."""
     started = time.perf_counter()
+    if defer_estimators:
+        snapshot = estimator_snapshot(value)
+        if snapshot is not None:
+            return Encoded("pickle", memoryview(snapshot), started, estimator=True)
     codec, raw = encode_buffer(value)
     return Encoded(codec, raw, started)
 
@@ -117,6 +140,7 @@ def pack(value: object, level: int) -> Packed:
 
 def compress_encoded(encoded: Encoded, level: int) -> Packed:
     """Compress and checksum an encoded value: the object as a store writes it."""
+    encoded = encoded.settled()
     codec, raw = encoded.codec, encoded.raw
     payload = compress(raw, level)
     digest = _blake2b(payload, CHECKSUM_SIZE)

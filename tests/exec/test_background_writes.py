@@ -260,3 +260,67 @@ def test_a_kill_during_a_background_write_leaves_complete_objects_only(git_repo,
     again = helix_json_proc(git_repo, "run")
     assert again["metrics"] == {"score": expected}
     assert json.dumps(again["metrics"]) == json.dumps(done["metrics"])
+
+
+ESTIMATOR_WORKFLOW = """\
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from helixvcs import Workflow
+
+wf = Workflow("estimator")
+
+
+@wf.op
+def model():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3))
+    return LogisticRegression().fit(x, (x[:, 0] > 0).astype(int))
+
+
+@wf.op
+def zeroed(model):
+    model.coef_[:] = 0.0  # its only receiver: it may change it in place
+    return float(abs(model.coef_).sum())
+
+
+@wf.metric
+def total(zeroed):
+    return zeroed
+"""
+
+
+def test_an_estimator_is_encoded_with_skops_by_the_writer_as_it_was_returned(tmp_path):
+    """The run's thread only pickles a kept estimator; the writer encodes it with skops
+    (~0.1 s), after its child has changed it in place."""
+    pytest.importorskip("skops")
+    store = SlowDiskStore(tmp_path / "objects")
+    dag, result = execute_all(tmp_path, ESTIMATOR_WORKFLOW, store)
+    assert result.failure is None
+    assert result.metrics == {"total": 0.0}
+    key = dag["model"].key
+    assert store.writes[key][0].startswith("helix-writer")
+    info = store.info(key)
+    assert info is not None and info.codec == "skops"
+    stored = store.get(key)
+    assert abs(stored.coef_).sum() > 0  # as the operator returned it, not as zeroed
+    fresh = dag["model"].spec.func()
+    np.testing.assert_array_equal(stored.coef_, fresh.coef_)
+    assert result.outcomes["model"].info.checksum == info.checksum
+
+
+def test_a_deferred_estimator_settles_to_what_encoding_it_at_once_gives():
+    pytest.importorskip("skops")
+    from sklearn.preprocessing import StandardScaler
+
+    from helixvcs.store.objectfile import encode_value
+
+    scaler = StandardScaler().fit(np.arange(12.0).reshape(4, 3))
+    deferred = encode_value(scaler, defer_estimators=True)
+    assert deferred.estimator and deferred.codec == "pickle"
+    at_once = encode_value(scaler)
+    settled = deferred.settled()
+    assert (settled.codec, bytes(settled.raw)) == (at_once.codec, bytes(at_once.raw))
+    assert at_once.codec == "skops"
+    plain = encode_value(np.arange(3.0), defer_estimators=True)
+    assert not plain.estimator and plain.settled() is plain
