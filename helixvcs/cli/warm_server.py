@@ -141,8 +141,9 @@ def _try_import(name: str) -> None:
 
 def _remote_libraries(root: Path) -> list[str]:
     """The file system libraries of the repository's remotes (``.helixremotes``: s3fs for
-    ``s3://``, and fsspec), so that a served push, pull, or run that loads from a remote
-    does not import them first (s3fs and its botocore stack: ~0.25 s). Read as every
+    ``s3://``, and fsspec; botocore's client, which pushes and pulls to S3 use), so that
+    a served push, pull, or run that loads from a remote does not import them first
+    (~0.1-0.25 s). Read as every
     command reads them (``read_remotes``); remotes that do not read, or no fsspec,
     preload nothing: the command that uses them reports it."""
     from helixvcs.errors import UserInputError
@@ -161,7 +162,8 @@ def _remote_libraries(root: Path) -> list[str]:
     except ImportError:  # without the remote extra
         return []
     classes = [known_implementations.get(p, {}).get("class", "") for p in sorted(protocols)]
-    return ["fsspec", *(c.rpartition(".")[0] for c in classes if c)]
+    s3 = ["botocore.session", "botocore.config"] if protocols & {"s3", "s3a"} else []
+    return ["fsspec", *(c.rpartition(".")[0] for c in classes if c), *s3]
 
 
 def _workflow_libraries(root: Path) -> list[str]:

@@ -9,9 +9,9 @@ committed (a clone gets its team's remotes, as git's ``.gitmodules``)::
     url = "s3://team-bucket/helix"
     endpoint_url = "http://127.0.0.1:9000"   # S3-compatible servers only
 
-Credentials are never written there: fsspec and s3fs read them from the environment and
-the usual profiles. Whether a remote may run code on this machine (unpickle) is a local
-decision, in the uncommitted ``.helix/config.toml``::
+Credentials are never written there: fsspec, s3fs and botocore read them from the
+environment and the usual profiles. Whether a remote may run code on this machine
+(unpickle) is a local decision, in the uncommitted ``.helix/config.toml``::
 
     [remote.origin]
     trusted = true

@@ -8,8 +8,8 @@ not have (``helixvcs.index.exchange``: pulling twice changes nothing) and, with
 ``objects``, downloads their values meanwhile, each verified against the checksum its
 manifest recorded before it reaches the local store.
 
-Both start connecting to the remote (a few tenths of a second: s3fs imported, a client
-made, a first request answered) while they read git and the index.
+Both start connecting to the remote (a tenth of a second or two: the client's library
+imported, a client made, a first request answered) while they read git and the index.
 """
 
 from __future__ import annotations
@@ -27,7 +27,15 @@ from helixvcs.errors import UserInputError
 from helixvcs.index import ObjectRecord
 from helixvcs.repo.remotes import put_manifest, put_segment, read_remotes, remember_throughput
 from helixvcs.store import CorruptObject, ObjectInfo
-from helixvcs.store.remote import Remote, RemoteObjectRefused, RemoteSpec, admit
+from helixvcs.store.base import STREAM_PIECE
+from helixvcs.store.remote import (
+    Reader,
+    Remote,
+    RemoteObjectRefused,
+    RemoteSpec,
+    held_whole,
+    receive,
+)
 from helixvcs.vcs import resolve
 
 if TYPE_CHECKING:
@@ -235,18 +243,19 @@ def _pull_objects(
     now = datetime.now(UTC).replace(tzinfo=None)
     kept = []
 
-    def admitted(key: str, data: bytes) -> ObjectInfo | str:
+    def admitted(key: str, read: Reader) -> ObjectInfo | str:
         try:
-            return admit(store, key, data, wanted[key].get("checksum"), spec)
+            return receive(store, key, read, wanted[key].get("checksum"), spec)
         except RemoteObjectRefused as exc:
             return exc.reason
 
-    # each object is verified and written by the worker that downloaded it, while the
-    # others download; small ones go into packs, fsynced once a batch: recorded only
-    # after it ends
+    # each object is written by the worker that downloads it, verified as it arrives,
+    # while the others download; small ones go into packs, fsynced once a batch:
+    # recorded only after it ends
     sizes = {key: _size(entry) for key, entry in wanted.items()}
+    held = {key: _held(sizes[key], entry, spec) for key, entry in wanted.items()}
     with store.batch():
-        for key, outcome in source.download(wanted, sizes, then=admitted):
+        for key, outcome in source.download(wanted, sizes, admitted, held=held):
             if isinstance(outcome, Exception):
                 outcome = f"cannot be read ({outcome})"
             if isinstance(outcome, str):
@@ -259,11 +268,18 @@ def _pull_objects(
 
 
 def _size(entry: dict[str, Any]) -> int:
-    """The size a manifest gives an object (only to bound the bytes in flight)."""
+    """The size a manifest gives an object (to start the largest first, and to bound
+    the bytes in flight)."""
     try:
         return max(int(entry.get("bytes") or 0), 0)
     except (TypeError, ValueError):
         return 0
+
+
+def _held(size: int, entry: dict[str, Any], spec: RemoteSpec) -> int:
+    """What of an object its download holds in memory: the whole of one checked whole,
+    a piece of one written as it arrives."""
+    return size if held_whole(size, str(entry.get("codec", "")), spec) else STREAM_PIECE
 
 
 def _refuse(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,6 +18,8 @@ from helixvcs.store.errors import InvalidKey
 if TYPE_CHECKING:
     from helixvcs.store.objectfile import Encoded, Packed
 
+#: How many bytes a store asks for at a time of an object that arrives in pieces.
+STREAM_PIECE = 2**20
 #: Keys are blake2b-160 digests in lowercase hex, computed by the hashing layer.
 KEY_RE = re.compile(r"^[0-9a-f]{40}$")
 
@@ -170,6 +172,17 @@ class ObjectStore(ABC):
         Raises ``CorruptObject`` (nothing written, ``path`` None) when ``data`` fails
         verification, and ``StoreWriteError`` when the medium refuses the write.
         """
+
+    def write_stream(
+        self, key: str, head: bytes, read: Callable[[int], bytes], *, checksum: str | None = None
+    ) -> ObjectInfo:
+        """``write_object`` for bytes that arrive in pieces: ``head`` (at least the
+        header), then ``read(n)`` until it gives ``b""``. A store that can write the
+        pieces as they come, checking them meanwhile, does; this one joins them first."""
+        pieces = [head]
+        while piece := read(STREAM_PIECE):
+            pieces.append(piece)
+        return self.write_object(key, b"".join(pieces), checksum=checksum)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:

@@ -35,11 +35,18 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from helixvcs.liveness import process_alive
-from helixvcs.store.base import KEY_RE, ObjectInfo, ObjectStore, Repacked, check_key
+from helixvcs.store.base import (
+    KEY_RE,
+    STREAM_PIECE,
+    ObjectInfo,
+    ObjectStore,
+    Repacked,
+    check_key,
+)
 from helixvcs.store.errors import (
     CorruptObject,
     MissingObject,
@@ -50,6 +57,7 @@ from helixvcs.store.errors import (
 from helixvcs.store.hot import MISS, HotTier
 from helixvcs.store.objectfile import (
     HEADER_SIZE,
+    ArrivingCheck,
     Corruption,
     Encoded,
     Packed,
@@ -398,6 +406,46 @@ class DiskObjectStore(ObjectStore):
         self._write(key, path, data)
         return dataclasses.replace(header.info(key), bytes=loose_bytes(len(data)))
 
+    def write_stream(
+        self, key: str, head: bytes, read: Callable[[int], bytes], *, checksum: str | None = None
+    ) -> ObjectInfo:
+        """A large object is written to its temp file piece by piece as it arrives,
+        checked meanwhile (``ArrivingCheck``), and only once it is whole and verified is it
+        fsynced and renamed into place: nothing else ever sees it before. A small one is
+        joined in memory and goes where ``write_object`` puts it (a batch's pack)."""
+        path = self.path(key)
+        try:
+            check = ArrivingCheck(head, checksum)
+        except Corruption as exc:
+            raise CorruptObject(key, None, exc.reason) from None
+        size = check.header.total_bytes
+        if self._small(size):
+            return super().write_stream(key, head, read, checksum=checksum)
+        existing = self._existing_info(key)
+        if existing is not None:
+            return existing
+        temp = self._tmp / f"{os.getpid()}-{secrets.token_hex(8)}.part"
+        try:
+            new_fanout = _make_private_dir(path.parent)
+            _write_checked(temp, head, _Source(read).read, check)
+            os.replace(temp, path)
+            fsync_dir(path.parent)
+            if new_fanout:
+                fsync_dir(self.root)
+        except Corruption as exc:
+            _remove_quietly(temp)
+            raise CorruptObject(key, None, exc.reason) from None
+        except _SourceFailed as failed:  # the bytes stopped coming: its error, not ours
+            _remove_quietly(temp)
+            raise failed.error from None
+        except OSError as exc:
+            _remove_quietly(temp)
+            raise StoreWriteError(key, path, exc) from None
+        except BaseException:  # the download failed midway, or an interrupt: nothing left
+            _remove_quietly(temp)
+            raise
+        return dataclasses.replace(check.header.info(key), bytes=loose_bytes(size))
+
     def delete(self, key: str) -> bool:
         path = self.path(key)
         removed = False
@@ -605,6 +653,44 @@ def _make_private_dir(path: Path, *, parents: bool = False) -> bool:
 def _remove_quietly(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
+
+
+class _SourceFailed(Exception):
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        super().__init__(str(error))
+
+
+class _Source:
+    """``read`` whose failures (a download cut off) are told apart from the writer's."""
+
+    def __init__(self, read: Callable[[int], bytes]) -> None:
+        self._read = read
+
+    def read(self, size: int) -> bytes:
+        try:
+            return self._read(size)
+        except Exception as exc:
+            raise _SourceFailed(exc) from exc
+
+
+def _write_checked(
+    path: Path, head: bytes, read: Callable[[int], bytes], check: ArrivingCheck
+) -> None:
+    """Write ``head`` and what ``read`` gives to a new file at ``path``, each piece checked
+    as it is written; fsync it once the whole object has arrived and verified."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    descriptor = os.open(path, flags, 0o600)
+    with open(descriptor, "wb") as file:
+        file.write(head)
+        if len(head) > HEADER_SIZE:
+            check.update(memoryview(head)[HEADER_SIZE:])
+        while piece := read(STREAM_PIECE):
+            check.update(piece)
+            file.write(piece)
+        check.finish()
+        file.flush()
+        os.fsync(file.fileno())
 
 
 def _write_synced(path: Path, *chunks: bytes) -> None:

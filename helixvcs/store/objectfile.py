@@ -196,6 +196,34 @@ def verify(data: bytes | memoryview, checksum: str | None = None) -> Header:
     return header
 
 
+class ArrivingCheck:
+    """``verify`` for an object whose bytes arrive in pieces (a download): its header
+    first, then its payload, hashed as each piece comes (hashlib lets other threads run
+    meanwhile), so that the object is checked by the time its last byte is in. Raises
+    ``Corruption`` as soon as the bytes cannot be that object."""
+
+    def __init__(self, head: bytes | memoryview, checksum: str | None = None) -> None:
+        self.header = parse_header(head)
+        if checksum is not None and self.header.checksum != checksum:
+            raise Corruption("checksum does not match the run index")
+        self.size = HEADER_SIZE
+        self._payload = hashlib.blake2b(digest_size=CHECKSUM_SIZE)
+
+    def update(self, piece: bytes | memoryview) -> None:
+        """The payload's next bytes (the header's own are not passed)."""
+        self.size += len(piece)
+        if self.size > self.header.total_bytes:
+            check_size(self.header, self.size)
+        self._payload.update(piece)
+
+    def finish(self) -> Header:
+        """The header, once every byte has arrived and the payload's checksum matches."""
+        check_size(self.header, self.size)
+        if self._payload.hexdigest() != self.header.checksum:
+            raise Corruption("checksum mismatch")
+        return self.header
+
+
 def verified_write(key: str, data: bytes | memoryview, checksum: str | None = None) -> Header:
     """``verify`` for a store about to write ``data`` under ``key``: damage is the
     writer's ``CorruptObject``, naming the key."""

@@ -1,8 +1,9 @@
 """Remotes: a copy of the store, and of run records, that other clones share (fsspec).
 
 A remote is any fsspec URL: a local or mounted folder (``/path``, ``file://``), S3
-(``s3://bucket/prefix``, through s3fs, with an endpoint for S3-compatible servers), and
-other protocols without code of their own. Its layout::
+(``s3://bucket/prefix``, with an endpoint for S3-compatible servers; pushes and pulls
+through botocore's client, ``helixvcs.store.s3``, the rest through s3fs), and other
+protocols without code of their own. Its layout::
 
     objects/ab/cdef0123...     objects, byte for byte as a loose local file holds them
                                (a remote never packs: a clone fetches one value a request)
@@ -20,13 +21,14 @@ the same value: concurrent pushes lose nothing.
 
 Objects travel ``TRANSFER_WORKERS`` at a time, each its own request, largest first and
 with at most ``IN_FLIGHT_BYTES`` in memory: a worker reads and verifies an object and
-uploads it, or downloads one and hands it on to be verified and written, while the
-others transfer theirs.
+uploads it, or downloads one and writes it to the local store as its bytes arrive,
+while the others transfer theirs.
 
 Every downloaded object is verified (header, size, payload checksum, and the checksum the
-manifest recorded) before it reaches the local store. Checksums catch damage, not
-tampering: a remote is trusted to run code (unpickle) only when the local configuration
-says so (``FetchingStore``).
+manifest recorded) before it reaches the local store: a large one as it arrives, into a
+temp file that is named only once the object is whole and verified (``receive``).
+Checksums catch damage, not tampering: a remote is trusted to run code (unpickle) only
+when the local configuration says so (``FetchingStore``).
 
 Credentials never pass through helix: fsspec and its backends read them from the
 environment and the usual profiles (``AWS_ACCESS_KEY_ID``, ``~/.aws/credentials``, ...).
@@ -46,9 +48,10 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from helixvcs.errors import UserInputError
-from helixvcs.store.base import ObjectInfo, ObjectStore, Repacked, check_key
+from helixvcs.store.base import STREAM_PIECE, ObjectInfo, ObjectStore, Repacked, check_key
 from helixvcs.store.errors import CorruptObject, MissingObject, short
 from helixvcs.store.objectfile import (
+    HEADER_SIZE,
     Corruption,
     Encoded,
     Header,
@@ -56,6 +59,8 @@ from helixvcs.store.objectfile import (
     parse_header,
     unpack_raw,
 )
+from helixvcs.store.packfile import PACK_THRESHOLD
+from helixvcs.store.s3 import S3, SINGLE_PUT_BYTES
 
 #: Seconds to wait for a connection: an unreachable remote costs this, not minutes.
 CONNECT_TIMEOUT = 3.0
@@ -65,7 +70,7 @@ READ_TIMEOUT = 60.0
 QUICK_READ_TIMEOUT = 1.5
 #: Protocols whose single put is atomic (an object appears whole or not at all).
 ATOMIC_PUT = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
-S3 = frozenset({"s3", "s3a"})
+S3_PROTOCOLS = frozenset({"s3", "s3a"})
 #: Objects in flight at once, each its own request and its own local read or write.
 TRANSFER_WORKERS = 8
 #: At most this many bytes of them in memory (an object larger than this goes alone).
@@ -74,6 +79,10 @@ IN_FLIGHT_BYTES = 128 * 2**20
 LISTING_PAGE = 1000
 #: Codecs that decode without running code; anything else needs a trusted remote.
 SAFE_CODECS = frozenset({"arrow", "pandas", "numpy", "sparse", "bundle"})
+
+
+Reader = Callable[[int], bytes]
+"""``read(n)``: up to ``n`` more bytes of a download, ``b""`` at its end."""
 
 
 class RemoteError(UserInputError):
@@ -105,22 +114,29 @@ class RemoteSpec:
 
 def check_url(name: str, url: str) -> str:
     """The protocol of ``url``; ``RemoteError`` when fsspec cannot use it as a remote."""
-    from fsspec.registry import known_implementations, registry
-
     if not url or url != url.strip() or "\n" in url:
         raise RemoteError(name, url, "malformed URL", "give a folder or s3://bucket/prefix")
     protocol, _, rest = url.partition("://")
     if not rest:
         protocol, rest = "file", url
-    if protocol not in known_implementations and protocol not in registry:
+    if protocol not in S3_PROTOCOLS and not _fsspec_knows(protocol):
         raise RemoteError(
             name, url, f"unknown protocol {protocol!r}", "use a folder, file:// or s3://"
         )
-    if protocol in S3 and not rest.split("/", 1)[0]:
+    if protocol in S3_PROTOCOLS and not rest.split("/", 1)[0]:
         raise RemoteError(name, url, "no bucket in the URL", "write s3://bucket/prefix")
     if protocol == "file" and not rest.startswith("/"):
         raise RemoteError(name, url, "a folder remote needs an absolute path")
     return protocol
+
+
+def _fsspec_knows(protocol: str) -> bool:
+    """(S3 is known without asking: a push or a pull to S3 does not import fsspec.)"""
+    try:
+        from fsspec.registry import known_implementations, registry
+    except ImportError:
+        return protocol == "file"
+    return protocol in known_implementations or protocol in registry
 
 
 @dataclass
@@ -141,9 +157,30 @@ class Transfer:
 class Remote:
     """An opened remote: objects and run segments under one fsspec URL."""
 
-    def __init__(self, spec: RemoteSpec, fs: Any, root: str, protocol: str) -> None:
-        self.spec, self.fs, self.root, self.protocol = spec, fs, root.rstrip("/"), protocol
+    def __init__(
+        self,
+        spec: RemoteSpec,
+        fs: Any,
+        root: str,
+        protocol: str,
+        s3: S3 | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.spec, self.root, self.protocol = spec, root.rstrip("/"), protocol
+        self.s3 = s3
+        """S3's own client, for the requests of pushes and pulls (``helixvcs.store.s3``)."""
+        self._fs, self._options = fs, dict(options or {})
+        self._fs_lock = threading.Lock()
         self._manifests: list[str] | None = None  # listed by the check, for the first ask
+
+    @property
+    def fs(self) -> Any:
+        """The remote's fsspec file system; on S3, made on first use (what pushes and
+        pulls ask goes through ``s3``, without importing s3fs)."""
+        with self._fs_lock:
+            if self._fs is None:
+                self._fs = _file_system(self.spec, self.protocol, self._options)[0]
+            return self._fs
 
     @classmethod
     def open(
@@ -163,39 +200,22 @@ class Remote:
         ``runs``: the check lists the runs' manifests, which a push or a pull reads next
         (on S3 that request is the check)."""
         protocol = check_url(spec.name, spec.url)
-        try:
-            import fsspec
-        except ImportError:
-            raise RemoteError(
-                spec.name, spec.url, "fsspec is not installed", "pip install 'helixvcs[remote]'"
-            ) from None
-        options: dict[str, Any] = {"skip_instance_cache": True}
-        if protocol in S3:
-            options.update(_s3_options(spec, QUICK_READ_TIMEOUT if quick else READ_TIMEOUT))
-        try:
-            fs, root = fsspec.url_to_fs(spec.url, **options)
-        except ImportError as exc:
-            raise RemoteError(
-                spec.name,
-                spec.url,
-                f"cannot load the {protocol} file system ({exc})",
-                "pip install 'helixvcs[remote]'",
-            ) from None
-        except Exception as exc:
-            raise translate(spec, exc) from None
-        if protocol in S3:
-            fs.retries = 1 if quick else 2  # a dead endpoint fails in seconds, not minutes
-        remote = cls(spec, fs, root, protocol)
+        if protocol in S3_PROTOCOLS:
+            s3 = _s3_client(spec, quick)
+            remote = cls(spec, None, _s3_root(spec), protocol, s3, _s3_options(spec, quick))
+        else:
+            fs, root = _file_system(spec, protocol, {})
+            remote = cls(spec, fs, root, protocol)
         if check:
             remote._check(create, runs)
         return remote
 
     def _check(self, create: bool, runs: bool) -> None:
         try:
-            if self.protocol in S3 and runs:  # reachability, credentials, bucket
+            if self.s3 is not None and runs:  # reachability, credentials, bucket
                 self._manifests = self._s3_first_manifests()
-            elif self.protocol in S3:
-                self.fs.ls(self.root.split("/", 1)[0], refresh=True)
+            elif self.s3 is not None:
+                self.s3.list(self.root.split("/", 1)[0] + "/", delimiter="/", limit=1)
             elif not self.fs.isdir(self.root):
                 if not create:
                     raise FileNotFoundError(2, "no such folder", self.root)
@@ -220,13 +240,15 @@ class Remote:
         if not wanted:
             return {}
         try:
-            asks = len(wanted) > 1 and self.protocol in S3
+            asks = len(wanted) > 1 and self.s3 is not None
             listed = self._s3_objects(min(LISTING_PAGE, 16 * len(wanted))) if asks else None
             if listed is None and len(wanted) <= 256:
                 with ThreadPoolExecutor(max_workers=8) as pool:
                     found = pool.map(lambda k: self._size(self.object_path(k)), wanted)
                     return {k: s for k, s in zip(wanted, found, strict=True) if s is not None}
-            if listed is None:
+            if listed is None and self.s3 is not None:
+                listed = dict(self.s3.listing(f"{self.root}/objects/"))
+            elif listed is None:
                 listed = {
                     path: int(info.get("size") or 0)
                     for path, info in self.fs.find(f"{self.root}/objects", detail=True).items()
@@ -240,10 +262,8 @@ class Remote:
 
     def _size(self, path: str) -> int | None:
         try:
-            if self.protocol in S3:  # s3fs's info() lists the folder too when a key is absent
-                bucket, _, key = path.partition("/")
-                head = self.fs.call_s3("head_object", Bucket=bucket, Key=key)
-                return int(head.get("ContentLength") or 0)
+            if self.s3 is not None:
+                return self.s3.head(path)
             return int(self.fs.info(path).get("size") or 0)
         except FileNotFoundError:
             return None
@@ -272,24 +292,17 @@ class Remote:
     def _s3_manifests(self) -> list[str]:
         """Run ids whose manifest is under ``runs/``: one request per thousand names."""
         found: list[str] = []
-        token: dict[str, str] = {}
+        token = None
         while True:
-            page = self._s3_list("runs/", delimiter="/", limit=LISTING_PAGE, **token)
+            page = self._s3_list("runs/", delimiter="/", limit=LISTING_PAGE, token=token)
             found += _run_ids(page)
             if not page.get("IsTruncated"):
                 return sorted(found)
-            token = {"ContinuationToken": page["NextContinuationToken"]}
+            token = page["NextContinuationToken"]
 
-    def _s3_list(self, folder: str, *, delimiter: str, limit: int, **more: str) -> Any:
-        bucket, _, prefix = f"{self.root}/{folder}".partition("/")
-        return self.fs.call_s3(
-            "list_objects_v2",
-            Bucket=bucket,
-            Prefix=prefix,
-            Delimiter=delimiter,
-            MaxKeys=limit,
-            **more,
-        )
+    def _s3_list(self, folder: str, *, delimiter: str, limit: int, token: str | None = None) -> Any:
+        assert self.s3 is not None
+        return self.s3.list(f"{self.root}/{folder}", delimiter=delimiter, limit=limit, token=token)
 
     def upload_objects(
         self, store: ObjectStore, keys: Iterable[str], sizes: Mapping[str, int] | None = None
@@ -323,46 +336,82 @@ class Remote:
     def download(
         self,
         keys: Iterable[str],
-        sizes: Mapping[str, int] | None = None,
-        then: Callable[[str, bytes], Any] | None = None,
-    ) -> Iterator[tuple[str, Any]]:
-        """``(key, bytes)`` for each of ``keys``, or ``(key, error)`` for one that cannot
-        be read (gone, refused); with ``then``, ``(key, then(key, bytes))``, called in the
-        worker that downloaded it, so that verifying and writing one object overlap the
-        others' downloads and its bytes are let go before the next one starts.
-        ``TRANSFER_WORKERS`` at a time, largest first (by ``sizes``), in that order."""
+        sizes: Mapping[str, int] | None,
+        then: Callable[[str, Reader], T],
+        *,
+        held: Mapping[str, int] | None = None,
+    ) -> Iterator[tuple[str, T | Exception]]:
+        """``(key, then(key, read))`` for each of ``keys``, where ``read(n)`` gives the
+        object's next bytes as they arrive (``b""`` at its end), or ``(key, error)`` for
+        one that cannot be read (gone, refused, cut off midway; ``MissingObject`` when it
+        is not there). ``then`` runs in the worker that downloads the object, so reading,
+        verifying and writing one overlap the others'. ``TRANSFER_WORKERS`` at a time,
+        largest first (by ``sizes``) and with at most ``IN_FLIGHT_BYTES`` in memory (by
+        ``held``, what ``then`` keeps of each; ``sizes`` by default), in that order. An
+        error of ``then`` itself (the local store's) is raised."""
         known = sizes or {}
 
-        def fetch(key: str) -> Any:
+        def fetch(key: str) -> T | Exception:
             try:
-                data = bytes(self.fs.cat_file(self.object_path(key)))
+                body = self._open_object(self.object_path(key))
             except FileNotFoundError:
                 return MissingObject(key, f"remote '{self.spec.name}'")
             except Exception as exc:
                 return exc
-            return data if then is None else then(key, data)
+            try:
+                return then(key, _Body(body).read)
+            except _CutOff as cut:
+                return cut.error
+            finally:
+                with contextlib.suppress(Exception):
+                    body.close()
 
         order = sorted(dict.fromkeys(keys), key=lambda k: -known.get(k, 0))
-        yield from _concurrently(order, fetch, known)
+        yield from _concurrently(order, fetch, known if held is None else held)
+
+    def _open_object(self, path: str) -> Any:
+        """A file-like body of the object at ``path`` (``read(n)``, ``close()``)."""
+        if self.s3 is not None:  # verified by its own checksum: S3's is not asked for
+            return self.s3.open(path)
+        return self.fs.open(path, "rb")
 
     # -- files: segments, manifests --------------------------------------------------------
 
     def put_files(self, files: Mapping[str, bytes]) -> None:
         """Write whole files, each atomically (see the module docstring)."""
         try:
-            if self.protocol in ATOMIC_PUT:
+            if self.s3 is not None:
+                self._s3_put(files)
+            elif self.protocol in ATOMIC_PUT:
                 self.fs.pipe(dict(files))
-                return
-            for path, data in files.items():
-                temp = f"{self.root}/tmp/{uuid.uuid4().hex}.part"
-                self.fs.makedirs(posixpath.dirname(temp), exist_ok=True)
-                self.fs.pipe_file(temp, data)
-                self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
-                self.fs.mv(temp, path)
+            else:
+                for path, data in files.items():
+                    temp = f"{self.root}/tmp/{uuid.uuid4().hex}.part"
+                    self.fs.makedirs(posixpath.dirname(temp), exist_ok=True)
+                    self.fs.pipe_file(temp, data)
+                    self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+                    self.fs.mv(temp, path)
         except RemoteError:
             raise
         except Exception as exc:
             raise translate(self.spec, exc) from None
+
+    def _s3_put(self, files: Mapping[str, bytes]) -> None:
+        assert self.s3 is not None
+        s3 = self.s3
+
+        def put(item: tuple[str, bytes]) -> None:
+            path, data = item
+            if len(data) > SINGLE_PUT_BYTES:  # s3fs uploads it in parts
+                self.fs.pipe_file(path, data)
+            else:
+                s3.put(path, data)
+
+        if len(files) == 1:
+            put(next(iter(files.items())))
+            return
+        with ThreadPoolExecutor(max_workers=min(TRANSFER_WORKERS, len(files))) as pool:
+            list(pool.map(put, files.items()))
 
     def put_local_file(self, local: str, path: str) -> None:
         """Upload the file at ``local`` to ``path`` (under the root) without reading it
@@ -381,14 +430,13 @@ class Remote:
             raise translate(self.spec, exc) from None
 
     def read_file(self, path: str) -> bytes:
-        try:
-            return bytes(self.fs.cat_file(f"{self.root}/{path}"))
-        except Exception as exc:
-            raise translate(self.spec, exc) from None
+        return self.read_files([path])[path]
 
     def read_files(self, paths: Iterable[str]) -> dict[str, bytes]:
         """Several whole files at once (concurrently where the protocol allows)."""
-        wanted = list(paths)
+        wanted = list(dict.fromkeys(paths))
+        if self.s3 is not None:
+            return self._s3_read_files(wanted)
         full = {f"{self.root}/{p}": p for p in wanted}
         try:
             got = self.fs.cat(list(full), on_error="raise") if wanted else {}
@@ -404,8 +452,22 @@ class Remote:
             found[rel] = bytes(value)
         return found
 
+    def _s3_read_files(self, wanted: list[str]) -> dict[str, bytes]:
+        assert self.s3 is not None
+        s3 = self.s3
+        try:
+            if len(wanted) == 1:
+                return {wanted[0]: s3.get(f"{self.root}/{wanted[0]}")}
+            with ThreadPoolExecutor(max_workers=max(1, min(TRANSFER_WORKERS, len(wanted)))) as pool:
+                got = pool.map(lambda rel: s3.get(f"{self.root}/{rel}"), wanted)
+                return dict(zip(wanted, got, strict=True))
+        except Exception as exc:
+            raise translate(self.spec, exc) from None
+
     def exists(self, path: str) -> bool:
         try:
+            if self.s3 is not None:
+                return self.s3.exists(f"{self.root}/{path}")
             return bool(self.fs.exists(f"{self.root}/{path}"))
         except Exception as exc:
             raise translate(self.spec, exc) from None
@@ -417,7 +479,7 @@ class Remote:
             listed, self._manifests = self._manifests, None
             return listed
         try:
-            if self.protocol in S3:
+            if self.s3 is not None:
                 return self._s3_manifests()
             names = self.fs.ls(f"{self.root}/runs", detail=False, refresh=True)
         except FileNotFoundError:
@@ -517,12 +579,84 @@ def _concurrently(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _s3_options(spec: RemoteSpec, read_timeout: float) -> dict[str, Any]:
+class _CutOff(Exception):
+    """A download that failed after it started (the connection dropped, a timeout)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        super().__init__(str(error))
+
+
+class _Body:
+    """A download's body, whose failures are told apart from those of its reader."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+
+    def read(self, size: int) -> bytes:
+        try:
+            return bytes(self._body.read(size))
+        except Exception as exc:
+            raise _CutOff(exc) from exc
+
+
+def _file_system(spec: RemoteSpec, protocol: str, options: Mapping[str, Any]) -> tuple[Any, str]:
+    """fsspec's file system for ``spec`` and the root path in it; ``RemoteError`` when
+    the protocol's package is missing or refuses the URL."""
+    try:
+        import fsspec
+    except ImportError:
+        raise RemoteError(
+            spec.name, spec.url, "fsspec is not installed", "pip install 'helixvcs[remote]'"
+        ) from None
+    try:
+        fs, root = fsspec.url_to_fs(spec.url, skip_instance_cache=True, **options)
+    except ImportError as exc:
+        raise RemoteError(
+            spec.name,
+            spec.url,
+            f"cannot load the {protocol} file system ({exc})",
+            "pip install 'helixvcs[remote]'",
+        ) from None
+    except Exception as exc:
+        raise translate(spec, exc) from None
+    if protocol in S3_PROTOCOLS:
+        fs.retries = 1 if options["config_kwargs"]["read_timeout"] < READ_TIMEOUT else 2
+    return fs, str(root)
+
+
+def _s3_root(spec: RemoteSpec) -> str:
+    """``bucket/prefix`` of an ``s3://bucket/prefix`` URL, as fsspec names paths."""
+    return spec.url.partition("://")[2].strip("/")
+
+
+def _s3_client(spec: RemoteSpec, quick: bool) -> S3:
+    try:
+        return S3.connect(
+            spec.endpoint_url,
+            connect_timeout=CONNECT_TIMEOUT,
+            read_timeout=QUICK_READ_TIMEOUT if quick else READ_TIMEOUT,
+            attempts=1 if quick else 2,
+            connections=TRANSFER_WORKERS + 4,
+        )
+    except ImportError as exc:
+        raise RemoteError(
+            spec.name,
+            spec.url,
+            f"cannot load the s3 client ({exc})",
+            "pip install 'helixvcs[remote]'",
+        ) from None
+    except Exception as exc:
+        raise translate(spec, exc) from None
+
+
+def _s3_options(spec: RemoteSpec, quick: bool) -> dict[str, Any]:
+    """s3fs's options, for what goes through it (``Remote.fs``)."""
     options: dict[str, Any] = {
         "use_listings_cache": False,
         "config_kwargs": {
             "connect_timeout": CONNECT_TIMEOUT,
-            "read_timeout": read_timeout,
+            "read_timeout": QUICK_READ_TIMEOUT if quick else READ_TIMEOUT,
             "retries": {"total_max_attempts": 1, "mode": "standard"},
         },
     }
@@ -607,15 +741,19 @@ class FetchingStore(ObjectStore):
     def _fetch(self, key: str, checksum: str | None) -> None:
         started = time.perf_counter()
         spec = self.remote.spec
-        [(_, data)] = list(self.remote.download([key]))  # the remote gone mid-run: an error
+
+        def land(key: str, read: Reader) -> ObjectInfo:
+            return receive(self.local, key, read, checksum, spec)
+
+        [(_, info)] = list(self.remote.download([key], None, land))
         where = f"remote '{spec.name}'"
-        if isinstance(data, MissingObject):
+        if isinstance(info, MissingObject):
             raise MissingObject(key, where)
-        if isinstance(data, Exception):
-            raise RemoteObjectRefused(key, spec, f"cannot be read ({data})")
-        self.fetched[key] = admit(self.local, key, data, checksum, spec)
+        if isinstance(info, Exception):
+            raise RemoteObjectRefused(key, spec, f"cannot be read ({info})")
+        self.fetched[key] = info
         self.transfer.count += 1
-        self.transfer.bytes += len(data)
+        self.transfer.bytes += info.bytes
         self.transfer.seconds += time.perf_counter() - started
 
     def info(self, key: str) -> ObjectInfo | None:
@@ -665,6 +803,11 @@ class FetchingStore(ObjectStore):
     def write_object(self, key: str, data: bytes, *, checksum: str | None = None) -> ObjectInfo:
         return self.local.write_object(key, data, checksum=checksum)
 
+    def write_stream(
+        self, key: str, head: bytes, read: Reader, *, checksum: str | None = None
+    ) -> ObjectInfo:
+        return self.local.write_stream(key, head, read, checksum=checksum)
+
 
 class RemoteObjectRefused(CorruptObject):
     """An object from a remote that is not used: damaged, unreadable, or it needs pickle
@@ -697,6 +840,52 @@ def admit(
         return local.write_object(key, data, checksum=checksum)
     except CorruptObject as exc:  # verified as it is written: header, size, checksum
         raise RemoteObjectRefused(key, spec, f"is corrupt ({exc.reason})") from None
+
+
+def receive(
+    local: ObjectStore, key: str, read: Reader, checksum: str | None, spec: RemoteSpec
+) -> ObjectInfo:
+    """``admit`` for an object downloaded from ``spec`` as ``read`` gives its bytes: its
+    header is checked first; then, unless it must be inspected whole (a small object,
+    or one that may need code to load from a remote that is not trusted), the store
+    writes it as it arrives, verifying it meanwhile, and names it only once it is
+    whole and verified. ``RemoteObjectRefused`` (nothing written) when it is corrupt
+    or not allowed."""
+    head = _read_at_least(read, HEADER_SIZE)
+    try:
+        header = parse_header(head)
+    except Corruption as exc:
+        raise RemoteObjectRefused(key, spec, f"is corrupt ({exc.reason})") from None
+    if held_whole(header.total_bytes, header.codec, spec):
+        return admit(local, key, head + _read_all(read), checksum, spec)
+    try:
+        return local.write_stream(key, head, read, checksum=checksum)
+    except CorruptObject as exc:  # verified as it arrived: header, size, checksum
+        raise RemoteObjectRefused(key, spec, f"is corrupt ({exc.reason})") from None
+
+
+def held_whole(size: int, codec: str, spec: RemoteSpec) -> bool:
+    """Whether an object of ``size`` bytes and ``codec`` from ``spec`` is checked whole,
+    in memory, rather than written as it arrives: a small one (it goes into a pack), or
+    one that may need code to load from a remote that is not trusted (it is inspected)."""
+    return size < PACK_THRESHOLD or (not spec.trusted and codec not in SAFE_CODECS)
+
+
+def _read_at_least(read: Reader, size: int) -> bytes:
+    """The first ``size`` bytes (fewer only when there are no more)."""
+    pieces: list[bytes] = []
+    got = 0
+    while got < size and (piece := read(size - got)):
+        pieces.append(piece)
+        got += len(piece)
+    return b"".join(pieces)
+
+
+def _read_all(read: Reader) -> bytes:
+    pieces = []
+    while piece := read(STREAM_PIECE):
+        pieces.append(piece)
+    return b"".join(pieces)
 
 
 #: Pickle opcodes that import or call something: a pickle without them builds only

@@ -66,7 +66,8 @@ def _count_requests(remote: Remote) -> list[str]:
     def seen(event_name: str, **_: object) -> None:
         calls.append(event_name.rsplit(".", 1)[-1])
 
-    remote.fs.s3.meta.events.register("before-call.s3", seen)
+    assert remote.s3 is not None
+    remote.s3.client.meta.events.register("before-call.s3", seen)
     return calls
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import io
 import sys
 import threading
 from collections.abc import Callable
@@ -22,12 +23,14 @@ from sklearn.linear_model import LogisticRegression
 from helixvcs.errors import HelixError, UserInputError
 from helixvcs.store import (
     CorruptObject,
+    DiskObjectStore,
     InvalidKey,
     MissingObject,
     ObjectInfo,
     ObjectStore,
     UnstorableValue,
 )
+from helixvcs.store.objectfile import HEADER_SIZE
 
 KEY = "0123456789abcdef0123456789abcdef01234567"
 OTHER = "f" * 40
@@ -430,6 +433,71 @@ def test_write_object_refuses_damaged_bytes(store: ObjectStore, kind: str) -> No
         store.write_object(KEY, change(whole))
     assert reason in caught.value.reason and caught.value.key == KEY
     assert not store.has(KEY)
+
+
+def _arriving(data: bytes, fail_after: int | None = None) -> Callable[[int], bytes]:
+    """``read(n)`` over ``data`` in pieces of at most 100,000 bytes, as a download gives
+    them; with ``fail_after``, the connection drops after that many pieces."""
+    source = io.BytesIO(data)
+    given = 0
+
+    def read(size: int) -> bytes:
+        nonlocal given
+        if fail_after is not None and given >= fail_after:
+            raise ConnectionResetError("the connection dropped")
+        given += 1
+        return source.read(min(size, 100_000))
+
+    return read
+
+
+def _temp_files(store: ObjectStore) -> list[Path]:
+    if isinstance(store, DiskObjectStore):
+        return list((store.root / "tmp").iterdir())
+    return []
+
+
+def test_write_stream_writes_an_object_as_it_arrives(store: ObjectStore) -> None:
+    value = np.random.default_rng(0).random(200_000)  # 1.6 MB, incompressible: many pieces
+    packed = store.pack(value)
+    whole = packed.header_bytes + packed.payload
+    info = store.write_stream(
+        KEY, whole[:HEADER_SIZE], _arriving(whole[HEADER_SIZE:]), checksum=packed.header.checksum
+    )
+    assert (info.checksum, info.raw_bytes) == (packed.header.checksum, packed.header.raw_bytes)
+    assert store.read_object(KEY) == whole
+    same_array(value, store.get(KEY))
+    again = store.write_stream(KEY, whole[:HEADER_SIZE], _arriving(whole[HEADER_SIZE:]))
+    assert again.checksum == info.checksum  # kept, idempotent
+    assert _temp_files(store) == []
+
+
+@pytest.mark.parametrize("kind", sorted(CORRUPTIONS))
+def test_write_stream_refuses_damaged_bytes(store: ObjectStore, kind: str) -> None:
+    change, reason = CORRUPTIONS[kind]
+    packed = store.pack(np.random.default_rng(0).random(200_000))
+    damaged = change(packed.header_bytes + packed.payload)
+    with pytest.raises(CorruptObject) as caught:
+        store.write_stream(KEY, damaged[:HEADER_SIZE], _arriving(damaged[HEADER_SIZE:]))
+    assert reason in caught.value.reason and caught.value.key == KEY
+    assert not store.has(KEY)
+    assert _temp_files(store) == []
+
+
+def test_write_stream_checks_the_expected_checksum(store: ObjectStore) -> None:
+    packed = store.pack(np.random.default_rng(0).random(200_000))
+    head, rest = packed.header_bytes, packed.payload
+    with pytest.raises(CorruptObject, match="does not match"):
+        store.write_stream(KEY, head, _arriving(rest), checksum="0" * 40)
+    assert not store.has(KEY)
+
+
+def test_write_stream_leaves_nothing_when_the_bytes_stop_coming(store: ObjectStore) -> None:
+    packed = store.pack(np.random.default_rng(0).random(200_000))
+    with pytest.raises(ConnectionResetError):  # the reader's own error, not the store's
+        store.write_stream(KEY, packed.header_bytes, _arriving(packed.payload, fail_after=3))
+    assert not store.has(KEY)
+    assert _temp_files(store) == []
 
 
 def test_write_object_checks_the_expected_checksum(store: ObjectStore) -> None:
