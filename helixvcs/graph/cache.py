@@ -58,13 +58,12 @@ from helixvcs.hashing.source import parsed_cache
 from helixvcs.hashing.values import Fingerprinted
 from helixvcs.runtime import VOLATILE_ENV, library_prefixes
 
-__all__ = ["ENV_SWITCH", "PACKAGES_FILE", "PARSED_FILE", "compile_cached", "warm_resolved"]
+__all__ = ["ENV_SWITCH", "PARSED_FILE", "compile_cached", "warm_resolved"]
 
 ENV_SWITCH = "HELIX_COMPILE_CACHE"
 _FORMAT = 1
 _KEEP = 8  # records kept: one per workflow file and repository
 PARSED_FILE = "parsed.pickle"  # beside the record: normalized definitions (hashing.source)
-PACKAGES_FILE = "packages.json"  # and installed distributions' versions (hashing.packages)
 _SYSTEM = ("/dev/", "/proc/", "/sys/")
 # Also left out: package metadata (``*.dist-info``, ``*.egg-info``), read for versions and
 # covered by the library folders' mtimes, and compiled bytecode (its source is tracked).
@@ -79,11 +78,13 @@ def compile_cached(
     *,
     data_root: Path | None = None,
     reuse: bool = True,
+    packages: Path | None = None,
 ) -> Dag:
     """``compile_workflow``, served from ``record`` when nothing it depends on changed.
 
     ``reuse=False`` always compiles (and refreshes the record); ``record`` None or
-    ``HELIX_COMPILE_CACHE=0`` compile without a record.
+    ``HELIX_COMPILE_CACHE=0`` compile without a record. ``packages``: where installed
+    distributions' versions are kept between processes (``hashing.packages``).
     """
     global last_outcome
     root = root.resolve()
@@ -112,7 +113,7 @@ def compile_cached(
     started_ns = time.time_ns()
     with (
         parsed_cache(record.with_name(PARSED_FILE)),
-        versions_kept(record.with_name(PACKAGES_FILE)),
+        versions_kept(packages),
         _recording() as seen,
     ):
         dag = compile_workflow(root, workflow, stat_cache, data_root=data_root)

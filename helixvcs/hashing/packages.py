@@ -19,6 +19,7 @@ from pathlib import Path
 
 from helixvcs.hashing.digests import digest
 from helixvcs.hashing.files import write_atomically
+from helixvcs.runtime import library_prefixes
 
 __all__ = [
     "clear_caches",
@@ -122,6 +123,7 @@ def _is_stdlib(top: str) -> bool:
     return top in sys.stdlib_module_names or top in sys.builtin_module_names
 
 
+_METADATA = (".dist-info", ".egg-info")
 _provided: dict[str, list[str]] | None = None
 _versions: dict[str, str | None] = {}
 
@@ -144,14 +146,23 @@ def _dist_version(name: str) -> str | None:
 
 
 def _place() -> list[list[object]]:
-    """``sys.path`` with each entry's modification time (None where there is none)."""
+    """Where distributions can be found, as it is now: each library folder of ``sys.path``
+    with its modification time, and any other entry (a repository's root, ``PYTHONPATH``)
+    with the names of the distribution metadata folders in it, if it has any. An entry
+    without metadata adds nothing, so repositories that share an interpreter share this."""
+    libraries = library_prefixes()
     place: list[list[object]] = []
     for entry in sys.path:
+        folder = os.path.realpath(entry or ".")
         try:
-            mtime: int | None = os.stat(entry or ".").st_mtime_ns
+            if os.path.join(folder, "").startswith(libraries) or not os.path.isdir(folder):
+                place.append([entry, os.stat(folder).st_mtime_ns])
+                continue
+            names = sorted(n for n in os.listdir(folder) if n.endswith(_METADATA))
         except OSError:
-            mtime = None
-        place.append([entry, mtime])
+            continue  # not there: nothing can be found in it
+        if names:
+            place.append([entry, names])
     return place
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from helixvcs.errors import UserInputError
 from helixvcs.graph import Dag, compile_cached, compile_workflow, find_workflow_file
-from helixvcs.hashing import StatCache
+from helixvcs.hashing import StatCache, digest
 from helixvcs.index import Index, ObjectRecord
 from helixvcs.plan import CostModel
 from helixvcs.plan.costs import STORE_THROUGHPUT, StoredObject
 from helixvcs.plan.explain import PreviousOperator
 from helixvcs.repo.layout import Layout
+from helixvcs.servers import private_folder, user_folder
 from helixvcs.store import ObjectStore
 from helixvcs.vcs import Version, export_tree, resolve, working_version
 
@@ -57,6 +60,16 @@ def compile_version(
 _TREE_ATTEMPTS = 3
 
 
+def _packages_file() -> Path | None:
+    """Where this interpreter's installed packages and their versions are kept between
+    processes: in the user's private helixvcs folder, shared by every repository that
+    runs with the same interpreter (a first command in a new clone finds them)."""
+    folder = user_folder() / "packages"
+    if not private_folder(folder):
+        return None
+    return folder / f"{digest('interpreter', sys.executable, sys.prefix)[:16]}.json"
+
+
 def _compile_working_tree(layout: Layout, cache: StatCache, reuse: bool) -> tuple[Dag, Version]:
     """The working tree's workflow and the version it is, read as one: the version is read
     again after the compile, and a tree that changed in between (an editor saving, a
@@ -67,7 +80,9 @@ def _compile_working_tree(layout: Layout, cache: StatCache, reuse: bool) -> tupl
         version = working_version(root, cache.file_digest)
         workflow = find_workflow_file(root)
         if layout.exists():
-            dag = compile_cached(root, workflow, cache, layout.compiled, reuse=reuse)
+            dag = compile_cached(
+                root, workflow, cache, layout.compiled, reuse=reuse, packages=_packages_file()
+            )
         else:
             dag = compile_workflow(root, workflow, cache)
         if working_version(root, cache.file_digest) == version:

@@ -65,3 +65,54 @@ def test_an_unreadable_file_is_an_empty_cache(fresh, tmp_path, content):
     kept.write_text(content)
     with packages.versions_kept(kept):
         assert packages.package_version("numpy") == importlib.metadata.version("numpy")
+
+
+NUMPY_WORKFLOW = """\
+import numpy as np
+
+from helixvcs import Workflow
+
+wf = Workflow("versions")
+
+
+@wf.metric
+def total():
+    return float(np.ones(3).sum())
+"""
+
+
+def test_a_new_repository_reads_the_versions_its_interpreter_kept(tmp_path):
+    """Kept per interpreter in the user's private folder, so the first compile of a fresh
+    clone skips reading every distribution's metadata."""
+    from helixvcs.repo.context import _packages_file, compile_tree
+    from helixvcs.repo.layout import Layout
+    from tests.conftest import GitRepo
+
+    def fresh_repository(name: str) -> Layout:
+        path = tmp_path / name
+        path.mkdir()
+        repo = GitRepo(path)
+        repo.git("init", "-q", "-b", "main")
+        repo.gen({"workflow.py": NUMPY_WORKFLOW}, commit="a workflow")
+        repo.helix("init")
+        return Layout(path)
+
+    kept = _packages_file()
+    assert kept is not None
+    before = kept.read_bytes() if kept.exists() else None
+    try:
+        packages.clear_caches()
+        compile_tree(fresh_repository("first"))
+        assert json.loads(kept.read_text())["versions"]["numpy"] == importlib.metadata.version(
+            "numpy"
+        )
+        _planted(kept, "9.9.9-kept")
+        packages.clear_caches()
+        dag = compile_tree(fresh_repository("second"))
+        assert dag["total"].parts["package:numpy"] == "9.9.9-kept"
+    finally:
+        packages.clear_caches()
+        if before is None:
+            kept.unlink(missing_ok=True)
+        else:
+            kept.write_bytes(before)
