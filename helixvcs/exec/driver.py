@@ -239,7 +239,8 @@ class _Run:
         self.pending: dict[str, tuple[Any, float, float]] = {}  # saving: handle, recompute, worth
         self.replan_needed = False
         self.errors: list[BaseException] = []  # not the user's: raised once the run drained
-        self.stored = {n.name for n in dag if store.has(n.key)}
+        held = store.has_many(n.key for n in dag)
+        self.stored = {n.name for n in dag if n.key in held}
         self.loads = dict(settings.load_estimates)  # of stored values, as they get stored
         self.load_throughput = settings.load_throughput
         self.upstream = Upstream(self.parents, self.seconds, self.stored, self.loads)
@@ -248,6 +249,7 @@ class _Run:
         self.aliased: set[str] = set()  # stored under their new key by early cutoff
         self.writer: BackgroundWriter | None = None
         self.writing: deque[tuple[str, TaskMeta]] = deque()  # kept values being written
+        self.taken = 0  # writes taken from the writer
 
     # -- the loop --------------------------------------------------------------------------
 
@@ -513,8 +515,8 @@ class _Run:
     def _written(self, block: bool) -> None:
         """Account for the background writes that are done (all of them when ``block``),
         in the order they were handed over, as they would have been written in place."""
-        if self.writer is None:
-            return
+        if self.writer is None or (not block and self.writer.settled == self.taken):
+            return  # nothing written since the last look (a look per task costs locks)
         while self.writing:  # the oldest first
             name, meta = self.writing[0]
             key = self.dag[name].key
@@ -523,6 +525,7 @@ class _Run:
                 if pending is not None and not pending.done():
                     return
             future = self.writer.take(key)
+            self.taken += 1
             self.writing.popleft()
             self.reserved -= self.reservations.pop(name, 0)
             try:
@@ -617,9 +620,11 @@ class _Run:
         out = self.result.outcomes[name]
         out.materialized, out.bytes, out.info = True, info.bytes, info
         out.recompute_seconds = recompute
-        self.stored.add(name)
-        self.loads.setdefault(name, estimate_load_seconds(info.raw_bytes, self.load_throughput))
-        self.upstream.changed(name)
+        if name not in self.stored or name not in self.loads:  # else as the keep rule saw it
+            self.stored.add(name)
+            load = estimate_load_seconds(info.raw_bytes, self.load_throughput)
+            self.loads.setdefault(name, load)
+            self.upstream.changed(name)
         self.unsaved.discard(name)
         return True
 

@@ -361,7 +361,19 @@ def _compute(
     if changed:
         failure = OperatorFailure(task.name, _mutation_message(task.name, changed[0]), "")
         return TaskResult(None, TaskMeta(task.name, COMPUTE, seconds, failure=failure))
-    meta = TaskMeta(task.name, COMPUTE, seconds, warning=warning, columns=columns, weights=weights)
+    size = recompute = None
+    if task.keep is not None and task.previous is None:  # no early cutoff may come first
+        size, recompute = estimate_size(value), seconds + task.keep.upstream_seconds
+    meta = TaskMeta(
+        task.name,
+        COMPUTE,
+        seconds,
+        size=size,
+        recompute=recompute,
+        warning=warning,
+        columns=columns,
+        weights=weights,
+    )
     meta = _with_metrics(task, value, meta)
     packed = None
     if meta.failure is None and task.previous is not None:
@@ -444,9 +456,10 @@ def _materialize(
     With a ``writer``, the value is encoded here and written in the background: the
     driver learns what was written when it takes the write (``writing``). Returns the
     meta and the value the children get (``_as_written``)."""
-    size = estimate_size(value)
-    recompute = meta.seconds + keep.upstream_seconds
-    meta = replace(meta, size=size, recompute=recompute)
+    size, recompute = meta.size, meta.recompute
+    if size is None or recompute is None:  # not sized by ``_compute``: one copy less there
+        size, recompute = estimate_size(value), meta.seconds + keep.upstream_seconds
+        meta = replace(meta, size=size, recompute=recompute)
     wanted, _why = should_materialize(
         keep.policy,
         recompute=recompute,

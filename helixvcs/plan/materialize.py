@@ -96,6 +96,10 @@ class Upstream:
         memo = self.memo.get(name)
         if memo is not None:
             return memo
+        known, stored = self.memo, self.stored
+        if all(p in known or p in stored for p in self.parents[name]):  # a run's usual order
+            memo = known[name] = self._combine(name)
+            return memo
         for node in self._unsolved(name):  # parents first, without recursion
             self.memo[node] = self._combine(node)
         return self.memo[name]

@@ -109,8 +109,9 @@ def cost_model(
         known = index.objects(keys)
     stored: dict[str, StoredObject] = {}
     hot: set[str] = set()
+    held = store.has_many(keys)
     for key in keys:
-        if not store.has(key):
+        if key not in held:
             continue
         rec = known.get(key)
         seconds = store.hot_load_seconds(key)  # held in memory: what that load really costs
@@ -137,10 +138,11 @@ def previous_nodes(index: Index, store: ObjectStore, workflow: str) -> dict[str,
         return {}
     ops = index.operators(last.run_id)
     known = index.objects([op.key for op in ops])
+    held = store.has_many(known)
     found = {}
     for op in ops:
         rec = known.get(op.key)
-        checksum = rec.checksum if rec is not None and store.has(op.key) else None
+        checksum = rec.checksum if rec is not None and op.key in held else None
         found[op.name] = Previous(
             op.key, op.kind, op.code_hash, tuple(op.parents), dict(op.parts), checksum
         )

@@ -457,7 +457,8 @@ def recorded_checksums(
     """The checksum the index recorded (``known``) for each stored object of a run: a load
     refuses an object that is not the one recorded. A recorded object that is gone from
     the store is reported and forgotten (its value will be computed again)."""
-    missing = [k for k in known if not store.has(k)]
+    held = store.has_many(known)
+    missing = [k for k in known if k not in held]
     for key in missing:
         progress.warn(
             f"stored object {key[:12]} of operator '{known[key].name}' is missing from the "

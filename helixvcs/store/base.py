@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -82,6 +82,10 @@ class ObjectStore(ABC):
     def has(self, key: str) -> bool:
         """Whether an object is stored under ``key`` (not verified)."""
 
+    def has_many(self, keys: Iterable[str]) -> set[str]:
+        """The keys among ``keys`` that are stored, as ``has`` says of each."""
+        return {key for key in keys if self.has(key)}
+
     level: int  # zstd level of what ``pack`` writes
 
     def put(self, key: str, value: object) -> ObjectInfo:
@@ -102,6 +106,20 @@ class ObjectStore(ABC):
         if existing is not None:
             return existing
         return self.put_packed(key, self.compress(encoded))
+
+    def put_group(self, values: Sequence[tuple[str, Encoded | Packed]]) -> dict[str, ObjectInfo]:
+        """Write several values (each encoded, or packed already) as ``put_encoded`` and
+        ``put_packed`` would; their ``ObjectInfo`` by key. Once it returns, every one of
+        them is on disk; a store may make them durable together (the disk store writes
+        the small ones as one pack, fsynced once). An error means the group is not
+        written: some of its values may be on disk, unrecorded, none is promised."""
+        infos = {}
+        for key, value in values:
+            if hasattr(value, "header"):  # a Packed (objectfile imports this module)
+                infos[key] = self.put_packed(key, value)  # type: ignore[arg-type]
+            else:
+                infos[key] = self.put_encoded(key, value)
+        return infos
 
     @abstractmethod
     def compress(self, encoded: Encoded) -> Packed:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import itertools
 import os
 import re
@@ -35,8 +36,9 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from stat import S_ISREG
 
 from helixvcs.liveness import process_alive
 from helixvcs.store.base import (
@@ -81,6 +83,8 @@ BLOCK = 4096
 BATCH_BYTES = 16 * 2**20
 #: ``repack`` rebuilds the index of a pack left without one this long (its writer died).
 ORPHAN_SECONDS = 60
+#: What a stat of a loose path that holds no object fails with (as ``Path.is_file``).
+_NOT_THERE = frozenset({errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP})
 _TEMP_RE = re.compile(r"(\d+)-[0-9a-f]+\.part")
 _FANOUT_RE = re.compile(r"[0-9a-f]{2}")
 
@@ -166,16 +170,31 @@ class DiskObjectStore(ObjectStore):
         return None if hot is None else hot.load_seconds(key)
 
     def has(self, key: str) -> bool:
-        path = self.path(key)
-        try:
-            if path.is_file():
-                return True
-        except PermissionError as exc:  # a fan-out folder that cannot be read
-            raise StoreReadError(key, path, exc) from None
-        with self._batch_lock:
-            if key in self._pending:
-                return True
-        return self.packs.find(key) is not None
+        return bool(self.has_many((key,)))
+
+    def has_many(self, keys: Iterable[str]) -> set[str]:
+        """A stat of each key's loose path, then the packs, listed once for all the keys
+        not loose (``has`` key by key lists ``pack/`` again for each one it misses: 15 us
+        a key, 0.15 s for the 10,000 operators of a run)."""
+        root = str(self.root)
+        found, missing = set(), []
+        for key in keys:
+            check_key(key)
+            path = f"{root}/{key[:2]}/{key[2:]}"
+            try:
+                if S_ISREG(os.stat(path).st_mode):
+                    found.add(key)
+                    continue
+            except OSError as exc:
+                if exc.errno not in _NOT_THERE:  # a fan-out folder that cannot be read
+                    raise StoreReadError(key, Path(path), exc) from None
+            missing.append(key)
+        if missing:
+            with self._batch_lock:
+                found.update(key for key in missing if key in self._pending)
+            self.packs.refresh()
+            found.update(key for key in missing if self.packs.find(key, again=False))
+        return found
 
     # -- batches of small objects, written as one pack -----------------------------------
 
@@ -238,13 +257,48 @@ class DiskObjectStore(ObjectStore):
         else:
             self._write(key, path, packed)
             disk = loose_bytes(size)
+        self._offer_hot(key, packed)
+        return dataclasses.replace(packed.info(key), bytes=disk)
+
+    def put_group(self, values: Sequence[tuple[str, Encoded | Packed]]) -> dict[str, ObjectInfo]:
+        """The small values as one new pack (an fsync of the pack, of its index and of
+        ``pack/``, for any number of values: a run's writer groups what waits), the
+        others loose; every object returned is on disk. A kill before the pack's index
+        is in place loses the group's packed values, nothing else."""
+        infos: dict[str, ObjectInfo] = {}
+        small: dict[str, Packed] = {}
+        stored = self.has_many(key for key, _ in values)  # the packs listed once
+        for key, value in values:
+            existing = self._existing_info(key) if key in stored else None
+            if existing is not None:
+                infos[key] = existing
+                continue
+            packed = value if isinstance(value, Packed) else self.compress(value)
+            if packed.header.total_bytes < PACK_THRESHOLD:
+                small[key] = packed
+            else:
+                infos[key] = self.put_packed(key, packed)
+        if not small:
+            return infos
+        try:
+            entries = ((bytes.fromhex(k), p.header_bytes + p.payload) for k, p in small.items())
+            self.packs.write(entries)
+        except OSError as exc:
+            raise StoreWriteError(next(iter(small)), self.packs.folder, exc) from None
+        for key, packed in small.items():
+            self._offer_hot(key, packed)
+            disk = packed_bytes(packed.header.total_bytes)
+            infos[key] = dataclasses.replace(packed.info(key), bytes=disk)
+        return infos
+
+    def _offer_hot(self, key: str, packed: Packed) -> None:
+        """A value just written, for the hot tier (or for one that is coming)."""
         if packed.raw is not None:
             hot = self.hot
             if hot is not None:
                 hot.put(key, packed.header.codec, packed.raw)
             else:
                 self._miss(key, packed.header.codec, packed.raw)
-        return dataclasses.replace(packed.info(key), bytes=disk)
 
     def alias(self, key: str, existing: str) -> ObjectInfo | None:
         """A hard link: one file, two names (a copy where links are not allowed)."""

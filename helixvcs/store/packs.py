@@ -76,15 +76,16 @@ class Packs:
             except (PackDamage, ValueError, OSError) as exc:
                 self.damaged[name] = str(exc)
 
-    def find(self, key: str) -> tuple[PackIndex, Record] | None:
-        """Where ``key`` is packed (a pack's live entry), listing the folder on a miss."""
+    def find(self, key: str, *, again: bool = True) -> tuple[PackIndex, Record] | None:
+        """Where ``key`` is packed (a pack's live entry), listing the folder on a miss
+        (with ``again``; without, the caller has just listed it)."""
         raw = bytes.fromhex(key)
-        for attempt in range(2):
+        for attempt in range(2 if again else 1):
             for pack in list(self._open.values()):
                 record = pack.find(raw)
                 if record is not None:
                     return pack, record
-            if attempt == 0:
+            if attempt == 0 and again:
                 self.refresh()
         return None
 

@@ -42,7 +42,7 @@ import posixpath
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -733,6 +733,10 @@ class FetchingStore(ObjectStore):
     def has(self, key: str) -> bool:
         return self.local.has(key) or key in self.remote_keys
 
+    def has_many(self, keys: Iterable[str]) -> set[str]:
+        keys = list(keys)
+        return self.local.has_many(keys) | self.remote_keys.intersection(keys)
+
     def get(self, key: str, *, checksum: str | None = None) -> object:
         if not self.local.has(key) and key in self.remote_keys:
             self._fetch(key, checksum or self.checksums.get(key))
@@ -767,6 +771,9 @@ class FetchingStore(ObjectStore):
 
     def put_packed(self, key: str, packed: Packed) -> ObjectInfo:
         return self.local.put_packed(key, packed)
+
+    def put_group(self, values: Sequence[tuple[str, Encoded | Packed]]) -> dict[str, ObjectInfo]:
+        return self.local.put_group(values)
 
     def _existing_info(self, key: str) -> ObjectInfo | None:
         try:

@@ -226,9 +226,33 @@ def test_keys_delete_and_total_bytes(store: ObjectStore) -> None:
     assert store.total_bytes() == sum(sizes) - sizes[2]
 
 
+def test_put_group_writes_each_value_as_put_would(store: ObjectStore) -> None:
+    from helixvcs.store.objectfile import encode_value
+
+    store.put(make_key(0), "there before")
+    values = {make_key(n): list(range(n * 10)) for n in range(6)}  # key 0: stored already
+    values[make_key(9)] = np.arange(20_000.0)  # a large one among the small
+    group = [(k, encode_value(v)) for k, v in values.items()]
+    group.append((make_key(7), store.pack({"packed": True})))  # packed already
+    infos = store.put_group(group)
+    assert set(infos) == {k for k, _ in group}
+    assert store.get(make_key(0)) == "there before"  # an existing key is kept
+    assert infos[make_key(0)].write_seconds == 0.0
+    for k, value in values.items():
+        if k != make_key(0):
+            assert ObjectInfo(**{**infos[k].__dict__, "write_seconds": 0.0}) == store.info(k)
+            np.testing.assert_array_equal(store.get(k), value)  # type: ignore[arg-type]
+    assert store.get(make_key(7)) == {"packed": True}
+    assert store.has_many([make_key(n) for n in range(12)]) == {
+        make_key(n) for n in (0, 1, 2, 3, 4, 5, 7, 9)
+    }
+    assert store.total_bytes() == sum(store.info(k).bytes for k in infos)  # type: ignore[union-attr]
+
+
 BAD_KEYS = ["../etc", "AB" * 20, "ab" * 19, "a" * 41, "a" * 40 + "\n", "g" * 40, "", None, 42]
 OPERATIONS: dict[str, Callable[[ObjectStore, Any], object]] = {
     "has": lambda s, k: s.has(k),
+    "has_many": lambda s, k: s.has_many([k]),
     "put": lambda s, k: s.put(k, 1),
     "get": lambda s, k: s.get(k),
     "info": lambda s, k: s.info(k),
