@@ -143,7 +143,7 @@ class TaskResult:
     only by ``value``, after ``run_task`` imported the workflow's snapshot: a value of a
     class that the workflow defines can only be rebuilt once that module exists."""
 
-    __slots__ = ("_frozen", "_seal", "_value", "meta")
+    __slots__ = ("_fixed", "_frozen", "_seal", "_value", "meta")
 
     def __init__(self, value: Any, meta: TaskMeta) -> None:
         self._value, self.meta = value, meta
@@ -151,6 +151,8 @@ class TaskResult:
         # (value, its fingerprint) as the last child that checked it left it: the next
         # child's "before" (see ``_fingerprint_before``); never pickled with the result
         self._seal: tuple[Any, bytes | None] | None = None
+        # (value, whether it is ``guard.immutable``): asked once per value, not per child
+        self._fixed: tuple[Any, bool] | None = None
 
     @property
     def value(self) -> Any:
@@ -322,7 +324,7 @@ def _compute(
     before = {
         p: _fingerprint_before(r)
         for p, r in received.items()
-        if p in task.watch and not immutable(r.value)
+        if p in task.watch and not _immutable(r)
     }
     for p, r in received.items():
         if p not in task.watch:  # this child may change it: the next must look afresh
@@ -400,29 +402,37 @@ def _compare(
     """Early cutoff (``cutoff.py``): the value packed as the store would write it; if it
     is the previous value byte for byte, its new key names the stored object.
 
-    When the previous value is hot, the value's encoded bytes are first compared with the
-    hot entry's, in memory (~40 ms for 190 MB, where compressing and checksumming take
-    0.3-0.4 s on the run's thread): a value that differs goes to the writer encoded, and
-    is compressed there, off the run's thread. One that equals the hot entry is packed and
-    checked against the recorded checksum as without a tier, so what decides is always
-    the stored object's checksum (a hot entry could be another run's bytes of a key whose
-    operator is not deterministic)."""
-    hot = getattr(store, "hot", None)
-    before = hot.payload(previous[0]) if hot is not None else None
+    Cheapest first: a value whose encoded size is not the previous value's (the hot
+    entry's, else the stored object's header says it) differs. Then, when the previous
+    value is hot, the encoded bytes are compared with the hot entry's, in memory (~40 ms
+    for 190 MB, where compressing and checksumming take 0.3-0.4 s on the run's thread): a
+    value that differs goes to the writer encoded, and is compressed there, off the run's
+    thread. One that equals the hot entry (or, without one, has the same size) is packed
+    and checked against the recorded checksum, so what decides is always the stored
+    object's checksum (a hot entry could be another run's bytes of a key whose operator
+    is not deterministic)."""
     try:
-        encoded: Encoded | Packed = store.pack(value) if before is None else encode_value(value)
+        encoded = encode_value(value)
     except UnstorableValue:
         return meta, None
-    if isinstance(encoded, Encoded):
-        assert before is not None
-        if encoded.codec != before[0] or not _same_bytes(encoded.raw, before[1]):
-            return meta, encoded
-        encoded = store.compress(encoded)
-    if encoded.header.checksum != previous[1]:
+    hot = getattr(store, "hot", None)
+    size = hot.raw_bytes(previous[0]) if hot is not None else None
+    if size is None:
+        stored = store.info(previous[0])
+        size = stored.raw_bytes if stored is not None else None
+    if size is not None and size != encoded.raw.nbytes:
+        return meta, encoded  # not the same bytes: the writer compresses it, off this thread
+    before = hot.payload(previous[0]) if hot is not None else None
+    if before is not None and (
+        encoded.codec != before[0] or not _same_bytes(encoded.raw, before[1])
+    ):
         return meta, encoded
+    packed = store.compress(encoded)
+    if packed.header.checksum != previous[1]:
+        return meta, packed
     info = store.alias(key, previous[0])
     if info is None or info.checksum != previous[1]:
-        return meta, encoded
+        return meta, packed
     return replace(meta, cutoff=True, info=info, bytes=info.bytes), None
 
 
@@ -542,6 +552,17 @@ def _fingerprint_before(parent: TaskResult) -> bytes | None:
     digest = fingerprint(value)
     parent._seal = (value, digest)
     return digest
+
+
+def _immutable(parent: TaskResult) -> bool:
+    """``guard.immutable`` of the parent's value, once per value object: walking a table's
+    buffers (~1 ms for 2,000 chunks) for every child of every parent added up to ~0.07 s
+    of a census run; what an object's buffers are never changes."""
+    value = parent.value
+    fixed = parent._fixed
+    if fixed is None or fixed[0] is not value:
+        fixed = parent._fixed = (value, immutable(value))
+    return fixed[1]
 
 
 def _unchanged(parent: TaskResult, before: bytes | None) -> bool:

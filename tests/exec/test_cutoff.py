@@ -14,7 +14,7 @@ from helixvcs import servers
 from helixvcs.exec.task import TaskMeta, _compare
 from helixvcs.plan import COMPUTE
 from helixvcs.store import DiskObjectStore, hot
-from helixvcs.store.objectfile import Encoded
+from helixvcs.store.objectfile import Encoded, Packed
 from tests.integration.toy import computed, states
 
 WORKFLOW = """\
@@ -177,3 +177,19 @@ def test_a_hot_previous_value_is_compared_in_memory_and_a_different_one_written_
     path.write_bytes(bytes(data))
     out, encoded = _compare(other, (before, info.checksum), store, np.arange(1000.0), meta)
     assert out.cutoff and encoded is None
+
+
+def test_a_value_of_another_size_than_the_previous_one_is_never_compressed_to_compare(tmp_path):
+    """Without a hot tier the stored object's header gives the previous size: a value of
+    another size differs, and goes to the writer encoded (compressed there, off the run's
+    thread); one of the same size is packed and checked against the checksum."""
+    store = DiskObjectStore(tmp_path / "objects", hot=False)
+    before = "ab" * 20
+    info = store.put(before, np.arange(1000.0))
+    meta = TaskMeta("b", COMPUTE)
+    out, encoded = _compare("cd" * 20, (before, info.checksum), store, np.arange(999.0), meta)
+    assert not out.cutoff and isinstance(encoded, Encoded)
+    out, packed = _compare("ef" * 20, (before, info.checksum), store, np.arange(1000.0) + 1, meta)
+    assert not out.cutoff and isinstance(packed, Packed)
+    out, none = _compare("12" * 20, (before, info.checksum), store, np.arange(1000.0), meta)
+    assert out.cutoff and none is None
