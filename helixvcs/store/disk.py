@@ -478,26 +478,14 @@ class DiskObjectStore(ObjectStore):
         existing = self._existing_info(key)
         if existing is not None:
             return existing
-        temp = self._tmp / f"{os.getpid()}-{secrets.token_hex(8)}.part"
         try:
-            new_fanout = _make_private_dir(path.parent)
-            _write_checked(temp, head, _Source(read).read, check)
-            os.replace(temp, path)
-            fsync_dir(path.parent)
-            if new_fanout:
-                fsync_dir(self.root)
+            self._write_through(
+                key, path, lambda temp: _write_checked(temp, head, _Source(read).read, check)
+            )
         except Corruption as exc:
-            _remove_quietly(temp)
             raise CorruptObject(key, None, exc.reason) from None
         except _SourceFailed as failed:  # the bytes stopped coming: its error, not ours
-            _remove_quietly(temp)
             raise failed.error from None
-        except OSError as exc:
-            _remove_quietly(temp)
-            raise StoreWriteError(key, path, exc) from None
-        except BaseException:  # the download failed midway, or an interrupt: nothing left
-            _remove_quietly(temp)
-            raise
         return dataclasses.replace(check.header.info(key), bytes=loose_bytes(size))
 
     def delete(self, key: str) -> bool:
@@ -603,11 +591,18 @@ class DiskObjectStore(ObjectStore):
 
     def _write(self, key: str, path: Path, packed: Packed | bytes) -> None:
         """Write through a temp file and rename; on any OSError leave nothing behind."""
-        temp = self._tmp / f"{os.getpid()}-{secrets.token_hex(8)}.part"
         chunks = (packed,) if isinstance(packed, bytes) else (packed.header_bytes, packed.payload)
+        self._write_through(key, path, lambda temp: _write_synced(temp, *chunks))
+
+    def _write_through(self, key: str, path: Path, fill: Callable[[Path], None]) -> None:
+        """``fill`` a private temp file (written and fsynced), rename it to ``path`` and
+        fsync its folder: a reader finds the object whole or not at all. Whatever goes
+        wrong (an OSError becomes ``StoreWriteError``; a download's failure, a damaged
+        object or an interrupt is raised as it is) leaves nothing behind."""
+        temp = self._tmp / f"{os.getpid()}-{secrets.token_hex(8)}.part"
         try:
             new_fanout = _make_private_dir(path.parent)
-            _write_synced(temp, *chunks)
+            fill(temp)
             os.replace(temp, path)
             fsync_dir(path.parent)
             if new_fanout:

@@ -609,17 +609,8 @@ def _file_system(spec: RemoteSpec, protocol: str, options: Mapping[str, Any]) ->
         raise RemoteError(
             spec.name, spec.url, "fsspec is not installed", "pip install 'helixvcs[remote]'"
         ) from None
-    try:
+    with _connecting(spec, f"the {protocol} file system"):
         fs, root = fsspec.url_to_fs(spec.url, skip_instance_cache=True, **options)
-    except ImportError as exc:
-        raise RemoteError(
-            spec.name,
-            spec.url,
-            f"cannot load the {protocol} file system ({exc})",
-            "pip install 'helixvcs[remote]'",
-        ) from None
-    except Exception as exc:
-        raise translate(spec, exc) from None
     if protocol in S3_PROTOCOLS:
         fs.retries = 1 if options["config_kwargs"]["read_timeout"] < READ_TIMEOUT else 2
     return fs, str(root)
@@ -631,7 +622,7 @@ def _s3_root(spec: RemoteSpec) -> str:
 
 
 def _s3_client(spec: RemoteSpec, quick: bool) -> S3:
-    try:
+    with _connecting(spec, "the s3 client"):
         return S3.connect(
             spec.endpoint_url,
             connect_timeout=CONNECT_TIMEOUT,
@@ -639,12 +630,17 @@ def _s3_client(spec: RemoteSpec, quick: bool) -> S3:
             attempts=1 if quick else 2,
             connections=TRANSFER_WORKERS + 4,
         )
+
+
+@contextlib.contextmanager
+def _connecting(spec: RemoteSpec, what: str) -> Iterator[None]:
+    """``RemoteError`` for a library that cannot be loaded (``what``: what it provides),
+    and the remote's own error (``translate``) for anything else while connecting."""
+    try:
+        yield
     except ImportError as exc:
         raise RemoteError(
-            spec.name,
-            spec.url,
-            f"cannot load the s3 client ({exc})",
-            "pip install 'helixvcs[remote]'",
+            spec.name, spec.url, f"cannot load {what} ({exc})", "pip install 'helixvcs[remote]'"
         ) from None
     except Exception as exc:
         raise translate(spec, exc) from None

@@ -10,7 +10,6 @@ run gives the right metric.
 
 from __future__ import annotations
 
-import io
 import signal
 import subprocess
 import time
@@ -20,14 +19,11 @@ from typing import Any
 
 import pytest
 
-from helixvcs.exec import Progress, RunSettings, execute, get_executor
-from helixvcs.graph import compile_workflow
-from helixvcs.hashing import StatCache
-from helixvcs.plan import COMPUTE, MaterializePolicy
 from helixvcs.store import DiskObjectStore, ObjectInfo, StoreWriteError
 from helixvcs.store.objectfile import Encoded, Packed
 from helixvcs.store.packfile import INDEX_MAGIC, PACK_MAGIC
 from helixvcs.store.writer import GROUP_AFTER
+from tests.exec.test_background_writes import execute_all
 from tests.reliability.conftest import check_store, helix_cmd, helix_json_proc, objects_dir
 
 
@@ -76,19 +72,7 @@ class SlowFirstWrite(DiskObjectStore):
 
 
 def run_chain(tmp_path: Path, count: int, store: DiskObjectStore) -> tuple[Any, Any]:
-    (tmp_path / "workflow.py").write_text(chain(count), encoding="utf-8")
-    dag = compile_workflow(tmp_path, tmp_path / "workflow.py", StatCache(None))
-    result = execute(
-        dag,
-        dict.fromkeys(dag.nodes, COMPUTE),
-        store=store,
-        executor=get_executor("local"),
-        replan=lambda held, lost: {},
-        compute_estimates={},
-        settings=RunSettings(policy=MaterializePolicy.ALL),
-        progress=Progress(io.StringIO()),
-    )
-    return dag, result
+    return execute_all(tmp_path, chain(count), store)
 
 
 def loose_files(root: Path) -> list[Path]:
