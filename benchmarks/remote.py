@@ -169,6 +169,23 @@ def main() -> int:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def object_files(store: Path, keys: list[str], staging: Path) -> list[Path]:
+    """The object file of each key, as a remote keeps it (loose, byte for byte): the
+    store's loose file, or for a small value the run wrote into a pack (its writer groups
+    them), the same bytes copied out of the pack into ``staging``."""
+    from helixvcs.store import DiskObjectStore
+
+    found = []
+    for key in keys:
+        path = store / key[:2] / key[2:]
+        if not path.exists():
+            path = staging / key[:2] / key[2:]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(DiskObjectStore(store, hot=False).read_object(key))
+        found.append(path)
+    return found
+
+
 def run(args: argparse.Namespace, work: Path, endpoint: str) -> int:
     print(f"work folder {work}; scale {args.scale:g}; S3 server {endpoint} (moto)")
     _census.scale_adult(work / "data", args.scale)
@@ -179,7 +196,7 @@ def run(args: argparse.Namespace, work: Path, endpoint: str) -> int:
     helix(a, "init", as_json=False)
     _, first = helix(a, "run", "--materialize", "all")
     objects = {n["key"] for n in first["nodes"] if n["materialized"]}
-    files = [a / ".helix" / "objects" / k[:2] / k[2:] for k in sorted(objects)]
+    files = object_files(a / ".helix" / "objects", sorted(objects), work / "a-packed")
     total = sum(f.stat().st_size for f in files)
     print(f"A: first run {first['wall_seconds']:.2f} s; {len(files)} objects, {total / 1e6:.1f} MB")
 
