@@ -11,7 +11,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from helixvcs.store.errors import InvalidKey
 
@@ -20,6 +20,29 @@ if TYPE_CHECKING:
 
 #: How many bytes a store asks for at a time of an object that arrives in pieces.
 STREAM_PIECE = 2**20
+
+
+class ReadFailed(Exception):
+    """The source of an object that arrives in pieces failed (a download cut off, a
+    timeout): told apart from the store's own errors, and carrying the source's."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        super().__init__(str(error))
+
+
+def failing_apart(read: Callable[[int], Any]) -> Callable[[int], bytes]:
+    """``read`` giving ``bytes``, whose failures are raised as ``ReadFailed``."""
+
+    def guarded(size: int) -> bytes:
+        try:
+            return bytes(read(size))
+        except Exception as exc:
+            raise ReadFailed(exc) from exc
+
+    return guarded
+
+
 #: Keys are blake2b-160 digests in lowercase hex, computed by the hashing layer.
 KEY_RE = re.compile(r"^[0-9a-f]{40}$")
 

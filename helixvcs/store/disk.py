@@ -46,8 +46,10 @@ from helixvcs.store.base import (
     STREAM_PIECE,
     ObjectInfo,
     ObjectStore,
+    ReadFailed,
     Repacked,
     check_key,
+    failing_apart,
 )
 from helixvcs.store.errors import (
     CorruptObject,
@@ -480,11 +482,11 @@ class DiskObjectStore(ObjectStore):
             return existing
         try:
             self._write_through(
-                key, path, lambda temp: _write_checked(temp, head, _Source(read).read, check)
+                key, path, lambda temp: _write_checked(temp, head, failing_apart(read), check)
             )
         except Corruption as exc:
             raise CorruptObject(key, None, exc.reason) from None
-        except _SourceFailed as failed:  # the bytes stopped coming: its error, not ours
+        except ReadFailed as failed:  # the bytes stopped coming: its error, not ours
             raise failed.error from None
         return dataclasses.replace(check.header.info(key), bytes=loose_bytes(size))
 
@@ -702,25 +704,6 @@ def _make_private_dir(path: Path, *, parents: bool = False) -> bool:
 def _remove_quietly(path: Path) -> None:
     with contextlib.suppress(OSError):
         path.unlink()
-
-
-class _SourceFailed(Exception):
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-        super().__init__(str(error))
-
-
-class _Source:
-    """``read`` whose failures (a download cut off) are told apart from the writer's."""
-
-    def __init__(self, read: Callable[[int], bytes]) -> None:
-        self._read = read
-
-    def read(self, size: int) -> bytes:
-        try:
-            return self._read(size)
-        except Exception as exc:
-            raise _SourceFailed(exc) from exc
 
 
 def _write_checked(

@@ -48,7 +48,15 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from helixvcs.errors import UserInputError
-from helixvcs.store.base import STREAM_PIECE, ObjectInfo, ObjectStore, Repacked, check_key
+from helixvcs.store.base import (
+    STREAM_PIECE,
+    ObjectInfo,
+    ObjectStore,
+    ReadFailed,
+    Repacked,
+    check_key,
+    failing_apart,
+)
 from helixvcs.store.errors import CorruptObject, MissingObject, short
 from helixvcs.store.objectfile import (
     HEADER_SIZE,
@@ -359,8 +367,8 @@ class Remote:
             except Exception as exc:
                 return exc
             try:
-                return then(key, _Body(body).read)
-            except _CutOff as cut:
+                return then(key, failing_apart(body.read))
+            except ReadFailed as cut:
                 return cut.error
             finally:
                 with contextlib.suppress(Exception):
@@ -577,27 +585,6 @@ def _concurrently(
             yield key, future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-
-
-class _CutOff(Exception):
-    """A download that failed after it started (the connection dropped, a timeout)."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-        super().__init__(str(error))
-
-
-class _Body:
-    """A download's body, whose failures are told apart from those of its reader."""
-
-    def __init__(self, body: Any) -> None:
-        self._body = body
-
-    def read(self, size: int) -> bytes:
-        try:
-            return bytes(self._body.read(size))
-        except Exception as exc:
-            raise _CutOff(exc) from exc
 
 
 def _file_system(spec: RemoteSpec, protocol: str, options: Mapping[str, Any]) -> tuple[Any, str]:
