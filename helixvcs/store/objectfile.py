@@ -187,13 +187,10 @@ def verify(data: bytes | memoryview, checksum: str | None = None) -> Header:
     """Check a whole stored object without decompressing it: header, size and payload
     checksum (and ``checksum``, when the caller knows which object it expects); raises
     ``Corruption``. What objects that travel as bytes (to and from a remote) go through."""
-    header = parse_header(data)
-    if checksum is not None and header.checksum != checksum:
-        raise Corruption("checksum does not match the run index")
-    check_size(header, len(data))
-    if _blake2b(memoryview(data)[HEADER_SIZE:], CHECKSUM_SIZE).hex() != header.checksum:
-        raise Corruption("checksum mismatch")
-    return header
+    check = ArrivingCheck(data, checksum)
+    check_size(check.header, len(data))  # before hashing: a cut object fails at once
+    check.update(memoryview(data)[HEADER_SIZE:])
+    return check.finish()
 
 
 class ArrivingCheck:
