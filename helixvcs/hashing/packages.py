@@ -94,11 +94,11 @@ def versions_kept(path: Path | None) -> Iterator[None]:
 
     Finding which distribution provides each module reads every installed distribution's
     metadata (~0.15 s), and each version lookup walks ``sys.path``: a command in a process
-    of its own would pay that every time. What it finds depends only on the folders of
-    ``sys.path``, whose modification times change when a package is installed, upgraded
-    or removed (a distribution's metadata folder is added or removed): the file is used
-    only while ``sys.path`` and those times are as recorded. A missing or unreadable file
-    is an empty cache.
+    of its own would pay that every time. What it finds depends only on where ``sys.path``
+    holds distribution metadata: the file is used only while that is as recorded
+    (``_place``: the library folders' modification times, which installing, upgrading or
+    removing a package changes, and the metadata folders of any other entry). A missing
+    or unreadable file is an empty cache.
     """
     global _provided
     if path is None or _provided is not None:
