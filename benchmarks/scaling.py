@@ -424,6 +424,7 @@ def curve_objects(sizes: list[int], repeats: int, scratch: Path) -> list[dict[st
             file=sys.stderr,
         )
         present = n
+        os.sync()  # the writes' dirty pages go to disk now, not during the timed commands
         run, _ = median_of(repeats, repo, "run")
         gc, out = median_of(repeats, repo, "gc", "--max-size", "1TB", "--json")
         size = json.loads(out)["before_bytes"]

@@ -89,8 +89,11 @@ def preload(root: Path) -> list[str]:
             _try_import(info.name)
     for name in _workflow_libraries(root):
         _try_import(name)
-    for name in _remote_libraries(root):
+    remote_libraries = _remote_libraries(root)
+    for name in remote_libraries:
         _try_import(name)
+    if "botocore.session" in remote_libraries:
+        _warm_s3()
     from helixvcs.graph.cache import warm_resolved
     from helixvcs.hashing.packages import warm_caches
     from helixvcs.hashing.source import warm_module_table
@@ -164,6 +167,16 @@ def _remote_libraries(root: Path) -> list[str]:
     classes = [known_implementations.get(p, {}).get("class", "") for p in sorted(protocols)]
     s3 = ["botocore.session", "botocore.config"] if protocols & {"s3", "s3a"} else []
     return ["fsspec", *(c.rpartition(".")[0] for c in classes if c), *s3]
+
+
+def _warm_s3() -> None:
+    """Read S3's service model now (``store.s3.warm``), not in each command's client."""
+    try:
+        from helixvcs.store.s3 import warm
+
+        warm()
+    except Exception as error:  # the command that connects reports what is wrong
+        log(f"S3 client not warmed ({type(error).__name__}: {error})")
 
 
 def _workflow_libraries(root: Path) -> list[str]:

@@ -14,6 +14,7 @@ into one line.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,13 @@ from typing import Any
 #: Objects larger than this are not put in one request (S3's limit is 5 GiB).
 SINGLE_PUT_BYTES = 4 * 2**30
 _ABSENT = frozenset({"NoSuchKey", "404", "NotFound"})
+
+# botocore's data loader, one per data path, shared by this process's sessions: making a
+# client reads and parses S3's service model and the endpoint rules (~0.1-0.15 s), which
+# the loader keeps. What depends on the environment (credentials, region, profiles) is
+# resolved by each session, never kept here.
+_loaders: dict[object, Any] = {}
+_loaders_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -42,7 +50,6 @@ class S3:
         """A client (no request yet). Responses are not checked against S3's own
         checksums unless a call asks (``get``): objects carry a stronger one of their
         own, which the reader verifies as the bytes arrive."""
-        import botocore.session
         from botocore.config import Config
 
         config = Config(
@@ -52,8 +59,7 @@ class S3:
             max_pool_connections=connections,
             response_checksum_validation="when_required",
         )
-        session = botocore.session.get_session()
-        return cls(session.create_client("s3", endpoint_url=endpoint_url, config=config))
+        return cls(_session().create_client("s3", endpoint_url=endpoint_url, config=config))
 
     def list(self, prefix: str, *, delimiter: str, limit: int, token: str | None = None) -> Any:
         """One page of ``list_objects_v2`` under ``prefix`` (``bucket/key-prefix``)."""
@@ -113,6 +119,32 @@ class S3:
             return True
         page = self.list(path.rstrip("/") + "/", delimiter="/", limit=1)
         return bool(page.get("KeyCount") or page.get("Contents") or page.get("CommonPrefixes"))
+
+
+def _session() -> Any:
+    """A new botocore session (credentials and settings from the environment as it is
+    now) with this process's data loader for its data path."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    path = session.get_config_variable("data_path")
+    key = tuple(path) if isinstance(path, list) else path
+    with _loaders_lock:
+        loader = _loaders.get(key)
+        if loader is None:
+            _loaders[key] = session.get_component("data_loader")
+        else:
+            session.register_component("data_loader", loader)
+    return session
+
+
+def warm() -> None:
+    """Load what making an S3 client reads (the service model, the endpoint rules) into
+    this process's loader, without a request or any credentials: a warm server does, so
+    that its commands' clients take milliseconds."""
+    _session().create_client(
+        "s3", region_name="us-east-1", aws_access_key_id="-", aws_secret_access_key="-"
+    )
 
 
 def _absent(exc: BaseException) -> bool:
