@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -88,6 +90,26 @@ class GitRepo:
             text=True,
             **kwargs,
         )
+
+
+# A warm server's socket lives in its repository (``.helix/server/ENV/sock``), and a Unix
+# socket's path has at most 107 bytes: pytest's own temporary folders, with a worker's
+# ``popen-gwN/`` added by pytest-xdist, leave too little. The session's folder is a short
+# one of its own instead (its workers' folders go inside it), removed after a session
+# that passed and kept for a look after one that failed.
+_SHORT_BASETEMP = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        config.option.basetemp = tempfile.mkdtemp(prefix="hx-")
+        config.stash[_SHORT_BASETEMP] = config.option.basetemp
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    folder = session.config.stash.get(_SHORT_BASETEMP, None)
+    if folder is not None and exitstatus == 0:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # helix starts a warm server by itself (server = "auto"); the suite's hundreds of

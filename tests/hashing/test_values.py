@@ -92,7 +92,9 @@ def test_different_values_differ(values: list[object]) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [threading.Lock(), (x for x in range(3)), {"nested": threading.Lock()}], ids=str
+    "value",
+    [threading.Lock(), (x for x in range(3)), {"nested": threading.Lock()}],
+    ids=["lock", "generator", "nested-lock"],
 )
 def test_unfingerprintable_values_are_unique_per_call(value: object) -> None:
     assert value_fingerprint(value) != value_fingerprint(value)
