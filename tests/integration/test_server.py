@@ -468,6 +468,28 @@ def test_server_auto_starts_one_in_the_background(toy: GitRepo) -> None:
         _wait_gone(pid)
 
 
+def test_a_repository_too_deep_for_a_socket_says_why_and_starts_nothing(
+    tmp_path: Path,
+) -> None:
+    """A Unix socket's path has at most 107 bytes: deeper, no server can listen, so the
+    command says why (when asked) and runs here, and none is started or expected."""
+    from tests.integration.toy import FILES
+
+    deep = GitRepo(tmp_path / ("d" * 60) / ("e" * 60))
+    deep.path.mkdir(parents=True)
+    deep.git("init", "-q", "-b", "main")
+    deep.gen({**FILES, ".gitignore": ".helix/\n"}, commit="toy")
+    helix(deep, "init")
+    for _ in range(2):
+        done = helix(deep, "status")
+        assert "is longer than a Unix socket path may be" in done.stderr
+        assert "running here" in done.stderr and "starting one" not in done.stderr
+    assert not list((deep.path / ".helix").glob("server/*/starting"))
+    assert not _servers_of(deep.path)
+    refused = helix(deep, "server", "start", code=2)
+    assert "move the repository to a shorter path" in refused.stderr
+
+
 def test_servers_are_bounded_per_user_least_recently_used_first(
     git_repo: GitRepo, tmp_path: Path
 ) -> None:

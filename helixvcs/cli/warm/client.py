@@ -90,10 +90,10 @@ def _start(root: Path, env: str, explain: bool) -> None:
     if not _auto(root):
         _say(explain, "none running; running here")
         return
-    from helixvcs.cli.warm.control import AUTO_IDLE, spawn_once, unservable
+    from helixvcs.cli.warm.control import AUTO_IDLE, socket_too_long, spawn_once, unservable
 
-    why = unservable(root, env)
-    if why is not None:
+    why = unservable(root, env) or socket_too_long(root, env)
+    if why is not None:  # and no server is expected: its hot tier is not coming
         _say(explain, f"none for this environment ({why}); running here")
         return
     started = spawn_once(root, env, AUTO_IDLE)

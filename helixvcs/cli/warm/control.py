@@ -89,12 +89,9 @@ def spawn(root: Path, env: str, idle: float) -> subprocess.Popen[bytes]:
         raise ServerError("helix server needs Linux (fork and Unix sockets); commands run as usual")
     if not (root / ".helix").is_dir():
         raise ServerError(f"{root} has no .helix/; run `helix init` first")
-    path = socket_path(root, env)
-    if len(os.fsencode(str(path))) > MAX_SOCKET_PATH:
-        raise ServerError(
-            f"{path} is longer than a Unix socket path may be ({MAX_SOCKET_PATH} bytes); "
-            "move the repository to a shorter path to use a server"
-        )
+    too_long = socket_too_long(root, env)
+    if too_long is not None:
+        raise ServerError(too_long)
     folder = place(root, env)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(folder.parent, 0o700)
@@ -114,6 +111,17 @@ def _interpreter_options() -> list[str]:
     """This interpreter's options (-X, -W, -O, ...), for a server that is its twin."""
     options: list[str] = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
     return options
+
+
+def socket_too_long(root: Path, env: str) -> str | None:
+    """Why no server can listen for ``root`` (its socket's path would be too long), or None."""
+    path = socket_path(root, env)
+    if len(os.fsencode(str(path))) <= MAX_SOCKET_PATH:
+        return None
+    return (
+        f"{path} is longer than a Unix socket path may be ({MAX_SOCKET_PATH} bytes); "
+        "move the repository to a shorter path to use a server"
+    )
 
 
 def unservable(root: Path, env: str) -> str | None:
