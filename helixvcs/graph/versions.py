@@ -27,6 +27,12 @@ the best path lies in the levels just below it. Without that bound this would tr
 pair of candidates, as the all-pairs graph did; with it, a path that needs a longer hop
 between two versions than the nearest ``NEIGHBOURS`` offer takes the hop from A instead
 (fewer steps, the same distance).
+
+The logical distance is not always a metric: an operator's key under another name counts
+as one rename, so a version may be closer to B through another version than directly.
+Such a version is not a candidate (its distances from A and to B do not add up to the
+shortest total), and the path may then have fewer steps than the all-pairs graph's; its
+total stays the shortest through at most one version between A and B.
 """
 
 from __future__ import annotations
