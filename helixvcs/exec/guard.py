@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 WATCH_LIMIT = 2**30
@@ -132,9 +133,16 @@ def _frozen_array(array: Any) -> bool:
     return dictionary is None or _frozen_array(dictionary)
 
 
-def fingerprint(value: Any, limit: int = WATCH_LIMIT) -> bytes | None:
+def fingerprint(
+    value: Any, limit: int = WATCH_LIMIT, known: Sequence[tuple[Any, int]] = ()
+) -> bytes | None:
     """A 20-byte digest of ``value`` as it is now; ``None`` when it cannot be taken (the
-    value does not pickle and has no buffers) or would cost too much (over ``limit``)."""
+    value does not pickle and has no buffers) or would cost too much (over ``limit``).
+
+    ``known``: (array, ``zlib.crc32`` of its bytes) taken a moment ago, with nothing run
+    since that could change it (the store's encoding of a value the operator just
+    returned, ``Encoded.checksums``): those arrays are not read again. Only C-contiguous
+    arrays use it, whose bytes as checksummed here are their memory as it lies."""
     parts = _Parts()
     parts.add(value, 0)
     if parts.size > limit:  # before pickling anything
@@ -145,9 +153,25 @@ def fingerprint(value: Any, limit: int = WATCH_LIMIT) -> bytes | None:
         return None
     digest = hashlib.blake2b(digest_size=20)
     digest.update(pickle.dumps(parts.layout, protocol=5))
-    for chunk in parts.chunks():
-        digest.update(b"%d:%d;" % (memoryview(chunk).nbytes, zlib.crc32(chunk)))
+    crcs = {id(array): crc for array, crc in known}
+    for chunk in parts.streams:
+        digest.update(_checksum(chunk))
+    for array in parts.arrays:
+        crc = crcs.get(id(array)) if array.flags.c_contiguous else None
+        if crc is None:  # ravel "K": no copy for C- or Fortran-ordered arrays
+            digest.update(_checksum(array.ravel(order="K").view("u1") if array.nbytes else b""))
+        else:
+            digest.update(b"%d:%d;" % (array.nbytes, crc))
+    for buffer in parts.buffers:
+        try:
+            digest.update(_checksum(buffer.raw()))
+        except BufferError:  # not contiguous
+            digest.update(_checksum(memoryview(buffer).tobytes()))
     return digest.digest()
+
+
+def _checksum(chunk: Any) -> bytes:
+    return b"%d:%d;" % (memoryview(chunk).nbytes, zlib.crc32(chunk))
 
 
 class _Parts:
@@ -235,15 +259,3 @@ class _Parts:
         self.buffers.extend(buffers)
         self.size += len(stream) + sum(memoryview(b).nbytes for b in buffers)
         return True
-
-    def chunks(self) -> list[Any]:
-        """Every buffer to checksum, contiguous (a strided view is copied first)."""
-        chunks: list[Any] = list(self.streams)
-        for array in self.arrays:  # ravel "K": no copy for C- or Fortran-ordered arrays
-            chunks.append(array.ravel(order="K").view("u1") if array.nbytes else b"")
-        for buffer in self.buffers:
-            try:
-                chunks.append(buffer.raw())
-            except BufferError:  # not contiguous
-                chunks.append(memoryview(buffer).tobytes())
-        return chunks

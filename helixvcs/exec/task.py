@@ -380,11 +380,16 @@ def _compute(
     packed = None
     if meta.failure is None and task.previous is not None:
         meta, packed = _compare(task.key, task.previous, store, value, meta)
+    handed = value
     if meta.failure is None and task.keep is not None and not meta.cutoff:
-        meta, value = _materialize(task, task.keep, store, value, meta, packed, writer)
+        meta, handed, packed = _materialize(task, task.keep, store, value, meta, packed, writer)
     if meta.failure is None and task.checked_by >= FREEZE_CHECKS:
-        value = frozen_copy(value)
-    return TaskResult(value, meta)
+        handed = frozen_copy(handed)
+    result = TaskResult(handed, meta)
+    if task.checked_by and handed is value and isinstance(packed, Encoded) and packed.checksums:
+        # its first child's "before", from the checksums its encoding took just now
+        result._seal = (value, fingerprint(value, known=packed.checksums))
+    return result
 
 
 def _source_argument(task: Task) -> str | list[str]:
@@ -460,12 +465,13 @@ def _materialize(
     meta: TaskMeta,
     packed: Encoded | Packed | None = None,
     writer: BackgroundWriter | None = None,
-) -> tuple[TaskMeta, Any]:
+) -> tuple[TaskMeta, Any, Encoded | Packed | None]:
     """OPT-MAT-PLAN, online (``helixvcs.plan.materialize``); the budget is the driver's.
 
     With a ``writer``, the value is encoded here and written in the background: the
     driver learns what was written when it takes the write (``writing``). Returns the
-    meta and the value the children get (``_as_written``)."""
+    meta, the value the children get (``_as_written``) and the encoding (``packed``, or
+    the one made here)."""
     size, recompute = meta.size, meta.recompute
     if size is None or recompute is None:  # not sized by ``_compute``: one copy less there
         size, recompute = estimate_size(value), meta.seconds + keep.upstream_seconds
@@ -478,14 +484,14 @@ def _materialize(
         is_output=keep.is_output,
     )
     if not wanted:
-        return meta, value
+        return meta, value, packed
     if keep.room is not None and with_overhead(size) > keep.room:
-        return replace(meta, wants_room=True), value  # the driver makes room, then saves it
+        return replace(meta, wants_room=True), value, packed  # the driver makes room, then saves it
     try:
         if writer is not None:
             encoded = packed if packed is not None else encode_value(value, defer_estimators=True)
             writer.put(task.key, encoded)
-            return replace(meta, writing=True), _as_written(encoded, value)
+            return replace(meta, writing=True), _as_written(encoded, value), encoded
         if packed is None:
             info = store.put(task.key, value)
         elif isinstance(packed, Encoded):
@@ -494,8 +500,8 @@ def _materialize(
             info = store.put_packed(task.key, packed)
     except UnstorableValue as exc:
         warning = f"{task.name}: {exc}; it will be recomputed when needed"
-        return replace(meta, warning=warning), value
-    return replace(meta, info=info, bytes=info.bytes), value
+        return replace(meta, warning=warning), value, packed
+    return replace(meta, info=info, bytes=info.bytes), value, packed
 
 
 def _as_written(encoded: Encoded | Packed, value: Any) -> Any:

@@ -35,7 +35,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from helixvcs.store import bundle, estimators
+from helixvcs.store import bundle, estimators, npz
 from helixvcs.store.errors import UnstorableValue
 
 CODECS = ("arrow", "pandas", "numpy", "sparse", "bundle", "skops", "pickle")
@@ -53,15 +53,21 @@ def encode(value: object) -> tuple[str, bytes]:
     return codec, bytes(payload)
 
 
-def encode_buffer(value: object) -> tuple[str, memoryview]:
+def encode_buffer(
+    value: object, checksums: list[tuple[Any, int]] | None = None
+) -> tuple[str, memoryview]:
     """Like ``encode`` but without the final copy into ``bytes``, for the stores.
 
     The payload is a buffer of its own, never a view of the value's memory (arrays are
     joined to their header, tables and frames written into a fresh stream, bundles
     copied once): a background write may compress it after the value has been changed.
     Raises ``UnstorableValue`` when the value cannot be pickled.
+
+    ``checksums`` receives (array, ``zlib.crc32`` of its bytes) for the value's arrays
+    that the encoding checksummed on the way (a CSR/CSC matrix's, see ``npz``), so that
+    the input guard need not read them again.
     """
-    native = _native(value)
+    native = _native(value, checksums)
     if native is not None:
         return native
     if type(value) in (tuple, list, dict):
@@ -91,11 +97,13 @@ def settle_estimator(snapshot: memoryview) -> tuple[str, memoryview]:
     return ("skops", memoryview(fitted)) if fitted is not None else ("pickle", snapshot)
 
 
-def _native(value: object) -> tuple[str, memoryview] | None:
+def _native(
+    value: object, checksums: list[tuple[Any, int]] | None = None
+) -> tuple[str, memoryview] | None:
     """(codec, payload) when a codec other than pickle takes ``value`` as it is."""
     family = _family(value)
     if family == "sparse":
-        sparse_payload = _sparse_bytes(value)
+        sparse_payload = _sparse_bytes(value, checksums)
         return None if sparse_payload is None else ("sparse", sparse_payload)
     element = _element(value)
     if element is None:
@@ -188,16 +196,20 @@ def _ipc_bytes(table: Any) -> memoryview:
     The size comes from a first pass that writes nothing (``MockOutputStream``): a
     growing ``BufferOutputStream`` reallocates and copies as it doubles, and every fresh
     page it touches costs a fault, which together made a 180 MB table take 0.7-0.9 s to
-    encode in a new process instead of 0.2 s."""
+    encode in a new process instead of 0.2 s. The buffer is numpy's memory: a fresh
+    buffer of Arrow's default pool (mimalloc) took 1.1-1.2 s to fill with a 130 MB
+    table in a new process here, twice in a row, numpy's 0.02-0.04 s (it asks the
+    kernel for huge pages for large buffers, and reuses what the process freed)."""
+    import numpy as np
     import pyarrow as pa
 
     counter = pa.MockOutputStream()
     with pa.ipc.new_stream(counter, table.schema) as writer:
         writer.write_table(table)
-    buffer = pa.allocate_buffer(counter.size())
-    with pa.ipc.new_stream(pa.FixedSizeBufferWriter(buffer), table.schema) as writer:
+    memory = np.empty(counter.size(), dtype=np.uint8)
+    with pa.ipc.new_stream(pa.FixedSizeBufferWriter(pa.py_buffer(memory)), table.schema) as writer:
         writer.write_table(table)
-    return memoryview(buffer)
+    return memory.data.cast("B")
 
 
 def _numpy_bytes(array: Any) -> memoryview:
@@ -228,11 +240,16 @@ def _npy_chunks(array: Any) -> list[bytes | memoryview]:
     return [header.getvalue(), memoryview(data.reshape(-1).view(np.uint8))]
 
 
-def _sparse_bytes(matrix: Any) -> memoryview | None:
+def _sparse_bytes(matrix: Any, checksums: list[tuple[Any, int]] | None = None) -> memoryview | None:
     import scipy.sparse as sps
 
     if matrix.format not in _NPZ_FORMATS:
         return None
+    written = npz.save(matrix)
+    if written is not None:
+        if checksums is not None:
+            checksums.extend(written[1])
+        return written[0]
     buffer = io.BytesIO()
     sps.save_npz(buffer, matrix, compressed=False)
     return buffer.getbuffer()

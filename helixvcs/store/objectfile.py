@@ -25,6 +25,7 @@ import hashlib
 import struct
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from helixvcs.store.base import ObjectInfo
 from helixvcs.store.codecs import (
@@ -110,6 +111,9 @@ class Encoded:
     estimator: bool = False
     """``raw`` is the pickle of a scikit-learn estimator whose skops encoding is left to
     the write (``settled``): a valid pickle object until then."""
+    checksums: tuple[tuple[Any, int], ...] = ()
+    """(array of the value, ``zlib.crc32`` of its bytes as they were encoded) for the
+    arrays the encoding checksummed on the way (``codecs.encode_buffer``)."""
 
     def settled(self) -> Encoded:
         """The encoding ``encode_buffer`` would have given the value."""
@@ -129,8 +133,9 @@ def encode_value(value: object, *, defer_estimators: bool = False) -> Encoded:
         snapshot = estimator_snapshot(value)
         if snapshot is not None:
             return Encoded("pickle", memoryview(snapshot), started, estimator=True)
-    codec, raw = encode_buffer(value)
-    return Encoded(codec, raw, started)
+    checksums: list[tuple[Any, int]] = []
+    codec, raw = encode_buffer(value, checksums)
+    return Encoded(codec, raw, started, checksums=tuple(checksums))
 
 
 def pack(value: object, level: int) -> Packed:

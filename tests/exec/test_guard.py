@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,21 @@ from sklearn.linear_model import LogisticRegression
 
 from helixvcs.exec import Progress, RunSettings, execute, get_executor
 from helixvcs.exec.guard import WATCH_LIMIT, fingerprint, frozen_copy, immutable
-from helixvcs.exec.task import Task, TaskMeta, TaskResult, _mutation_message, in_process, run_task
+from helixvcs.exec.task import (
+    Keep,
+    Task,
+    TaskMeta,
+    TaskResult,
+    _mutation_message,
+    in_process,
+    run_task,
+)
 from helixvcs.graph import compile_workflow
 from helixvcs.hashing import StatCache
 from helixvcs.plan import COMPUTE, MaterializePolicy
 from helixvcs.store import MemoryObjectStore
+from helixvcs.store.objectfile import encode_value
+from helixvcs.store.writer import BackgroundWriter
 
 
 def fitted() -> LogisticRegression:
@@ -464,3 +475,80 @@ def test_a_frozen_copy_is_equal_and_leaves_other_values_alone() -> None:
     assert frozen_copy(copy) is copy  # immutable already: no second copy
     for value in (np.arange(3), [1, 2], pa.array([1, 2]), None):
         assert frozen_copy(value) is value
+
+
+@pytest.mark.parametrize("kind", ["csr", "csc", "csr_array"])
+def test_checksums_taken_by_the_encoding_give_the_fingerprint_taken_afresh(kind: str) -> None:
+    matrix = sps.random(200, 30, 0.1, "csr", rng=6)
+    matrix = {"csr": matrix, "csc": matrix.tocsc(), "csr_array": sps.csr_array(matrix)}[kind]
+    known = encode_value(matrix).checksums
+    assert len(known) == 3
+    assert fingerprint(matrix, known=known) == fingerprint(matrix)
+    wrong = tuple((array, crc ^ 1) for array, crc in known)
+    assert fingerprint(matrix, known=wrong) != fingerprint(matrix)  # they are what is used
+
+
+def test_a_known_checksum_of_an_array_not_in_c_order_is_not_used() -> None:
+    fortran = np.asfortranarray(np.arange(12.0).reshape(3, 4))
+    assert fingerprint(fortran, known=[(fortran, 0)]) == fingerprint(fortran)
+
+
+KEPT_MATRIX = """\
+import numpy as np
+import scipy.sparse as sps
+
+from helixvcs import Workflow
+
+wf = Workflow("kept-matrix")
+
+
+@wf.op
+def design():
+    return sps.random(20_000, 50, 0.05, "csr", rng=np.random.default_rng(0))
+
+
+@wf.op
+def first(design):
+    CHANGE
+    return float(design.sum())
+
+
+@wf.op
+def second(design):
+    return float(design.data.max())
+
+
+@wf.metric
+def total(first, second):
+    return first + second
+"""
+
+
+def test_a_kept_matrix_is_checked_from_its_encoding_checksums(tmp_path):
+    settings = RunSettings(policy=MaterializePolicy.ALL)  # kept: encoded as it is computed
+    (tmp_path / "reads").mkdir()
+    (tmp_path / "changes").mkdir()
+    text = KEPT_MATRIX.replace("CHANGE", "pass")
+    _, result = execute_workflow(tmp_path / "reads", text, settings)
+    assert result.failure is None
+    design = sps.random(20_000, 50, 0.05, "csr", rng=np.random.default_rng(0))
+    assert result.metrics == {"total": float(design.sum()) + float(design.data.max())}
+    text = KEPT_MATRIX.replace("CHANGE", "design.data *= 2.0")
+    _, result = execute_workflow(tmp_path / "changes", text, settings)
+    assert result.failure is not None
+    assert result.failure.message == _mutation_message("first", "design")
+
+
+def test_a_kept_matrix_leaves_a_seal_from_its_encoding() -> None:
+    matrix = sps.random(300, 20, 0.1, "csr", rng=7)
+    store = MemoryObjectStore()
+    writer = BackgroundWriter(store)
+    keep = Keep(MaterializePolicy.ALL, 1.0, 1.0, is_output=False)
+    task = replace(consumer("design"), params=(), checked_by=2, keep=keep)
+    try:
+        with in_process(RUN, {"design": lambda: matrix}, store, writer):
+            result = run_task(task)
+    finally:
+        writer.close()
+    assert result.meta.writing and result._seal is not None and result._seal[0] is matrix
+    assert result._seal[1] == fingerprint(matrix)
