@@ -44,6 +44,7 @@ from pathlib import Path
 from helixvcs.errors import UserInputError
 from helixvcs.store.base import check_key
 from helixvcs.store.codecs import CODECS, decode
+from helixvcs.store.crc import crc32_parallel
 from helixvcs.store.sizes import parse_size
 
 HEADER = struct.Struct("<8s8sQId")
@@ -145,7 +146,7 @@ class HotTier:
         if magic != MAGIC or codec not in CODECS or length != len(payload):
             _remove(path)
             return None
-        if zlib.crc32(payload) != crc:  # after the header: never a CRC of a wrong length
+        if crc32_parallel(payload) != crc:  # after the header: never a CRC of a wrong length
             _remove(path)
             return None
         return codec, payload

@@ -9,7 +9,7 @@ writes the same archive, member by member, straight from the arrays' memory into
 buffer of the right size: its CRC is the only read and the copy the only write. Each
 member's CRC covers its ``.npy`` header and its data; the data's own CRC-32 (what the
 guard's fingerprint takes) is recovered from it without another pass
-(``crc32_drop_prefix``).
+(``crc.crc32_drop_prefix``).
 
 Only CSR and CSC matrices and arrays take this path (what feature matrices are); the
 others, arrays with Python objects and headers that need a later ``.npy`` version go
@@ -23,56 +23,7 @@ import zipfile
 import zlib
 from typing import Any
 
-_POLY = 0xEDB88320
-"""CRC-32's polynomial, bit-reflected (zlib's)."""
-
-
-def _multmodp(a: int, b: int) -> int:
-    """``a * b`` modulo CRC-32's polynomial, both reflected (zlib's ``multmodp``; ``a``
-    is never 0 here)."""
-    m = 1 << 31
-    p = 0
-    while True:
-        if a & m:
-            p ^= b
-            if a & (m - 1) == 0:
-                return p
-        m >>= 1
-        b = (b >> 1) ^ _POLY if b & 1 else b >> 1
-
-
-def _x2n_table() -> list[int]:
-    table, p = [], 1 << 30  # x^1
-    for _ in range(32):
-        table.append(p)
-        p = _multmodp(p, p)
-    return table
-
-
-_X2N = _x2n_table()
-"""``x^(2^n)`` modulo the polynomial, n = 0..31 (zlib's ``x2n_table``)."""
-
-
-def _shift(crc: int, length: int) -> int:
-    """``crc`` multiplied by ``x^(8 * length)``: what it contributes to the CRC of the
-    same bytes followed by ``length`` more (zlib's ``crc32_combine`` without the XOR)."""
-    p, n, k = 1 << 31, length, 3  # x^0; bytes are 2^3 bits
-    while n:
-        if n & 1:
-            p = _multmodp(_X2N[k & 31], p)
-        n >>= 1
-        k += 1
-    return _multmodp(p, crc)
-
-
-def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
-    """``zlib.crc32(a + b)`` from ``zlib.crc32(a)``, ``zlib.crc32(b)`` and ``len(b)``."""
-    return _shift(crc1, length2) ^ crc2
-
-
-def crc32_drop_prefix(whole: int, prefix: int, length: int) -> int:
-    """``zlib.crc32(b)`` from ``zlib.crc32(a + b)``, ``zlib.crc32(a)`` and ``len(b)``."""
-    return _shift(prefix, length) ^ whole
+from helixvcs.store.crc import crc32_drop_prefix
 
 
 def save(matrix: Any) -> tuple[memoryview, list[tuple[Any, int]]] | None:

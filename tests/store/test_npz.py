@@ -1,5 +1,5 @@
 """CSR/CSC matrices written the way ``save_npz`` writes them, in one buffer (``npz``):
-the same bytes, the arrays' checksums taken on the way, and CRC-32 arithmetic."""
+the same bytes, and the arrays' checksums taken on the way."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from typing import Any
 import numpy as np
 import pytest
 import scipy.sparse as sps
-from hypothesis import given
-from hypothesis import strategies as st
 
 from helixvcs.store import decode, npz
 from helixvcs.store.codecs import encode_buffer
@@ -93,18 +91,3 @@ def test_other_formats_and_strided_arrays_go_through_save_npz(name: str) -> None
     codec, payload = encode_buffer(matrix, checksums)
     assert codec == "sparse" and bytes(payload) == _save_npz(matrix) and checksums == []
     assert (decode(codec, bytearray(payload)) != matrix).nnz == 0
-
-
-@given(st.binary(max_size=300), st.binary(max_size=3000))
-def test_crc32_of_a_concatenation_from_its_parts_and_back(a: bytes, b: bytes) -> None:
-    whole, first, second = zlib.crc32(a + b), zlib.crc32(a), zlib.crc32(b)
-    assert npz.crc32_combine(first, second, len(b)) == whole
-    assert npz.crc32_drop_prefix(whole, first, len(b)) == second
-
-
-def test_crc32_arithmetic_holds_for_a_megabyte() -> None:
-    rng = np.random.default_rng(5)
-    a, b = rng.bytes(1000), rng.bytes((1 << 20) + 12345)
-    whole, first, second = zlib.crc32(a + b), zlib.crc32(a), zlib.crc32(b)
-    assert npz.crc32_combine(first, second, len(b)) == whole
-    assert npz.crc32_drop_prefix(whole, first, len(b)) == second

@@ -1,0 +1,37 @@
+"""CRC-32 arithmetic (``crc``): a concatenation's CRC from its parts' and back, and a
+large buffer checksummed in two halves."""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from helixvcs.store import crc
+
+
+@given(st.binary(max_size=300), st.binary(max_size=3000))
+def test_crc32_of_a_concatenation_from_its_parts_and_back(a: bytes, b: bytes) -> None:
+    whole, first, second = zlib.crc32(a + b), zlib.crc32(a), zlib.crc32(b)
+    assert crc.crc32_combine(first, second, len(b)) == whole
+    assert crc.crc32_drop_prefix(whole, first, len(b)) == second
+
+
+def test_crc32_arithmetic_holds_for_a_megabyte() -> None:
+    rng = np.random.default_rng(5)
+    a, b = rng.bytes(1000), rng.bytes((1 << 20) + 12345)
+    whole, first, second = zlib.crc32(a + b), zlib.crc32(a), zlib.crc32(b)
+    assert crc.crc32_combine(first, second, len(b)) == whole
+    assert crc.crc32_drop_prefix(whole, first, len(b)) == second
+
+
+@pytest.mark.parametrize(
+    "size", [0, 1, crc.PARALLEL_FROM - 1, crc.PARALLEL_FROM, crc.PARALLEL_FROM + 7]
+)
+def test_a_buffer_checksummed_in_two_halves_is_zlib_s_crc(size: int) -> None:
+    data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8)
+    assert crc.crc32_parallel(data) == zlib.crc32(data)
+    assert crc.crc32_parallel(memoryview(data)[1:]) == zlib.crc32(memoryview(data)[1:])
