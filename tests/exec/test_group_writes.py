@@ -128,7 +128,9 @@ def test_a_refused_group_fails_the_run_and_records_none_of_it(tmp_path):
     store = RefusedGroup(tmp_path / "objects")
     with pytest.raises(StoreWriteError):
         run_chain(tmp_path, 40, store)
-    assert len(store.groups) == 1
+    # the values waiting behind the slow first write go as one group; on a slow machine
+    # the run may hand over more before that group is refused, and they are refused too
+    assert store.groups
     fresh = DiskObjectStore(store.root, hot=False)
     assert sorted(fresh.keys()) == sorted(store.loose)  # the loose first write only
 
