@@ -1,5 +1,5 @@
 """``python -m helixvcs`` is ``helix``."""
 
-from helixvcs.cli import main
+from helixvcs.cli import entry
 
-main()
+entry()

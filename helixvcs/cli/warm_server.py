@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from helixvcs import servers as registry
+from helixvcs.cli.leave import exit_code, leave
 from helixvcs.cli.warm.client import command_of, repo_root
 from helixvcs.cli.warm.fingerprint import Twin
 from helixvcs.cli.warm.process import describe_process, environment_id
@@ -506,7 +507,7 @@ def run_child(listener: socket.socket, request: dict[str, Any], fds: list[int]) 
     except BaseException:  # the command's own errors were reported inside; this is ours
         traceback.print_exc()
     finally:
-        _shutdown(code)
+        leave(code)  # unwinding would run the server's ``finally`` blocks in the child
 
 
 def run_spare(listener: socket.socket, sock: socket.socket) -> None:
@@ -567,34 +568,8 @@ def _run_command(request: dict[str, Any]) -> int:
     try:
         main()
     except SystemExit as done:
-        return _exit_code(done.code)
+        return exit_code(done.code)
     return 0
-
-
-def _exit_code(code: object) -> int:
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code
-    print(code, file=sys.stderr)
-    return 1
-
-
-def _shutdown(code: int) -> None:
-    """What the interpreter does at exit (threads, atexit, flush), then leave at once:
-    unwinding would run the server's ``finally`` blocks in the child."""
-    import atexit
-
-    try:
-        for thread in threading.enumerate():
-            if thread is not threading.current_thread() and not thread.daemon:
-                thread.join()
-        atexit._run_exitfuncs()
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            with suppress(Exception):
-                stream.flush()
-        os._exit(code)
 
 
 # ---- start-up ---------------------------------------------------------------------------
