@@ -6,6 +6,7 @@ Compile errors name the file, line and operator, and say what to do; they are th
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import tomllib
 from collections.abc import Mapping
@@ -85,6 +86,7 @@ def compile_workflow(
             file=str(path),
         )
     cache = stat_cache if stat_cache is not None else StatCache(None)
+    cache.prefetch(_all_source_files(specs, root, data_root))  # two files at a time
     nodes: dict[str, Node] = {}
     for spec in order:
         nodes[spec.name] = _make_node(spec, parents[spec.name], nodes, root, cache, data_root)
@@ -233,6 +235,19 @@ def _make_node(
         parts=parts,
         extra=extra,
     )
+
+
+def _all_source_files(specs: list[NodeSpec], root: Path, data_root: Path | None) -> list[Path]:
+    """The files of every source, as ``_make_node`` finds them; a source whose files
+    cannot be listed is left to ``_make_node`` to report."""
+    files: list[Path] = []
+    for spec in specs:
+        if spec.kind != "source" or spec.path is None:
+            continue
+        input_root = root if data_root is None or _exists(spec, root) else data_root.resolve()
+        with contextlib.suppress(CompileError, OSError):
+            files.extend(source_files(spec, input_root))
+    return files
 
 
 def source_files(spec: NodeSpec, root: Path) -> list[Path]:

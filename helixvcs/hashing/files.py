@@ -20,6 +20,7 @@ import re
 import secrets
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,7 @@ class StatCache:
         self.path = path  # None: in memory only
         self._entries: dict[str, _Entry] = _load(path) if path is not None else {}
         self._dirty = False
+        self._pending: dict[str, Future[str]] = {}  # digests being taken (``prefetch``)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -76,10 +78,45 @@ class StatCache:
     def file_digest(self, path: Path) -> str:
         """The content digest of ``path``, re-reading it only if its stat changed."""
         key = os.path.abspath(path)
+        pending = self._pending.pop(key, None)
+        if pending is not None:  # taken by ``prefetch``: its digest, or its error
+            return pending.result()
         before = os.stat(key)
         entry = self._entries.get(key)
         if entry is not None and entry.trusted and entry.matches(before):
             return entry.digest
+        return self._take(key, before)
+
+    def prefetch(self, paths: Sequence[Path]) -> None:
+        """Start taking the digests of those of ``paths`` whose stat changed, two files at
+        a time, on threads of their own (reading and blake2b let go of the GIL): a
+        workflow's sources of 96 and 48 MB took 0.5 s one after the other. ``file_digest``
+        then waits for a file's digest (or raises the error taking it met)."""
+        stale = []
+        for path in paths:
+            key = os.path.abspath(path)
+            entry = self._entries.get(key)
+            try:
+                if entry is not None and entry.trusted and entry.matches(os.stat(key)):
+                    continue
+            except OSError:
+                continue  # ``file_digest`` reports it
+            if key not in self._pending and key not in stale:
+                stale.append(key)
+        if len(stale) < 2:  # nothing to take side by side
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="helix-digest")
+        for key in stale:
+            self._pending[key] = pool.submit(self._take, key)
+        pool.shutdown(wait=False)
+
+    def _take(self, key: str, before: os.stat_result | None = None) -> str:
+        """Read ``key`` (an absolute path) for its digest, and keep it when the file did
+        not change while it was read."""
+        if before is None:
+            before = os.stat(key)
         hashed_ns = time.time_ns()
         content = _hash_content(key)
         after = os.stat(key)

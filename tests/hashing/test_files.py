@@ -6,6 +6,8 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from helixvcs.hashing import StatCache, digest, files_digest
 from helixvcs.hashing.files import RACY_SECONDS
 
@@ -194,3 +196,36 @@ def test_a_stat_cache_that_cannot_be_saved_is_only_a_cache(tmp_path):
     assert "saved or skipped" in done.stdout
     assert not (tmp_path / "statcache.json").exists()
     assert not list(tmp_path.glob(".statcache.json.*.tmp"))  # no temp file left either
+
+
+def test_digests_taken_side_by_side_are_those_taken_one_by_one(tmp_path: Path) -> None:
+    files = [_old(tmp_path / f"part{i}.csv", f"{i}," * (50_000 + i)) for i in range(3)]
+    one_by_one = [StatCache(None).file_digest(f) for f in files]
+    cache = StatCache(None)
+    cache.prefetch(files)
+    assert cache._pending  # being taken on other threads
+    assert [cache.file_digest(f) for f in files] == one_by_one
+    assert not cache._pending
+    _swap_content_keep_stat(files[0], "x," * 50_000)
+    assert cache.file_digest(files[0]) == one_by_one[0]  # kept: served from the cache
+    assert all(cache.seen(f) is not None for f in files)
+
+
+def test_a_file_that_cannot_be_read_raises_where_its_digest_is_asked(tmp_path: Path) -> None:
+    good = _old(tmp_path / "good.csv", "a," * 1000)
+    folder = tmp_path / "not-a-file.csv"
+    folder.mkdir()  # stat works, reading fails
+    cache = StatCache(None)
+    cache.prefetch([good, folder])
+    assert cache.file_digest(good) == StatCache(None).file_digest(good)
+    with pytest.raises(OSError) as raised:  # what reading it one by one raises
+        cache.file_digest(folder)
+    assert raised.value.filename == str(folder)
+
+
+def test_cached_files_and_a_single_stale_one_are_not_taken_on_threads(tmp_path: Path) -> None:
+    files = [_old(tmp_path / f"f{i}.csv", f"{i}" * 100) for i in range(2)]
+    cache = StatCache(None)
+    cache.file_digest(files[0])
+    cache.prefetch(files)  # only one needs reading: nothing to do side by side
+    assert not cache._pending
