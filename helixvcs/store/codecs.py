@@ -369,7 +369,7 @@ def _npz_members(payload: Payload) -> dict[str, memoryview] | None:
 
     view = memoryview(payload).cast("B")
     try:
-        with zipfile.ZipFile(_ViewReader(view)) as archive:
+        with zipfile.ZipFile(npz.BufferFile(view)) as archive:
             infos = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
         return None
@@ -414,34 +414,6 @@ def _sparse_from_arrays(loaded: dict[str, Any]) -> object:
             return cls((loaded["data"], loaded["coords"]), shape=shape)
         return cls((loaded["data"], (loaded["row"], loaded["col"])), shape=shape)
     raise ValueError(f"loading sparse format {sparse_format!r} is not implemented")
-
-
-class _ViewReader(io.RawIOBase):
-    """A read-only, seekable file over a buffer, for ``zipfile`` to read a directory
-    from without copying the buffer (``io.BytesIO`` would)."""
-
-    def __init__(self, view: memoryview) -> None:
-        self.view, self.position = view, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.view.nbytes}
-        self.position = max(base[whence] + offset, 0)
-        return self.position
-
-    def read(self, size: int | None = -1) -> bytes:
-        end = self.view.nbytes if size is None or size < 0 else self.position + size
-        data = bytes(self.view[self.position : end])
-        self.position += len(data)
-        return data
 
 
 def _decode_bundle(payload: Payload) -> object:

@@ -47,7 +47,7 @@ def save(matrix: Any) -> tuple[memoryview, list[tuple[Any, int]]] | None:
             return None
         pieces.append((name + ".npy", head, array))
     room = sum(len(head) + array.nbytes for _, head, array in pieces) + 256 * len(pieces) + 256
-    sink = _Sink(room)
+    sink = _sink(room)
     crcs: list[tuple[Any, int]] = []
     try:
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as archive:
@@ -84,24 +84,23 @@ class _Full(Exception):
     """More bytes than the sink was made for."""
 
 
-class _Sink(io.RawIOBase):
-    """A seekable file over one buffer of a fixed size (``zipfile`` goes back to each
-    member's header to write its sizes and CRC).
+class BufferFile(io.RawIOBase):
+    """A seekable file over one buffer of a fixed size: ``zipfile`` reads an archive's
+    directory from it without copying the buffer (``io.BytesIO`` would), or writes an
+    archive into it, going back to each member's header for its sizes and CRC.
 
-    The buffer is numpy's, not a ``bytearray``: ``bytearray(n)`` fills it with zeros,
-    which touches every fresh page before the copy does (~0.1 s for 216 MB here), where
-    numpy's allocation is touched only by the copy, and may reuse memory the process
-    freed (numpy also asks the kernel for huge pages for large buffers)."""
+    ``end``: where the file's content ends (0 for a file to write into)."""
 
-    def __init__(self, size: int) -> None:
-        import numpy as np
+    def __init__(self, view: memoryview, end: int | None = None) -> None:
+        self.view = view
+        self.position = 0
+        self.end = view.nbytes if end is None else end
 
-        self.buffer = np.empty(size, dtype=np.uint8)
-        self.view = self.buffer.data.cast("B")
-        self.position = self.end = 0
+    def readable(self) -> bool:
+        return True
 
     def writable(self) -> bool:
-        return True
+        return not self.view.readonly
 
     def seekable(self) -> bool:
         return True
@@ -111,13 +110,19 @@ class _Sink(io.RawIOBase):
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.end}
-        self.position = base[whence] + offset
+        self.position = max(base[whence] + offset, 0)
         return self.position
+
+    def read(self, size: int | None = -1) -> bytes:
+        stop = self.end if size is None or size < 0 else min(self.position + size, self.end)
+        data = bytes(self.view[self.position : stop])
+        self.position += len(data)
+        return data
 
     def write(self, data: Any) -> int:
         piece = memoryview(data).cast("B")
         stop = self.position + piece.nbytes
-        if stop > len(self.buffer):
+        if stop > self.view.nbytes:
             raise _Full
         self.view[self.position : stop] = piece
         self.position = stop
@@ -126,3 +131,14 @@ class _Sink(io.RawIOBase):
 
     def written(self) -> memoryview:
         return self.view[: self.end]
+
+
+def _sink(size: int) -> BufferFile:
+    """A file to write ``size`` bytes at most into, over numpy's memory, not a
+    ``bytearray``'s: ``bytearray(n)`` fills it with zeros, which touches every fresh page
+    before the copy does (~0.1 s for 216 MB here), where numpy's allocation is touched only
+    by the copy, and may reuse memory the process freed (numpy also asks the kernel for
+    huge pages for large buffers)."""
+    import numpy as np
+
+    return BufferFile(np.empty(size, dtype=np.uint8).data.cast("B"), end=0)
