@@ -34,12 +34,24 @@ def leave(code: int) -> None:
     import atexit
 
     try:
-        for thread in threading.enumerate():
-            if thread is not threading.current_thread() and not thread.daemon:
-                thread.join()
+        _wait_for_threads()
         atexit._run_exitfuncs()
     finally:
         for stream in (sys.stdout, sys.stderr):
             with suppress(Exception):
                 stream.flush()
         os._exit(code)
+
+
+def _wait_for_threads() -> None:
+    """What the interpreter's exit does first: ``threading``'s exit hooks (an idle
+    ``ThreadPoolExecutor``'s workers are told to end: joined without it, they would wait
+    for work forever), then every non-daemon thread joined (``threading._shutdown``);
+    without that private function, the threads joined one by one."""
+    shutdown = getattr(threading, "_shutdown", None)
+    if shutdown is not None and threading.current_thread() is threading.main_thread():
+        shutdown()
+        return
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()

@@ -11,6 +11,7 @@ from tests.conftest import GitRepo
 
 LEAVING = """\
 import atexit, sys, threading, time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from helixvcs.cli.leave import leave
@@ -23,6 +24,8 @@ def late():
     (out / "thread").write_text("done")
 
 threading.Thread(target=late).start()  # not a daemon: waited for
+pool = ThreadPoolExecutor(2)  # idle workers, never shut down: told to end, not waited on
+pool.submit(time.sleep, 0.1).result()
 sys.stdout.write("x" * 200_000)  # buffered, no newline: flushed on the way out
 leave(3)
 print("never")
