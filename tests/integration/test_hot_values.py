@@ -5,6 +5,7 @@ results cold after the server stops."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -129,8 +130,13 @@ def _kept(repo: GitRepo) -> bool:
 
 
 def test_the_keep_rule_prices_the_next_load_from_memory_while_a_server_runs(
-    git_repo: GitRepo,
+    git_repo: GitRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a registry of its own: a server another test of this worker left running would
+    # give the first run a hot tier (any server of the user's makes one)
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     git_repo.gen({"workflow.py": KEEP, ".gitignore": ".helix/\n"}, commit="keep")
     git_repo.helix("init")
     assert not _kept(git_repo)  # no warm server: a load from disk would cost too much
