@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -241,7 +242,7 @@ def unpack(data: bytes, checksum: str | None = None) -> object:
     return decode_raw(codec, raw)
 
 
-def unpack_raw(data: bytes, checksum: str | None = None) -> tuple[str, bytearray]:
+def unpack_raw(data: bytes, checksum: str | None = None) -> tuple[str, memoryview]:
     """Verify a whole stored object and decode it; raises ``Corruption``.
 
     ``checksum``, when given, is what the run index recorded when the object was
@@ -257,7 +258,7 @@ def unpack_raw(data: bytes, checksum: str | None = None) -> tuple[str, bytearray
     return header.codec, _decompress(memoryview(data)[HEADER_SIZE:], header.raw_bytes)
 
 
-def decode_raw(codec: str, raw: bytearray) -> object:
+def decode_raw(codec: str, raw: memoryview) -> object:
     """The value of a verified, decompressed payload; ``Corruption`` if it does not decode."""
     try:
         return decode(codec, raw)
@@ -266,16 +267,18 @@ def decode_raw(codec: str, raw: bytearray) -> object:
         raise Corruption(reason.replace("\n", " ")) from exc
 
 
-def _decompress(payload: memoryview, raw_bytes: int) -> bytearray:
+def _decompress(payload: memoryview, raw_bytes: int) -> memoryview:
     """Decompress into a fresh, writable buffer of exactly the size the header promises.
 
     Writable so that codecs can hand out views of it (a numpy array backed by this
     buffer needs no further copy) and exact so a frame that disagrees is corruption.
+    The buffer is numpy's memory when numpy is there: a ``bytearray`` is zero-filled
+    first, which touched every fresh page before the decompression did (a 216 MB load
+    from disk took 0.30 s against 0.20 s).
     """
     import zstandard
 
-    raw = bytearray(raw_bytes)
-    view = memoryview(raw)
+    view = _fresh(raw_bytes)
     filled = 0
     try:
         with zstandard.ZstdDecompressor().stream_reader(payload) as reader:
@@ -289,7 +292,21 @@ def _decompress(payload: memoryview, raw_bytes: int) -> bytearray:
         raise Corruption(f"cannot decompress: {exc}") from exc
     if filled != raw_bytes or overflow:
         raise Corruption(f"decompressed size does not match the {raw_bytes} bytes in the header")
-    return raw
+    return view
+
+
+def _fresh(size: int) -> memoryview:
+    """A writable buffer of ``size`` bytes that nothing else holds: numpy's memory, not
+    zero-filled, for a large value in a process that has numpy already (loading plain
+    data never imports it), else a ``bytearray``."""
+    numpy = sys.modules.get("numpy")
+    if numpy is None or size < ZERO_FILL_MATTERS:
+        return memoryview(bytearray(size))
+    return numpy.empty(size, dtype=numpy.uint8).data.cast("B")
+
+
+ZERO_FILL_MATTERS = 2**20
+"""From this size (1 MiB) a load decompresses into numpy's memory (``_fresh``)."""
 
 
 def _blake2b(data: bytes | memoryview, size: int) -> bytes:

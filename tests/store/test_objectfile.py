@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -41,3 +42,17 @@ def test_any_damage_to_a_real_object_is_corruption(data: st.DataObject) -> None:
     with pytest.raises(Corruption):
         unpack(damaged)
     assert unpack(original) == list(range(50))
+
+
+def test_a_large_load_decompresses_into_numpy_memory_and_a_small_one_into_bytes() -> None:
+    from helixvcs.store.objectfile import ZERO_FILL_MATTERS, unpack_raw
+
+    big = np.arange(ZERO_FILL_MATTERS // 8 + 10, dtype=np.float64)
+    packed = pack(big, 3)
+    codec, raw = unpack_raw(packed.header_bytes + packed.payload)
+    assert codec == "numpy" and not raw.readonly
+    assert isinstance(raw.obj, np.ndarray)  # not a zero-filled bytearray
+    assert bytes(raw) == bytes(packed.raw)
+    small = pack({"a": 1}, 3)
+    _, raw = unpack_raw(small.header_bytes + small.payload)
+    assert isinstance(raw.obj, bytearray)
