@@ -36,6 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 from helixvcs.store import bundle, estimators, npz
+from helixvcs.store.buffers import BufferFile, fresh
 from helixvcs.store.errors import UnstorableValue
 
 CODECS = ("arrow", "pandas", "numpy", "sparse", "bundle", "skops", "pickle")
@@ -196,20 +197,17 @@ def _ipc_bytes(table: Any) -> memoryview:
     The size comes from a first pass that writes nothing (``MockOutputStream``): a
     growing ``BufferOutputStream`` reallocates and copies as it doubles, and every fresh
     page it touches costs a fault, which together made a 180 MB table take 0.7-0.9 s to
-    encode in a new process instead of 0.2 s. The buffer is numpy's memory: a fresh
-    buffer of Arrow's default pool (mimalloc) took 1.1-1.2 s to fill with a 130 MB
-    table in a new process here, twice in a row, numpy's 0.02-0.04 s (it asks the
-    kernel for huge pages for large buffers, and reuses what the process freed)."""
-    import numpy as np
+    encode in a new process instead of 0.2 s. The buffer is ``buffers.fresh``'s, not one
+    of Arrow's pool (1.1-1.2 s to fill with a 130 MB table in a new process here)."""
     import pyarrow as pa
 
     counter = pa.MockOutputStream()
     with pa.ipc.new_stream(counter, table.schema) as writer:
         writer.write_table(table)
-    memory = np.empty(counter.size(), dtype=np.uint8)
+    memory = fresh(counter.size())
     with pa.ipc.new_stream(pa.FixedSizeBufferWriter(pa.py_buffer(memory)), table.schema) as writer:
         writer.write_table(table)
-    return memory.data.cast("B")
+    return memory
 
 
 def _numpy_bytes(array: Any) -> memoryview:
@@ -369,7 +367,7 @@ def _npz_members(payload: Payload) -> dict[str, memoryview] | None:
 
     view = memoryview(payload).cast("B")
     try:
-        with zipfile.ZipFile(npz.BufferFile(view)) as archive:
+        with zipfile.ZipFile(BufferFile(view)) as archive:
             infos = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
         return None

@@ -45,7 +45,8 @@ def test_any_damage_to_a_real_object_is_corruption(data: st.DataObject) -> None:
 
 
 def test_a_large_load_decompresses_into_numpy_memory_and_a_small_one_into_bytes() -> None:
-    from helixvcs.store.objectfile import ZERO_FILL_MATTERS, unpack_raw
+    from helixvcs.store.buffers import ZERO_FILL_MATTERS
+    from helixvcs.store.objectfile import unpack_raw
 
     big = np.arange(ZERO_FILL_MATTERS // 8 + 10, dtype=np.float64)
     packed = pack(big, 3)
