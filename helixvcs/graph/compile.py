@@ -207,7 +207,7 @@ def _make_node(
     input_root = None
     if spec.kind == "source":
         assert spec.path is not None
-        input_root = root if data_root is None or _exists(spec, root) else data_root.resolve()
+        input_root = _input_root(spec, root, data_root)
         files = source_files(spec, input_root)
         inputs = tuple(f.relative_to(input_root).as_posix() for f in files)
         try:
@@ -244,10 +244,15 @@ def _all_source_files(specs: list[NodeSpec], root: Path, data_root: Path | None)
     for spec in specs:
         if spec.kind != "source" or spec.path is None:
             continue
-        input_root = root if data_root is None or _exists(spec, root) else data_root.resolve()
         with contextlib.suppress(CompileError, OSError):
-            files.extend(source_files(spec, input_root))
+            files.extend(source_files(spec, _input_root(spec, root, data_root)))
     return files
+
+
+def _input_root(spec: NodeSpec, root: Path, data_root: Path | None) -> Path:
+    """Where a source's files are looked for: ``root``, or ``data_root`` when that is
+    given and ``root`` lacks them."""
+    return root if data_root is None or _exists(spec, root) else data_root.resolve()
 
 
 def source_files(spec: NodeSpec, root: Path) -> list[Path]:

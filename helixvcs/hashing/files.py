@@ -82,10 +82,8 @@ class StatCache:
         if pending is not None:  # taken by ``prefetch``: its digest, or its error
             return pending.result()
         before = os.stat(key)
-        entry = self._entries.get(key)
-        if entry is not None and entry.trusted and entry.matches(before):
-            return entry.digest
-        return self._take(key, before)
+        known = self._known(key, before)
+        return known if known is not None else self._take(key, before)
 
     def prefetch(self, paths: Sequence[Path]) -> None:
         """Start taking the digests of those of ``paths`` whose stat changed, two files at
@@ -95,9 +93,8 @@ class StatCache:
         stale = []
         for path in paths:
             key = os.path.abspath(path)
-            entry = self._entries.get(key)
             try:
-                if entry is not None and entry.trusted and entry.matches(os.stat(key)):
+                if self._known(key, os.stat(key)) is not None:
                     continue
             except OSError:
                 continue  # ``file_digest`` reports it
@@ -111,6 +108,11 @@ class StatCache:
         for key in stale:
             self._pending[key] = pool.submit(self._take, key)
         pool.shutdown(wait=False)
+
+    def _known(self, key: str, stat: os.stat_result) -> str | None:
+        """The kept digest of ``key`` if the file still has the stat it was taken at."""
+        entry = self._entries.get(key)
+        return entry.digest if entry is not None and entry.trusted and entry.matches(stat) else None
 
     def _take(self, key: str, before: os.stat_result | None = None) -> str:
         """Read ``key`` (an absolute path) for its digest, and keep it when the file did
