@@ -10,11 +10,41 @@ teammate's models travel without trusting the teammate's remote to run code.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import io
 import pickle
 import re
+import sys
+import threading
 import zipfile
 from typing import Any
+
+_warming = threading.Lock()
+_warmed = False
+
+
+def warm_up() -> None:
+    """Import ``skops.io`` on a thread of its own, once per process, when the process has
+    imported scikit-learn and not skops: a kept estimator is encoded with it on the
+    writer's thread, and the import (~0.8 s: skops lists scikit-learn's estimators,
+    importing all of them) would otherwise start only once the estimator is fitted,
+    near the run's end, and the run would wait for it there. A warm server has imported
+    it already. The thread never holds the process up: it is a daemon, and a write that
+    needs skops meanwhile waits for the same import."""
+    global _warmed
+    with _warming:
+        if _warmed or "sklearn" not in sys.modules or "skops.io" in sys.modules:
+            return
+        _warmed = True
+    if importlib.util.find_spec("skops") is None:
+        return
+    threading.Thread(target=_import_skops, name="helix-skops", daemon=True).start()
+
+
+def _import_skops() -> None:
+    with contextlib.suppress(Exception):  # ``encode`` finds it missing: it pickles
+        import skops.io  # noqa: F401
 
 
 def encode(value: object, pickled: bytes | memoryview | None = None) -> bytes | None:

@@ -30,6 +30,7 @@ import threading
 from collections import deque
 from concurrent.futures import Future
 
+from helixvcs.store import estimators
 from helixvcs.store.base import ObjectInfo, ObjectStore
 from helixvcs.store.objectfile import Encoded, Packed
 from helixvcs.store.packfile import PACK_THRESHOLD
@@ -67,6 +68,7 @@ class BackgroundWriter:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name="helix-writer", daemon=True)
                 self._thread.start()
+                estimators.warm_up()  # a fitted estimator, if one comes, needs skops
             self._pending[key] = future
             self._queue.append((key, value, future))
             self._handed += 1

@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -324,3 +325,43 @@ def test_a_deferred_estimator_settles_to_what_encoding_it_at_once_gives():
     assert at_once.codec == "skops"
     plain = encode_value(np.arange(3.0), defer_estimators=True)
     assert not plain.estimator and plain.settled() is plain
+
+
+WARM_UP = """\
+import sys
+import threading
+{imports}
+import numpy as np
+
+from helixvcs.store import DiskObjectStore
+from helixvcs.store.objectfile import encode_value
+from helixvcs.store.writer import BackgroundWriter
+
+assert "skops.io" not in sys.modules
+writer = BackgroundWriter(DiskObjectStore(sys.argv[1]))
+writer.put("a" * 40, encode_value(np.arange(3.0)))
+writer.take("a" * 40).result()
+writer.close()
+for thread in threading.enumerate():
+    if thread.name == "helix-skops":
+        thread.join()
+print("skops.io" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("imports", ["import sklearn.linear_model", ""])
+def test_a_writer_imports_skops_early_only_where_scikit_learn_is(tmp_path, imports):
+    """A process that imported scikit-learn imports skops on a thread of its own as soon
+    as its writer starts (a fitted estimator, if one comes, is encoded with it, and the
+    import takes ~0.8 s); one that did not, never."""
+    pytest.importorskip("skops")
+    script = tmp_path / "warm.py"
+    script.write_text(WARM_UP.format(imports=imports))
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "objects")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(bool(imports))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -247,6 +248,20 @@ def test_an_array_over_the_old_32_mib_limit_is_checked() -> None:
     (meta,) = run({"clip": clip}, consumer("clip"), value=array)
     assert meta.failure is not None
     assert meta.failure.message == _mutation_message("clip", "shared")
+
+
+def test_a_large_buffer_checksummed_on_two_threads_gives_zlibs_checksum() -> None:
+    """Buffers of 32 MiB and more are checksummed in two halves on two threads: the
+    fingerprint is the one the encoding's ``zlib.crc32`` gives, and a change in either
+    half shows."""
+    array = np.arange(6 * 2**20, dtype=np.float64)  # 48 MiB
+    taken = fingerprint(array)
+    assert taken == fingerprint(array, known=[(array, zlib.crc32(array))])
+    for where in (0, array.size // 2 - 1, array.size // 2, array.size - 1):
+        array[where] += 1.0
+        assert fingerprint(array) != taken
+        array[where] -= 1.0
+    assert fingerprint(array) == taken
 
 
 def test_a_fitted_estimator_refit_by_a_child_is_caught() -> None:
