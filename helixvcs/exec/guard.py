@@ -8,9 +8,9 @@ and again after it, and fails the run when the two differ.
 The check is not adversarial (an operator is not trying to hide a change), so what
 matters is that it is cheap enough to run on everything:
 
-* array-like buffers are checksummed where they lie, with ``zlib.crc32`` (about
-  5.7 GiB/s on one core here, against 1.1 GiB/s for blake2b; it releases the GIL, so a
-  large buffer is checksummed in two halves on two threads, ``crc32_parallel``): numpy
+* array-like buffers are checksummed where they lie, with CRC-32 (``store.crc.crc32``:
+  zlib-ng's, ~27 GB/s here, or zlib's on two threads, ~4 GB/s on each; blake2b takes
+  ~1 GB/s): numpy
   arrays, the data / indices / indptr (or coords, offsets) of scipy sparse matrices, and
   the buffers that pickle protocol 5 hands out of band for everything else (pandas
   blocks and Arrow columns inside frames, arrays inside fitted models);
@@ -31,12 +31,13 @@ import pickle
 from collections.abc import Sequence
 from typing import Any
 
-from helixvcs.store.crc import crc32_parallel
+from helixvcs.store.crc import crc32
 
 WATCH_LIMIT = 2**30
 """Values whose buffers add up to more than this (1 GiB) are not checked: a fingerprint
-costs about 20 ms per 100 MiB (crc32 at ~5 GiB/s), paid once after every operator that
-receives the value and once more before the first, so a 1 GiB input adds ~0.2 s to each."""
+costs about 4 ms per 100 MiB (zlib-ng's crc32; 20 ms with zlib's), paid once after every
+operator that receives the value and once more before the first, so a 1 GiB input adds
+~0.04-0.2 s to each."""
 
 _MAX_DEPTH = 3
 """Containers nested deeper than this are pickled whole, like any other object."""
@@ -173,7 +174,7 @@ def fingerprint(
 
 
 def _checksum(chunk: Any) -> bytes:
-    return b"%d:%d;" % (memoryview(chunk).nbytes, crc32_parallel(chunk))
+    return b"%d:%d;" % (memoryview(chunk).nbytes, crc32(chunk))
 
 
 class _Parts:

@@ -37,14 +37,13 @@ import mmap
 import os
 import shutil
 import struct
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from helixvcs.errors import UserInputError
 from helixvcs.store.base import check_key
 from helixvcs.store.codecs import CODECS, decode
-from helixvcs.store.crc import crc32_parallel
+from helixvcs.store.crc import crc32
 from helixvcs.store.sizes import parse_size
 
 HEADER = struct.Struct("<8s8sQId")
@@ -146,7 +145,7 @@ class HotTier:
         if magic != MAGIC or codec not in CODECS or length != len(payload):
             _remove(path)
             return None
-        if crc32_parallel(payload) != crc:  # after the header: never a CRC of a wrong length
+        if crc32(payload) != crc:  # after the header: never a CRC of a wrong length
             _remove(path)
             return None
         return codec, payload
@@ -158,7 +157,7 @@ class HotTier:
             return False
         self._make_room(size)
         header = HEADER.pack(
-            MAGIC, codec.encode("ascii"), raw.nbytes, zlib.crc32(raw), float(benefit)
+            MAGIC, codec.encode("ascii"), raw.nbytes, crc32(raw), float(benefit)
         )
         temp = self.folder / f".{key}.{os.getpid()}.tmp"
         try:

@@ -35,3 +35,23 @@ def test_a_buffer_checksummed_in_two_halves_is_zlib_s_crc(size: int) -> None:
     data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8)
     assert crc.crc32_parallel(data) == zlib.crc32(data)
     assert crc.crc32_parallel(memoryview(data)[1:]) == zlib.crc32(memoryview(data)[1:])
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 2**20 + 3, crc.PARALLEL_FROM + 7])
+def test_crc32_is_zlib_s_for_any_buffer(size: int) -> None:
+    """zlib-ng's CRC where it is installed (the test environment has it), zlib's else:
+    the same number for bytes, numpy memory of any dtype, and read-only memory."""
+    data = np.random.default_rng(size).integers(0, 256, size, dtype=np.uint8)
+    assert crc.crc32(data) == zlib.crc32(data)
+    assert crc.crc32(data.tobytes()) == zlib.crc32(data.tobytes())
+    if size % 8 == 0:
+        floats = data.view(np.float64)
+        assert crc.crc32(floats) == zlib.crc32(floats)
+    frozen = data.copy()
+    frozen.setflags(write=False)
+    assert crc.crc32(memoryview(frozen)) == zlib.crc32(frozen)
+
+
+def test_the_fast_crc32_is_in_use_where_zlib_ng_is_installed() -> None:
+    pytest.importorskip("zlib_ng")
+    assert crc._FAST is not None
