@@ -1,5 +1,5 @@
 """CRC-32 (zlib's): of a large buffer as fast as the machine can, and of pieces put
-together (a whole's from its parts' and back).
+together (a whole's from its parts').
 
 ``crc32`` is what checks a value loaded from the warm server's memory and what the input
 guard's fingerprints are made of, so it is on the path of nearly every run. The zlib that
@@ -75,11 +75,6 @@ def _shift(crc: int, length: int) -> int:
 def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
     """``zlib.crc32(a + b)`` from ``zlib.crc32(a)``, ``zlib.crc32(b)`` and ``len(b)``."""
     return _shift(crc1, length2) ^ crc2
-
-
-def crc32_drop_prefix(whole: int, prefix: int, length: int) -> int:
-    """``zlib.crc32(b)`` from ``zlib.crc32(a + b)``, ``zlib.crc32(a)`` and ``len(b)``."""
-    return _shift(prefix, length) ^ whole
 
 
 PARALLEL_FROM = 32 * 2**20

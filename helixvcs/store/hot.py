@@ -156,9 +156,7 @@ class HotTier:
         if size > self.budget or self.has(key):
             return False
         self._make_room(size)
-        header = HEADER.pack(
-            MAGIC, codec.encode("ascii"), raw.nbytes, crc32(raw), float(benefit)
-        )
+        header = HEADER.pack(MAGIC, codec.encode("ascii"), raw.nbytes, crc32(raw), float(benefit))
         temp = self.folder / f".{key}.{os.getpid()}.tmp"
         try:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -91,3 +91,18 @@ def test_other_formats_and_strided_arrays_go_through_save_npz(name: str) -> None
     codec, payload = encode_buffer(matrix, checksums)
     assert codec == "sparse" and bytes(payload) == _save_npz(matrix) and checksums == []
     assert (decode(codec, bytearray(payload)) != matrix).nnz == 0
+
+
+def test_this_python_s_zipfile_lets_the_member_crc_be_carried() -> None:
+    """The archive's member CRCs are taken by ``crc.crc32`` (zlib-ng's) only where the
+    member writer is the one ``_write_data`` knows; on the Pythons the project supports it
+    is, and the archive is still ``save_npz``'s byte for byte (the tests above)."""
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(), "w") as archive, archive.open("a.npy", "w") as member:
+        assert npz.takes_crc_itself(member)
+    with (
+        zipfile.ZipFile(io.BytesIO(), "w", compression=zipfile.ZIP_DEFLATED) as archive,
+        archive.open("a.npy", "w") as member,
+    ):
+        assert not npz.takes_crc_itself(member)  # compressed: written as zipfile writes
