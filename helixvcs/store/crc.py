@@ -78,9 +78,9 @@ def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
 
 
 PARALLEL_FROM = 32 * 2**20
-"""Buffers at least this large (32 MiB) are checksummed in two halves on two threads
-(``zlib.crc32`` lets go of the GIL): ~6 ms of the ~12 ms per 100 MiB here, when a
-second core is free."""
+"""Without zlib-ng, buffers at least this large (32 MiB) are checksummed in two halves on
+two threads (``zlib.crc32`` lets go of the GIL): ~6 ms of the ~12 ms per 100 MiB here,
+when a second core is free."""
 
 
 def crc32(data: Any) -> int:
